@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Native send throughput against /healthz throughput of the same server
+# (the engine issue's goal: send >= 0.8x healthz).
+#
+# The server is pinned to core 0 and wrk to core 1 (taskset), one wrk
+# thread, loopback only, a fresh server per run. Runs alternate healthz and
+# send for ROUNDS rounds; the summary gives medians. Besides requests per
+# second it reports the server's CPU time per request (from /proc), which
+# a noisy host disturbs far less than wall-clock throughput.
+#
+# Usage: benches/wrk/compare.sh [DURATION] [CONNECTIONS] [ROUNDS]
+#        (defaults: 10s 64 3)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration=${1:-10s}
+connections=${2:-64}
+rounds=${3:-3}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --quiet
+bin=target/release/otpbench
+ticks=$(getconf CLK_TCK)
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() { # name path [wrk args...]
+  local name=$1 path=$2; shift 2
+  local port pid before after out rps requests
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" 2>/dev/null &
+  pid=$!
+  for _ in $(seq 50); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  before=$(cpu_ticks "$pid")
+  out=$(taskset -c 1 wrk -t1 -c"$connections" -d"$duration" --latency "$@" "http://127.0.0.1:$port$path")
+  after=$(cpu_ticks "$pid")
+  kill -INT "$pid"; wait "$pid" || true
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  local us_per_request
+  us_per_request=$(awk -v t=$((after - before)) -v hz="$ticks" -v n="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+  printf '%-8s %10s req/s  p50 %8s  p99 %8s  server CPU %6s us/req  non-2xx %s\n' "$name" "$rps" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
+    "$us_per_request" "$(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
+  echo "$name $rps $us_per_request" >> "$results"
+}
+
+for _ in $(seq "$rounds"); do
+  run healthz /healthz
+  run send "" -s benches/wrk/native-send.lua
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+h_rps=$(awk '$1=="healthz" {print $2}' "$results" | median)
+s_rps=$(awk '$1=="send" {print $2}' "$results" | median)
+h_cpu=$(awk '$1=="healthz" {print $3}' "$results" | median)
+s_cpu=$(awk '$1=="send" {print $3}' "$results" | median)
+awk -v hr="$h_rps" -v sr="$s_rps" -v hc="$h_cpu" -v sc="$s_cpu" 'BEGIN {
+  printf "median: healthz %.0f req/s (%.2f us CPU/req), send %.0f req/s (%.2f us CPU/req)\n", hr, hc, sr, sc
+  printf "send / healthz: throughput %.2f, by CPU per request %.2f\n", sr / hr, hc / sc
+}'

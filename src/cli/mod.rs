@@ -1,0 +1,198 @@
+//! The command line: clap definitions and their conversion into library
+//! options. `main.rs` parses, converts, and dispatches on the mode; nothing
+//! here runs a server or touches a socket.
+//!
+//! Exit codes are a documented contract (DESIGN.md §5/§7): see [`exit`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::server::{ServerConfig, StoreSpec};
+use crate::store::redis::RedisOptions;
+
+/// Process exit codes.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Bad flags, a bad config file, or a server that could not start.
+    pub const USAGE: i32 = 1;
+}
+
+/// The address `serve` listens on unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// otpbench: load-testing and conformance harness for one-time-password APIs.
+#[derive(Debug, Parser)]
+#[command(name = "otpbench", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the reference OTP engine (every dialect on one port).
+    Serve(ServeArgs),
+    /// Run the mock SMS/e-mail gateway: message journal, fault injection,
+    /// Twilio-compatible endpoint.
+    Provider(ProviderArgs),
+}
+
+/// The address `provider` listens on unless told otherwise: loopback only.
+pub const DEFAULT_PROVIDER_LISTEN: &str = "127.0.0.1:8090";
+
+/// Flags of `otpbench provider`.
+#[derive(Debug, Args)]
+pub struct ProviderArgs {
+    /// Address to listen on (host:port).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_PROVIDER_LISTEN)]
+    pub listen: SocketAddr,
+}
+
+/// Flags of `otpbench serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (host:port).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Config file with credentials and policies (otpbench.yaml format);
+    /// without it, the test defaults of DESIGN.md §3.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where state lives: `memory`, `redis://[:password@]host:port[/db]` or
+    /// `redis+cluster://host:port,host:port…`, shared by any number of
+    /// engines (the config file must then set `secret`, the same for all).
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = parse_store)]
+    pub store: StoreSpec,
+
+    /// Deliver codes over HTTP to this provider (`http://host:port`, e.g.
+    /// `otpbench provider`), retrying and cascading through channels;
+    /// without it, into the in-process journal.
+    #[arg(long, value_name = "URL", value_parser = parse_provider)]
+    pub provider: Option<String>,
+
+    /// Serve /_admin/clock, /_admin/reset and /_admin/messages, and use a
+    /// clock that /_admin/clock can move forward. Never in production.
+    #[arg(long)]
+    pub test_mode: bool,
+
+    /// Put each code into the send response (native "code"). Never in
+    /// production.
+    #[arg(long)]
+    pub echo_codes: bool,
+}
+
+impl ServeArgs {
+    /// The server options these flags describe (reads the config file).
+    pub fn server_config(&self) -> Result<ServerConfig, ConfigError> {
+        let config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if matches!(self.store, StoreSpec::Redis(_)) && config.secret.is_none() {
+            return Err(ConfigError {
+                origin: self
+                    .config
+                    .as_ref()
+                    .map_or("--store".to_string(), |p| p.display().to_string()),
+                message: "secret: required with --store redis://…: every engine sharing the \
+                          store must hash codes with the same key (32+ hex digits)"
+                    .into(),
+            });
+        }
+        Ok(ServerConfig {
+            config,
+            store: self.store.clone(),
+            provider: self.provider.clone(),
+            retry: Default::default(),
+            test_mode: self.test_mode,
+            echo_codes: self.echo_codes,
+        })
+    }
+}
+
+/// A provider base URL, checked for form.
+fn parse_provider(text: &str) -> Result<String, String> {
+    crate::delivery::http::HttpDelivery::new(text, Default::default())
+        .map(|_| text.trim_end_matches('/').to_string())
+}
+
+/// `memory` or a Redis URL, checked for form (not reachability: a Redis
+/// that is down makes `/healthz` degrade, not the server refuse to start).
+fn parse_store(text: &str) -> Result<StoreSpec, String> {
+    if text == "memory" {
+        return Ok(StoreSpec::Memory);
+    }
+    let options = RedisOptions::new(text);
+    if let Some(nodes) = text.strip_prefix(crate::store::redis::CLUSTER_SCHEME) {
+        for node in nodes.split(',') {
+            ::redis::Client::open(format!("redis://{node}").as_str())
+                .map_err(|e| format!("cluster node {node:?}: {e}"))?;
+        }
+        return Ok(StoreSpec::Redis(options));
+    }
+    if !(text.starts_with("redis://") || text.starts_with("rediss://")) {
+        return Err("expected `memory`, a redis:// URL or redis+cluster://host:port,…".into());
+    }
+    ::redis::Client::open(text).map_err(|e| format!("not a Redis URL: {e}"))?;
+    Ok(StoreSpec::Redis(options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_defaults_to_loopback_and_no_test_features() {
+        let cli = Cli::try_parse_from(["otpbench", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert!(!args.test_mode && !args.echo_codes && args.config.is_none());
+        let config = args.server_config().unwrap();
+        assert_eq!(config.config, Config::default());
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        let error =
+            Cli::try_parse_from(["otpbench", "serve", "--listen", "localhost"]).unwrap_err();
+        assert!(error.to_string().contains("--listen"), "{error}");
+        let error = Cli::try_parse_from(["otpbench", "serve", "--tset-mode"]).unwrap_err();
+        assert!(error.to_string().contains("--tset-mode"), "{error}");
+    }
+
+    #[test]
+    fn store_urls_are_checked_and_redis_needs_a_secret() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["otpbench", "serve"];
+            all.extend(args);
+            Cli::try_parse_from(all)
+        };
+        let error = parse(&["--store", "postgres://x"]).unwrap_err().to_string();
+        assert!(
+            error.contains("--store") && error.contains("redis://"),
+            "{error}"
+        );
+        let Command::Serve(args) = parse(&["--store", "redis://127.0.0.1:1"]).unwrap().command
+        else {
+            panic!("not serve")
+        };
+        assert!(matches!(args.store, StoreSpec::Redis(_)));
+        let error = args.server_config().unwrap_err().to_string();
+        assert!(error.contains("secret: required"), "{error}");
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

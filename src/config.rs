@@ -1,0 +1,413 @@
+//! The `otpbench.yaml` file: per-dialect credentials and policies.
+//!
+//! Every key is optional; what is left out keeps the test defaults of
+//! DESIGN.md §3. Values are checked while the YAML is read (by the
+//! `*Field` newtypes below), so an error names the file, the field path,
+//! what was expected and the line and column. Unknown keys are errors too:
+//! a typo must not silently fall back to a default.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::delivery::Channel;
+use crate::duration;
+use crate::engine::code::Alphabet;
+use crate::engine::policy::{Policy, SendLimit, MAX_CODE_LENGTH};
+
+/// The bearer token every dialect accepts by default (test-only).
+pub const DEFAULT_BEARER: &str = "test-token";
+
+/// Everything `serve` reads from its config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Key of the code hashes. Engines sharing a store must share it;
+    /// `None` draws a random one at start-up.
+    pub secret: Option<Vec<u8>>,
+    pub native: NativeConfig,
+}
+
+/// The native dialect's section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeConfig {
+    /// `Authorization: Bearer <this>`.
+    pub bearer: String,
+    pub policy: Policy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secret: None,
+            native: NativeConfig {
+                bearer: DEFAULT_BEARER.to_string(),
+                policy: Policy::default(),
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: path.display().to_string(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let error = |message: String| ConfigError {
+            origin: origin.to_string(),
+            message,
+        };
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let file: FileConfig = serde_yaml::from_str(text).map_err(|e| error(describe(&e, text)))?;
+        let mut config = Config::default();
+        if let Some(secret) = file.secret {
+            config.secret = Some(parse_secret(&secret).map_err(|e| error(format!("secret: {e}")))?);
+        }
+        if let Some(native) = file.native {
+            if let Some(bearer) = native.bearer {
+                config.native.bearer = bearer.0;
+            }
+            if let Some(policy) = native.policy {
+                config.native.policy = policy.apply_to(config.native.policy);
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file (or other source) it came from.
+    pub origin: String,
+    /// Field path, what was expected, and the position.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    secret: Option<String>,
+    native: Option<NativeSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NativeSection {
+    bearer: Option<TokenField>,
+    policy: Option<PolicySection>,
+}
+
+/// A policy with every field optional, laid over a dialect's default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicySection {
+    code: Option<Alphabet>,
+    length: Option<LengthField>,
+    ttl: Option<DurationField>,
+    max_attempts: Option<AttemptsField>,
+    send_limits: Option<Vec<SendLimitField>>,
+    cooldown: Option<DurationField>,
+    channels: Option<ChannelsField>,
+}
+
+impl PolicySection {
+    fn apply_to(self, mut policy: Policy) -> Policy {
+        if let Some(code) = self.code {
+            policy.alphabet = code;
+        }
+        if let Some(length) = self.length {
+            policy.length = length.0;
+        }
+        if let Some(ttl) = self.ttl {
+            policy.ttl = ttl.0;
+        }
+        if let Some(max_attempts) = self.max_attempts {
+            policy.max_attempts = max_attempts.0;
+        }
+        if let Some(limits) = self.send_limits {
+            policy.send_limits = limits.into_iter().map(|l| l.0).collect();
+        }
+        if let Some(cooldown) = self.cooldown {
+            policy.cooldown = (!cooldown.0.is_zero()).then_some(cooldown.0);
+        }
+        if let Some(channels) = self.channels {
+            policy.channels = channels.0;
+        }
+        policy
+    }
+}
+
+/// serde_yaml reports a failed value check at the key's position but with
+/// the *parent's* path (`native.policy: expected …`). The key is right there
+/// in the source, so put it back into the path.
+fn describe(error: &serde_yaml::Error, text: &str) -> String {
+    let message = error.to_string();
+    let Some(location) = error.location() else {
+        return message;
+    };
+    let key = text
+        .lines()
+        .nth(location.line().saturating_sub(1))
+        .and_then(|line| line.get(location.column().saturating_sub(1)..))
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(key, _)| key.trim())
+        .filter(|key| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    let Some(key) = key else {
+        return message;
+    };
+    let (path, rest) = match message.split_once(": ") {
+        Some((path, rest))
+            if path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) =>
+        {
+            (path, rest)
+        }
+        _ => ("", message.as_str()),
+    };
+    if path == key || path.ends_with(&format!(".{key}")) || rest.contains(&format!("`{key}`")) {
+        return message;
+    }
+    if path.is_empty() {
+        format!("{key}: {rest}")
+    } else {
+        format!("{path}.{key}: {rest}")
+    }
+}
+
+fn parse_secret(text: &str) -> Result<Vec<u8>, String> {
+    let expected =
+        "expected at least 32 hex digits (16 bytes), like the output of `openssl rand -hex 32`";
+    if text.len() < 32 || text.len() % 2 != 0 || !text.is_ascii() {
+        return Err(expected.to_string());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| expected.to_string()))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct TokenField(String);
+
+impl TryFrom<String> for TokenField {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        if text.is_empty() || !text.chars().all(|c| c.is_ascii_graphic()) {
+            return Err("expected a non-empty token of printable ASCII without spaces".into());
+        }
+        Ok(TokenField(text))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "u64")]
+struct LengthField(u8);
+
+impl TryFrom<u64> for LengthField {
+    type Error = String;
+    fn try_from(n: u64) -> Result<Self, String> {
+        if (1..=MAX_CODE_LENGTH as u64).contains(&n) {
+            Ok(LengthField(n as u8))
+        } else {
+            Err(format!(
+                "expected a code length of 1..={MAX_CODE_LENGTH}, got {n}"
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "u64")]
+struct AttemptsField(u32);
+
+impl TryFrom<u64> for AttemptsField {
+    type Error = String;
+    fn try_from(n: u64) -> Result<Self, String> {
+        match u32::try_from(n) {
+            Ok(n) if n >= 1 => Ok(AttemptsField(n)),
+            _ => Err(format!(
+                "expected at least 1 attempt (and at most {}), got {n}",
+                u32::MAX
+            )),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct DurationField(Duration);
+
+impl TryFrom<String> for DurationField {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        duration::parse(&text)
+            .map(DurationField)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct SendLimitField(SendLimit);
+
+impl TryFrom<String> for SendLimitField {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+            .map(SendLimitField)
+            .map_err(|e: crate::engine::policy::PolicyError| e.to_string())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "Vec<Channel>")]
+struct ChannelsField(Vec<Channel>);
+
+impl TryFrom<Vec<Channel>> for ChannelsField {
+    type Error = String;
+    fn try_from(channels: Vec<Channel>) -> Result<Self, String> {
+        if channels.is_empty() {
+            return Err("expected at least one channel".into());
+        }
+        Ok(ChannelsField(channels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_keeps_every_default() {
+        assert_eq!(Config::parse("", "x.yaml"), Ok(Config::default()));
+        assert_eq!(
+            Config::parse("# nothing\n", "x.yaml"),
+            Ok(Config::default())
+        );
+    }
+
+    #[test]
+    fn a_full_file_overrides_every_field() {
+        let text = "\
+secret: 000102030405060708090a0b0c0d0e0f
+native:
+  bearer: prod-token
+  policy:
+    code: alphanumeric
+    length: 8
+    ttl: 10m
+    max_attempts: 5
+    send_limits: [3/1m, 10/1d]
+    cooldown: 30s
+    channels: [sms, telegram]
+";
+        let config = Config::parse(text, "x.yaml").unwrap();
+        assert_eq!(
+            config.secret.as_deref(),
+            Some(&(0u8..16).collect::<Vec<_>>()[..])
+        );
+        assert_eq!(config.native.bearer, "prod-token");
+        let policy = &config.native.policy;
+        assert_eq!(policy.alphabet, Alphabet::Alphanumeric);
+        assert_eq!(policy.length, 8);
+        assert_eq!(policy.ttl, Duration::from_secs(600));
+        assert_eq!(policy.max_attempts, 5);
+        assert_eq!(policy.send_limits.len(), 2);
+        assert_eq!(policy.cooldown, Some(Duration::from_secs(30)));
+        assert_eq!(policy.channels, vec![Channel::Sms, Channel::Telegram]);
+        assert_eq!(policy.validate(), Ok(()));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_field_what_was_expected_and_where() {
+        let cases = [
+            (
+                "native:\n  policy:\n    length: 25\n",
+                "native.policy.length",
+                "1..=20, got 25",
+                "line 3",
+            ),
+            (
+                "native:\n  policy:\n    ttl: 5 minutes\n",
+                "native.policy.ttl",
+                "invalid duration",
+                "line 3",
+            ),
+            (
+                "native:\n  policy:\n    send_limits: [5/1w]\n",
+                "native.policy.send_limits",
+                "5/1w",
+                "line 3",
+            ),
+            (
+                "native:\n  policy:\n    code: hex\n",
+                "native.policy.code",
+                "numeric",
+                "line 3",
+            ),
+            (
+                "native:\n  policy:\n    channels: [fax]\n",
+                "native.policy.channels",
+                "sms",
+                "line 3",
+            ),
+            (
+                "native:\n  policy:\n    max_attempts: 0\n",
+                "native.policy.max_attempts",
+                "at least 1",
+                "line 3",
+            ),
+            (
+                "native:\n  bearr: x\n",
+                "native",
+                "unknown field `bearr`",
+                "line 2",
+            ),
+            (
+                "secret: abc\n",
+                "secret",
+                "32 hex digits",
+                "secret: expected",
+            ),
+        ];
+        for (text, field, expected, position) in cases {
+            let error = Config::parse(text, "conf/otpbench.yaml")
+                .unwrap_err()
+                .to_string();
+            for part in ["conf/otpbench.yaml", field, expected, position] {
+                assert!(error.contains(part), "{text:?}: {error:?} lacks {part:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let error = Config::load(Path::new("/nonexistent/otpbench.yaml")).unwrap_err();
+        assert!(error
+            .to_string()
+            .starts_with("/nonexistent/otpbench.yaml: cannot read"));
+    }
+}

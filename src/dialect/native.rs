@@ -1,0 +1,468 @@
+//! The native dialect: otpbench's own API (DESIGN.md §3 "native").
+//!
+//! - `POST /v1/otp/send` `{"to", "purpose"?, "channel"?}` → 200
+//!   `{"id", "expires_in", "attempts_remaining", "sends_remaining"}` (+ `code`
+//!   with `--echo-codes`).
+//! - `POST /v1/otp/verify` `{"id", "code"}` or `{"to", "purpose"?, "code"}`
+//!   → 200 `{"verified": true}`.
+//! - Everything else is RFC 9457 `application/problem+json` with
+//!   `type = urn:otpbench:<outcome-with-dashes>`, `attempts_remaining` /
+//!   `retry_after` where they apply and `Retry-After` on 429 and 503.
+//!
+//! Both endpoints take `Authorization: Bearer <native.bearer>` and
+//! `Content-Type: application/json`; the checks run in that order (401,
+//! then 415, then 400 for the body). Unknown JSON fields are ignored.
+
+use std::sync::LazyLock;
+
+use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::delivery::{Channel, Template};
+use crate::dialect::{
+    bearer_token, is_json, rejection_outcome, retry_after_secs, secret_eq, Operation, Rejection,
+    Reply, Request, ServeContext,
+};
+use crate::engine::identifier::Identifier;
+use crate::engine::outcome::{ChallengeId, Outcome, OutcomeKind};
+use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
+
+/// Path of the send operation.
+pub const SEND_PATH: &str = "/v1/otp/send";
+/// Path of the verify operation.
+pub const VERIFY_PATH: &str = "/v1/otp/verify";
+/// Content type of every error.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+const JSON: &str = "application/json";
+/// Limits and challenges of this dialect are kept apart from the others'.
+const TENANT: &str = "native";
+/// The purpose of requests that name none.
+pub const DEFAULT_PURPOSE: &str = "default";
+const MAX_PURPOSE_LEN: usize = 64;
+
+static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
+    Template::new("Your otpbench code is {{ code }}", "{{ code }}").expect("has a placeholder")
+});
+
+pub(crate) fn route(path: &str) -> Option<Operation> {
+    match path {
+        SEND_PATH => Some(Operation::Send),
+        VERIFY_PATH => Some(Operation::Verify),
+        _ => None,
+    }
+}
+
+pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
+    let outcome = match request.operation {
+        Operation::Send => send(context, &request).await,
+        Operation::Verify => verify(context, &request).await,
+        Operation::Other => return reject(Rejection::NotFound),
+    };
+    let outcome = outcome.unwrap_or_else(|refused| refused);
+    render(&outcome, context.echo_codes)
+}
+
+/// Auth, content type and JSON object, in that order.
+fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Outcome> {
+    let authorized = bearer_token(request.headers)
+        .is_some_and(|token| secret_eq(token, &context.config.native.bearer));
+    if !authorized {
+        return Err(Outcome::Unauthorized);
+    }
+    if !is_json(request.headers) {
+        return Err(Outcome::UnsupportedMediaType);
+    }
+    match serde_json::from_slice::<Value>(request.body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Outcome::invalid("body: expected a JSON object")),
+        Err(error) => Err(Outcome::invalid(format!("body: invalid JSON: {error}"))),
+    }
+}
+
+fn string_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Outcome> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Outcome::invalid(format!("{name}: expected a string"))),
+    }
+}
+
+fn required<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, Outcome> {
+    string_field(body, name)?.ok_or_else(|| Outcome::invalid(format!("{name}: required")))
+}
+
+fn recipient(body: &Map<String, Value>) -> Result<Identifier, Outcome> {
+    Identifier::parse(required(body, "to")?).map_err(|e| Outcome::invalid(format!("to: {e}")))
+}
+
+fn purpose(body: &Map<String, Value>) -> Result<String, Outcome> {
+    let Some(purpose) = string_field(body, "purpose")? else {
+        return Ok(DEFAULT_PURPOSE.to_string());
+    };
+    let well_formed = !purpose.is_empty()
+        && purpose.len() <= MAX_PURPOSE_LEN
+        && purpose
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !well_formed {
+        return Err(Outcome::invalid(
+            "purpose: expected 1 to 64 of a-z, 0-9 and _",
+        ));
+    }
+    Ok(purpose.to_string())
+}
+
+async fn send(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Outcome, Outcome> {
+    let body = admit(context, request)?;
+    let to = recipient(&body)?;
+    let purpose = purpose(&body)?;
+    let channel = match string_field(&body, "channel")? {
+        None => None,
+        Some(name) => Some(Channel::from_name(name).ok_or_else(|| {
+            Outcome::invalid("channel: expected one of sms, email, push, telegram, max, whatsapp")
+        })?),
+    };
+    let send = SendRequest {
+        tenant: TENANT.to_string(),
+        to,
+        purpose,
+        channel,
+        template: TEMPLATE.clone(),
+        from: None,
+    };
+    Ok(context
+        .engine
+        .send(&context.config.native.policy, send)
+        .await)
+}
+
+async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Outcome, Outcome> {
+    let body = admit(context, request)?;
+    let code = required(&body, "code")?.to_string();
+    let by = match (string_field(&body, "id")?, body.contains_key("to")) {
+        (Some(_), true) => {
+            return Err(Outcome::invalid(
+                "give either id or to (with purpose), not both",
+            ))
+        }
+        (Some(id), false) => {
+            let id = Uuid::parse_str(id).map_err(|_| Outcome::invalid("id: expected a UUID"))?;
+            ChallengeRef::Id {
+                tenant: TENANT.to_string(),
+                id: ChallengeId(id),
+            }
+        }
+        (None, true) => ChallengeRef::Key {
+            tenant: TENANT.to_string(),
+            to: recipient(&body)?,
+            purpose: purpose(&body)?,
+        },
+        (None, false) => return Err(Outcome::invalid("id or to: required")),
+    };
+    Ok(context.engine.verify(VerifyRequest { by, code }).await)
+}
+
+#[derive(Serialize)]
+struct SentBody<'a> {
+    id: String,
+    expires_in: u64,
+    attempts_remaining: u32,
+    sends_remaining: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct VerifiedBody {
+    verified: bool,
+}
+
+/// An RFC 9457 problem with otpbench's extension members.
+#[derive(Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_remaining: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
+
+/// The status and title of each error outcome.
+fn status_and_title(kind: OutcomeKind) -> (StatusCode, &'static str) {
+    match kind {
+        OutcomeKind::InvalidInput => (StatusCode::BAD_REQUEST, "Invalid input"),
+        OutcomeKind::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+        OutcomeKind::Forbidden => (StatusCode::FORBIDDEN, "Forbidden"),
+        OutcomeKind::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+        OutcomeKind::Expired => (StatusCode::GONE, "Code expired"),
+        OutcomeKind::UnsupportedMediaType => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")
+        }
+        OutcomeKind::WrongCode => (StatusCode::UNPROCESSABLE_ENTITY, "Wrong code"),
+        OutcomeKind::AttemptsExceeded => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
+        OutcomeKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Too many sends"),
+        OutcomeKind::ProviderUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Delivery failed"),
+        OutcomeKind::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Store unavailable"),
+        OutcomeKind::Sent
+        | OutcomeKind::Verified
+        | OutcomeKind::InternalError
+        | OutcomeKind::Unrecognized => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+    }
+}
+
+fn detail(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::InvalidInput { reason } => reason.clone(),
+        Outcome::Unauthorized => "missing or wrong bearer token".into(),
+        Outcome::Forbidden => "not allowed".into(),
+        Outcome::NotFound => "no active code for this request".into(),
+        Outcome::Expired => "the code has expired; request a new one".into(),
+        Outcome::UnsupportedMediaType => "send Content-Type: application/json".into(),
+        Outcome::WrongCode { attempts_remaining } => {
+            format!("wrong code; {attempts_remaining} attempts left")
+        }
+        Outcome::AttemptsExceeded { .. } => "no attempts left; request a new code".into(),
+        Outcome::RateLimited { .. } => "send limit reached for this recipient".into(),
+        Outcome::ProviderUnavailable => "the code could not be delivered on any channel".into(),
+        Outcome::StoreUnavailable { .. } => "the store is unavailable; try again".into(),
+        _ => "unexpected server error".into(),
+    }
+}
+
+/// Renders any outcome in the native shape.
+pub(crate) fn render(outcome: &Outcome, echo_codes: bool) -> Reply {
+    match outcome {
+        Outcome::Sent(sent) => Reply::json(
+            StatusCode::OK,
+            JSON,
+            &SentBody {
+                id: sent.id.to_string(),
+                expires_in: sent.expires_in.as_secs(),
+                attempts_remaining: sent.attempts_remaining,
+                sends_remaining: sent.sends_remaining,
+                code: echo_codes.then(|| sent.code.as_str()),
+            },
+            OutcomeKind::Sent,
+        ),
+        Outcome::Verified => Reply::json(
+            StatusCode::OK,
+            JSON,
+            &VerifiedBody { verified: true },
+            OutcomeKind::Verified,
+        ),
+        _ => problem(outcome),
+    }
+}
+
+fn problem(outcome: &Outcome) -> Reply {
+    // `unrecognized` is a client-side verdict; a server never answers it.
+    let kind = match outcome.kind() {
+        OutcomeKind::Unrecognized => OutcomeKind::InternalError,
+        kind => kind,
+    };
+    let (status, title) = status_and_title(kind);
+    let retry_after = match outcome {
+        Outcome::RateLimited { retry_after }
+        | Outcome::AttemptsExceeded { retry_after }
+        | Outcome::StoreUnavailable { retry_after } => Some(retry_after_secs(*retry_after)),
+        _ => None,
+    };
+    let attempts_remaining = match outcome {
+        Outcome::WrongCode { attempts_remaining } => Some(*attempts_remaining),
+        Outcome::AttemptsExceeded { .. } => Some(0),
+        _ => None,
+    };
+    let body = Problem {
+        kind: format!("urn:otpbench:{}", kind.name().replace('_', "-")),
+        title,
+        status: status.as_u16(),
+        detail: detail(outcome),
+        attempts_remaining,
+        retry_after,
+    };
+    let mut reply = Reply::json(status, PROBLEM_JSON, &body, kind);
+    if let Some(seconds) = retry_after {
+        reply = reply.with_header(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if kind == OutcomeKind::Unauthorized {
+        reply = reply.with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    reply
+}
+
+/// 404 / 405 / 413 / 400 for requests that never reached an operation.
+pub(crate) fn reject(rejection: Rejection) -> Reply {
+    let (status, kind, title, detail) = match rejection {
+        Rejection::NotFound => (
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such path",
+        ),
+        Rejection::MethodNotAllowed(_) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this path does not take that method",
+        ),
+        Rejection::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            "request bodies are limited to 64 KiB",
+        ),
+        Rejection::UnreadableBody => (
+            StatusCode::BAD_REQUEST,
+            "invalid-input",
+            "Invalid input",
+            "the request body could not be read",
+        ),
+    };
+    let body = Problem {
+        kind: format!("urn:otpbench:{kind}"),
+        title,
+        status: status.as_u16(),
+        detail: detail.to_string(),
+        attempts_remaining: None,
+        retry_after: None,
+    };
+    let reply = Reply::json(status, PROBLEM_JSON, &body, rejection_outcome(rejection));
+    match rejection {
+        Rejection::MethodNotAllowed(allow) => {
+            reply.with_header(ALLOW, HeaderValue::from_static(allow))
+        }
+        _ => reply,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use http_body_util::BodyExt;
+
+    use crate::delivery::Channel;
+    use crate::engine::code::{Alphabet, Code};
+    use crate::engine::outcome::Sent;
+
+    fn body(reply: Reply) -> (u16, serde_json::Value, hyper::HeaderMap) {
+        let status = reply.response.status().as_u16();
+        let (parts, body) = reply.response.into_parts();
+        let bytes = collect(body);
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap(),
+            parts.headers,
+        )
+    }
+
+    /// The bytes of a rendered body.
+    fn collect(body: http_body_util::Full<bytes::Bytes>) -> bytes::Bytes {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async { body.collect().await.unwrap().to_bytes() })
+    }
+
+    #[test]
+    fn every_error_outcome_has_its_documented_status_and_type() {
+        let second = Duration::from_secs(1);
+        let cases = [
+            (Outcome::invalid("to: required"), 400, "invalid-input"),
+            (Outcome::Unauthorized, 401, "unauthorized"),
+            (Outcome::Forbidden, 403, "forbidden"),
+            (Outcome::NotFound, 404, "not-found"),
+            (Outcome::Expired, 410, "expired"),
+            (Outcome::UnsupportedMediaType, 415, "unsupported-media-type"),
+            (
+                Outcome::WrongCode {
+                    attempts_remaining: 2,
+                },
+                422,
+                "wrong-code",
+            ),
+            (
+                Outcome::AttemptsExceeded {
+                    retry_after: second,
+                },
+                429,
+                "attempts-exceeded",
+            ),
+            (
+                Outcome::RateLimited {
+                    retry_after: second,
+                },
+                429,
+                "rate-limited",
+            ),
+            (Outcome::ProviderUnavailable, 503, "provider-unavailable"),
+            (
+                Outcome::StoreUnavailable {
+                    retry_after: second,
+                },
+                503,
+                "store-unavailable",
+            ),
+            (Outcome::InternalError, 500, "internal-error"),
+            (
+                Outcome::Unrecognized { reason: "x".into() },
+                500,
+                "internal-error",
+            ),
+        ];
+        for (outcome, status, kind) in cases {
+            let reply = render(&outcome, false);
+            let content_type = reply.response.headers()[hyper::header::CONTENT_TYPE].clone();
+            assert_eq!(content_type, PROBLEM_JSON, "{outcome:?}");
+            let (got, json, headers) = body(reply);
+            assert_eq!(got, status, "{outcome:?}");
+            assert_eq!(json["type"], format!("urn:otpbench:{kind}"), "{outcome:?}");
+            assert_eq!(json["status"], status);
+            let retries = status == 429 || kind == "store-unavailable";
+            assert_eq!(headers.contains_key(RETRY_AFTER), retries, "{outcome:?}");
+            assert_eq!(json.get("retry_after").is_some(), retries, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn sent_renders_the_code_only_when_asked() {
+        let sent = Outcome::Sent(Sent {
+            id: ChallengeId::random(),
+            code: Code::generate(Alphabet::Numeric, 6),
+            expires_in: Duration::from_secs(300),
+            attempts_remaining: 3,
+            sends_remaining: None,
+            channel: Channel::Sms,
+        });
+        let (status, json, _) = body(render(&sent, false));
+        assert_eq!(status, 200);
+        assert!(json.get("code").is_none());
+        assert_eq!(json["sends_remaining"], serde_json::Value::Null);
+        let (_, json, _) = body(render(&sent, true));
+        assert_eq!(json["code"].as_str().map(str::len), Some(6));
+    }
+
+    #[test]
+    fn purposes_are_checked() {
+        let body = |purpose: serde_json::Value| {
+            serde_json::json!({ "purpose": purpose })
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(purpose(&body("login_2".into())), Ok("login_2".into()));
+        assert_eq!(purpose(&Map::new()), Ok(DEFAULT_PURPOSE.into()));
+        for bad in ["", "Login", "a-b", &"x".repeat(65)] {
+            assert!(purpose(&body(bad.into())).is_err(), "{bad:?}");
+        }
+        assert!(purpose(&body(5.into())).is_err());
+    }
+}

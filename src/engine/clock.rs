@@ -1,0 +1,123 @@
+//! Time, read only through the [`Clock`] trait.
+//!
+//! Every expiry, window and retry-after decision in the engine and the stores
+//! uses milliseconds since the Unix epoch from a `Clock`, never the system
+//! time directly, so tests and the `--test-mode` server can move time instead
+//! of sleeping. This module must not know about stores or HTTP.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A source of "now" in milliseconds since the Unix epoch.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+fn system_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        system_now_ms()
+    }
+}
+
+/// A frozen clock that moves only when told to: the clock of unit tests,
+/// property tests and benchmarks.
+#[derive(Debug)]
+pub struct ManualClock {
+    now_ms: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock standing at `start_ms`.
+    pub fn new(start_ms: u64) -> Self {
+        ManualClock {
+            now_ms: AtomicU64::new(start_ms),
+        }
+    }
+
+    /// Moves the clock forward and returns the new time.
+    pub fn advance_ms(&self, ms: u64) -> u64 {
+        self.now_ms.fetch_add(ms, Ordering::SeqCst) + ms
+    }
+}
+
+impl Default for ManualClock {
+    /// 2023-11-14T22:13:20Z: a fixed, recognisable start.
+    fn default() -> Self {
+        ManualClock::new(1_700_000_000_000)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+/// The wall clock plus an offset that only grows: the clock of
+/// `serve --test-mode`. Time flows as usual, and `POST /_admin/clock`
+/// jumps it forward so scenarios can cross a ttl or a window without
+/// sleeping. It never goes backwards, so sliding logs stay ordered.
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    offset_ms: AtomicU64,
+}
+
+impl ShiftedClock {
+    /// A clock that reads the wall clock until it is advanced.
+    pub fn new() -> Self {
+        ShiftedClock::default()
+    }
+
+    /// Jumps forward by `ms` and returns the new time.
+    pub fn advance_ms(&self, ms: u64) -> u64 {
+        let offset = self.offset_ms.fetch_add(ms, Ordering::SeqCst) + ms;
+        system_now_ms() + offset
+    }
+
+    /// Drops the accumulated offset (test-mode reset).
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now_ms(&self) -> u64 {
+        system_now_ms() + self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let clock = ManualClock::new(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        assert_eq!(clock.advance_ms(250), 1_250);
+        assert_eq!(clock.now_ms(), 1_250);
+    }
+
+    #[test]
+    fn shifted_clock_adds_its_offset_to_the_wall_clock() {
+        let clock = ShiftedClock::new();
+        let before = SystemClock.now_ms();
+        let jumped = clock.advance_ms(3_600_000);
+        assert!(jumped >= before + 3_600_000);
+        assert!(clock.now_ms() >= jumped);
+        clock.reset();
+        assert!(clock.now_ms() < before + 3_600_000);
+    }
+}

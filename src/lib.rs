@@ -1,0 +1,48 @@
+//! otpbench: a load-testing and conformance harness for one-time-password
+//! APIs, built around a reference OTP engine.
+//!
+//! # Layout
+//!
+//! Start from the domain and walk outwards:
+//!
+//! - [`engine`] — the OTP logic with no sockets: [`engine::Engine`],
+//!   [`engine::policy::Policy`], code generation and keyed hashing
+//!   ([`engine::code`]), the [`engine::clock::Clock`] every decision reads
+//!   time from, recipients ([`engine::identifier`]) and the
+//!   [`engine::outcome::Outcome`] vocabulary every part shares.
+//! - [`store`] — the [`store::Store`] trait (one call = one atomic decision)
+//!   and its implementations: [`store::memory`] (sharded, self-purging) and
+//!   [`store::redis`] (one Lua script per decision, several engines).
+//! - [`delivery`] — how messages leave the engine: the
+//!   [`delivery::Delivery`] trait, message templates, and the in-process
+//!   [`delivery::journal::Journal`].
+//! - [`dialect`] — one file per wire dialect holding its server side (and,
+//!   as the harness grows, its client side): [`dialect::native`].
+//! - [`server`] — the hyper server that puts the engine behind every
+//!   dialect, with `/healthz`, `/metrics` and the test-mode admin routes.
+//! - [`provider`] — the mock SMS/e-mail gateway: message journal, fault
+//!   injection, a Twilio-compatible endpoint.
+//! - [`config`] — the `otpbench.yaml` file: policies and credentials.
+//! - [`cli`] — clap definitions and their conversion into library options;
+//!   `main.rs` only dispatches.
+//! - [`duration`] — `300ms` / `5s` / `5m` / `1h` / `1d`, read the same everywhere.
+//!
+//! Rules of the house: the engine knows nothing of HTTP, dialects nothing
+//! of stores; time is read only through a `Clock`; servers take their
+//! listener and shutdown future from the caller
+//! ([`server::run`]), so tests bind `127.0.0.1:0`.
+
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod dialect;
+
+pub mod duration;
+pub mod engine;
+pub mod provider;
+pub mod server;
+
+pub mod store;
+
+pub use engine::outcome::{Outcome, OutcomeKind};
+pub use engine::Engine;

@@ -1,0 +1,150 @@
+//! The `otpbench` binary: parse the command line, call the library, map
+//! errors to exit codes. All logic lives in the library.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use otpbench::cli::{exit, Cli, Command, ProviderArgs, ServeArgs};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are not errors.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(exit::USAGE as u8)
+            } else {
+                ExitCode::from(exit::OK as u8)
+            };
+        }
+    };
+    let code = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Provider(args) => provider(args),
+    };
+    ExitCode::from(code as u8)
+}
+
+fn serve(args: ServeArgs) -> i32 {
+    let config = match args.server_config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("otpbench serve: {error}");
+            return exit::USAGE;
+        }
+    };
+    let store = match &config.store {
+        otpbench::server::StoreSpec::Memory => "memory".to_string(),
+        otpbench::server::StoreSpec::Redis(options) => options.url.clone(),
+    };
+    let delivery = config
+        .provider
+        .clone()
+        .unwrap_or_else(|| "in-process journal".into());
+    let details = format!(
+        "dialects: native; store: {store}; delivery: {delivery}; test mode: {}; echo codes: {}",
+        on_off(config.test_mode),
+        on_off(config.echo_codes)
+    );
+    run_server("serve", args.listen, &details, |listener, shutdown| {
+        otpbench::server::run(listener, config, shutdown)
+    })
+}
+
+fn provider(args: ProviderArgs) -> i32 {
+    let config = otpbench::provider::ProviderConfig::default();
+    run_server(
+        "provider",
+        args.listen,
+        "mock gateway",
+        |listener, shutdown| otpbench::provider::run(listener, config, shutdown),
+    )
+}
+
+/// What `serve` and `provider` share: a runtime, the listener, signal
+/// handlers installed before the address is announced (so an early SIGTERM
+/// is not lost), the server until a signal, and the exit code.
+fn run_server<F, Fut, E>(command: &str, listen: SocketAddr, details: &str, server: F) -> i32
+where
+    F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("otpbench {command}: cannot start the runtime: {error}");
+            return exit::USAGE;
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("otpbench {command}: cannot listen on {listen}: {error}");
+                return exit::USAGE;
+            }
+        };
+        let shutdown = match shutdown_signal() {
+            Ok(shutdown) => shutdown,
+            Err(error) => {
+                eprintln!("otpbench {command}: cannot install signal handlers: {error}");
+                return exit::USAGE;
+            }
+        };
+        let address = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        eprintln!("otpbench {command}: listening on http://{address} ({details})");
+        match server(listener, shutdown).await {
+            Ok(()) => {
+                eprintln!("otpbench {command}: stopped");
+                exit::OK
+            }
+            Err(error) => {
+                eprintln!("otpbench {command}: {error}");
+                exit::USAGE
+            }
+        }
+    })
+}
+
+fn on_off(flag: bool) -> &'static str {
+    if flag {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives
+/// right after start-up is not lost) and returns a future that completes
+/// on either.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<Shutdown> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(Box::pin(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    }))
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<Shutdown> {
+    Ok(Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
+}

@@ -1,0 +1,125 @@
+//! Test-mode routes under `/_admin/` (absent, 404, without `--test-mode`):
+//! move the clock, reset all state, read the message journal.
+//!
+//! - `GET /_admin/clock` → `{"now_ms"}`; `POST /_admin/clock`
+//!   `{"advance_ms": n}` → `{"now_ms"}`. Time only moves forward.
+//! - `POST /_admin/reset` → 204: forgets every challenge, send log and
+//!   journaled message (the clock keeps its offset).
+//! - `GET /_admin/messages?to=&channel=&after=&wait_ms=` → the journal in
+//!   the shape of [`super::journal_api`]; `DELETE /_admin/messages` → 204.
+//!
+//! Errors are native problem+json.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+
+use hyper::{Method, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::dialect::{json_response, native, Rejection};
+use crate::engine::outcome::Outcome;
+use crate::server::{journal_api, State};
+
+pub(crate) async fn handle(
+    state: &State,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let reply = match (path, method) {
+        ("/_admin/clock", &Method::GET) => Ok(now(state)),
+        ("/_admin/clock", &Method::POST) => advance(state, body),
+        ("/_admin/clock", _) => Err(Rejection::MethodNotAllowed("GET, POST")),
+        ("/_admin/reset", &Method::POST) => Ok(reset(state).await),
+        ("/_admin/reset", _) => Err(Rejection::MethodNotAllowed("POST")),
+        ("/_admin/messages", &Method::GET) => messages(state, query).await,
+        ("/_admin/messages", &Method::DELETE) => match &state.config.provider {
+            Some(_) => messages(state, None).await,
+            None => {
+                state.journal.clear();
+                Ok(no_content())
+            }
+        },
+        ("/_admin/messages", _) => Err(Rejection::MethodNotAllowed("GET, DELETE")),
+        _ => Err(Rejection::NotFound),
+    };
+    match reply {
+        Ok(response) => response,
+        Err(rejection) => native::reject(rejection).response,
+    }
+}
+
+fn invalid(reason: String) -> Response<Full<Bytes>> {
+    native::render(&Outcome::InvalidInput { reason }, false).response
+}
+
+fn ok_json(body: &impl Serialize) -> Response<Full<Bytes>> {
+    json_response(StatusCode::OK, "application/json", body)
+}
+
+fn no_content() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+#[derive(Serialize)]
+struct Now {
+    now_ms: u64,
+}
+
+fn now(state: &State) -> Response<Full<Bytes>> {
+    ok_json(&Now {
+        now_ms: state.engine.clock().now_ms(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    advance_ms: u64,
+}
+
+fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejection> {
+    let Some(clock) = &state.shifted_clock else {
+        return Err(Rejection::NotFound);
+    };
+    match serde_json::from_slice::<Advance>(body) {
+        Ok(Advance { advance_ms }) => Ok(ok_json(&Now {
+            now_ms: clock.advance_ms(advance_ms),
+        })),
+        Err(error) => Ok(invalid(format!(
+            "expected {{\"advance_ms\": <whole milliseconds ≥ 0>}}: {error}"
+        ))),
+    }
+}
+
+async fn reset(state: &State) -> Response<Full<Bytes>> {
+    match state.engine.store().reset().await {
+        Ok(()) => {
+            state.journal.clear();
+            no_content()
+        }
+        Err(_) => {
+            let outcome = Outcome::StoreUnavailable {
+                retry_after: Duration::from_secs(1),
+            };
+            native::render(&outcome, false).response
+        }
+    }
+}
+
+async fn messages(state: &State, query: Option<&str>) -> Result<Response<Full<Bytes>>, Rejection> {
+    if let Some(provider) = &state.config.provider {
+        let reason =
+            format!("messages are delivered to the provider; read {provider}/_admin/messages");
+        return Ok(invalid(reason));
+    }
+    match journal_api::JournalQuery::parse(query) {
+        Ok(query) => Ok(ok_json(&query.read(&state.journal, &state.stopping).await)),
+        Err(reason) => Ok(invalid(reason)),
+    }
+}

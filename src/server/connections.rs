@@ -1,0 +1,66 @@
+//! The accept loop every otpbench server shares: HTTP/1.1 connections
+//! served by hyper until the shutdown future completes, then a graceful
+//! drain. The engine server and the mock provider differ only in the
+//! service they build per connection.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::Service;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+
+/// How long shutdown waits for in-flight requests.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a request head on a connection (slow-loris guard).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves every connection `listener` accepts with the service
+/// `for_connection` builds for it (it may also swap the stream, or refuse
+/// the connection with `None`), until `shutdown` completes. Then the
+/// listener closes, `on_stop` runs (to end long-polls and the like), and
+/// in-flight requests get up to [`DRAIN_TIMEOUT`] to finish.
+pub(crate) async fn serve_connections<S, E>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    mut for_connection: impl FnMut(TcpStream) -> Option<(TcpStream, S)>,
+    on_stop: impl FnOnce(),
+) where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = E> + Send + 'static,
+    S::Future: Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of descriptors, or a connection reset before
+                    // accept: back off briefly instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let Some((stream, service)) = for_connection(stream) else { continue };
+                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    on_stop();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+}

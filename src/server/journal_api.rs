@@ -1,0 +1,142 @@
+//! The message journal on the wire, shared by the engine's test mode and
+//! the mock provider (DESIGN.md §4):
+//! `GET …/messages?to=&channel=&after=&wait_ms=` → `{"messages": [{"id",
+//! "channel", "to", "text", "from", "received_at"}]}`, oldest first,
+//! long-polling up to `wait_ms` (at most 30 s) for a match. In `to=`, `+`
+//! is a plus sign (identifiers never hold spaces), so `to=+14155550100`
+//! works unencoded.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::delivery::journal::{Entry, Filter, Journal};
+use crate::delivery::Channel;
+
+/// Longest long-poll a caller may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// The answer's shape.
+#[derive(Serialize)]
+pub(crate) struct Messages {
+    messages: Vec<MessageView>,
+}
+
+#[derive(Serialize)]
+struct MessageView {
+    id: String,
+    channel: Channel,
+    to: String,
+    text: String,
+    from: Option<String>,
+    received_at: String,
+}
+
+impl From<Entry> for MessageView {
+    fn from(entry: Entry) -> Self {
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(entry.received_at_ms);
+        MessageView {
+            id: entry.id.to_string(),
+            channel: entry.message.channel,
+            to: entry.message.to.to_string(),
+            text: entry.message.text.to_string(),
+            from: entry.message.from.map(|f| f.to_string()),
+            received_at: humantime::format_rfc3339_millis(at).to_string(),
+        }
+    }
+}
+
+/// A parsed journal query.
+pub(crate) struct JournalQuery {
+    filter: Filter,
+    wait: Duration,
+}
+
+impl JournalQuery {
+    /// Reads the query string; the error names the bad parameter.
+    pub(crate) fn parse(query: Option<&str>) -> Result<JournalQuery, String> {
+        let mut filter = Filter::default();
+        let mut wait = Duration::ZERO;
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            let value =
+                percent_decode(raw).ok_or_else(|| format!("{name}: bad percent-encoding"))?;
+            match name {
+                "to" => filter.to = Some(value),
+                "channel" => {
+                    let channel = Channel::from_name(&value)
+                        .ok_or_else(|| format!("channel: unknown channel {value:?}"))?;
+                    filter.channel = Some(channel);
+                }
+                "after" => {
+                    let after = value.parse().map_err(|_| "after: expected a message id")?;
+                    filter.after = Some(after);
+                }
+                "wait_ms" => {
+                    let ms: u64 = value
+                        .parse()
+                        .map_err(|_| "wait_ms: expected whole milliseconds")?;
+                    wait = Duration::from_millis(ms).min(MAX_WAIT);
+                }
+                other => return Err(format!("unknown parameter {other:?}")),
+            }
+        }
+        Ok(JournalQuery { filter, wait })
+    }
+
+    /// The matching messages, waiting for one if asked to; returns early
+    /// when `stopping` turns true (server shutdown).
+    pub(crate) async fn read(
+        &self,
+        journal: &Journal,
+        stopping: &watch::Receiver<bool>,
+    ) -> Messages {
+        let entries = if self.wait.is_zero() {
+            journal.list(&self.filter)
+        } else {
+            let mut stopping = stopping.clone();
+            tokio::select! {
+                found = journal.wait(&self.filter, self.wait) => found,
+                _ = stopping.wait_for(|&stop| stop) => journal.list(&self.filter),
+            }
+        };
+        Messages {
+            messages: entries.into_iter().map(MessageView::from).collect(),
+        }
+    }
+}
+
+/// `%XX` decoding; `+` stays a plus (see the module docs).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_keeps_plus_signs() {
+        assert_eq!(
+            percent_decode("+14155550100").as_deref(),
+            Some("+14155550100")
+        );
+        assert_eq!(percent_decode("%2B1%20x").as_deref(), Some("+1 x"));
+        assert_eq!(percent_decode("a%4"), None);
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}

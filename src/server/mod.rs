@@ -1,0 +1,340 @@
+//! The reference engine behind every dialect, on one listener.
+//!
+//! [`run`] takes a bound listener, a [`ServerConfig`] and a shutdown future:
+//! the caller owns the socket (tests bind `127.0.0.1:0`) and decides when to
+//! stop. On shutdown the listener closes at once, in-flight requests finish
+//! (up to [`DRAIN_TIMEOUT`]), idle keep-alive connections are closed and
+//! journal long-polls return early.
+//!
+//! Routing: `/healthz` and `/metrics` always; `/_admin/*` only in test
+//! mode; every dialect path; anything else 404 in the shape of the dialect
+//! whose prefix it has. Dialect paths take only `POST` (405 otherwise) and
+//! bodies up to 64 KiB (413 beyond, decided from `Content-Length` before
+//! reading when it is given).
+
+mod admin;
+pub(crate) mod connections;
+pub(crate) mod journal_api;
+pub mod metrics;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::delivery::http::{HttpDelivery, RetryPolicy};
+use crate::delivery::journal::{self, Journal};
+use crate::delivery::Delivery;
+use crate::dialect::{self, Dialect, Operation, Rejection, Reply, ServeContext};
+use crate::engine::clock::{Clock, ShiftedClock, SystemClock};
+use crate::engine::code::CodeHasher;
+use crate::engine::identifier::PossibleLengths;
+use crate::engine::Engine;
+use crate::server::metrics::Metrics;
+use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisOptions, RedisStore};
+use crate::store::Store;
+
+/// Largest request body any route takes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use connections::DRAIN_TIMEOUT;
+/// How often expired state is purged.
+const PURGE_EVERY: Duration = Duration::from_secs(1);
+
+/// Which store the engine keeps its state in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// In this process (the default).
+    #[default]
+    Memory,
+    /// A Redis shared by any number of engines.
+    Redis(RedisOptions),
+}
+
+/// What `serve` needs besides its listener.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// Credentials and policies (the config file).
+    pub config: Config,
+    /// Where state lives.
+    pub store: StoreSpec,
+    /// Deliver over HTTP to this provider (`http://host:port`) instead of
+    /// the in-process journal.
+    pub provider: Option<String>,
+    /// How hard to try each channel when delivering over HTTP.
+    pub retry: RetryPolicy,
+    /// Serve `/_admin/*` and use a clock that can be moved.
+    pub test_mode: bool,
+    /// Put codes into responses (native `code`).
+    pub echo_codes: bool,
+}
+
+/// A server failure that stops `run`.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The listener's address could not be read.
+    Listener(std::io::Error),
+    /// The store cannot be used as configured (not: is down right now).
+    Store(String),
+    /// The provider URL cannot be used.
+    Provider(String),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Listener(e) => write!(f, "listener failed: {e}"),
+            ServerError::Store(why) => write!(f, "store: {why}"),
+            ServerError::Provider(why) => write!(f, "provider: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Everything a request handler reads.
+pub(crate) struct State {
+    engine: Engine,
+    config: ServerConfig,
+    journal: Arc<Journal>,
+    /// The movable clock in test mode (the engine reads the same one).
+    shifted_clock: Option<Arc<ShiftedClock>>,
+    metrics: Metrics,
+    /// Flips to true at shutdown, so long-polls return early.
+    stopping: watch::Receiver<bool>,
+}
+
+/// Serves every dialect on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    listener.local_addr().map_err(ServerError::Listener)?;
+    // Pay the phone metadata load (~130 ms) now, not in the first request.
+    PossibleLengths::get();
+    let store: Arc<dyn Store> = match &config.store {
+        StoreSpec::Memory => Arc::new(MemoryStore::new()),
+        StoreSpec::Redis(options) => {
+            Arc::new(RedisStore::open(options).map_err(ServerError::Store)?)
+        }
+    };
+    let delivery: Option<Arc<dyn Delivery>> = match &config.provider {
+        None => None,
+        Some(url) => Some(Arc::new(
+            HttpDelivery::new(url, config.retry).map_err(ServerError::Provider)?,
+        )),
+    };
+    let (stop, stopping) = watch::channel(false);
+    let state = Arc::new(State::new(config, store, delivery, stopping));
+    let sweeper = tokio::spawn(sweep(state.clone()));
+
+    let for_connection = |stream| {
+        let state = state.clone();
+        let service = service_fn(move |request| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(handle(&state, request).await) }
+        });
+        Some((stream, service))
+    };
+    let on_stop = || {
+        let _ = stop.send(true);
+        sweeper.abort();
+    };
+    connections::serve_connections(listener, shutdown, for_connection, on_stop).await;
+    Ok(())
+}
+
+impl State {
+    fn new(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        delivery: Option<Arc<dyn Delivery>>,
+        stopping: watch::Receiver<bool>,
+    ) -> State {
+        let shifted_clock = config.test_mode.then(|| Arc::new(ShiftedClock::new()));
+        let clock: Arc<dyn Clock> = match &shifted_clock {
+            Some(clock) => clock.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let journal = Arc::new(Journal::new(journal::DEFAULT_CAPACITY, clock.clone()));
+        let hasher = match &config.config.secret {
+            Some(secret) => CodeHasher::new(secret),
+            None => CodeHasher::random(),
+        };
+        let delivery = delivery.unwrap_or_else(|| journal.clone());
+        let engine = Engine::new(store, clock, delivery, hasher);
+        State {
+            engine,
+            config,
+            journal,
+            shifted_clock,
+            metrics: Metrics::default(),
+            stopping,
+        }
+    }
+}
+
+async fn sweep(state: Arc<State>) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let _ = state.engine.purge().await;
+    }
+}
+
+async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let path = request.uri().path();
+    match path {
+        "/healthz" => return health(state, request.method()).await,
+        "/metrics" => return metrics(state, request.method()),
+        _ => {}
+    }
+    if path.starts_with("/_admin/") {
+        if !state.config.test_mode {
+            return Dialect::Native.reject(Rejection::NotFound).response;
+        }
+        let (parts, body) = request.into_parts();
+        return match read_body(&parts.headers, body).await {
+            Ok(body) => {
+                admin::handle(
+                    state,
+                    &parts.method,
+                    parts.uri.path(),
+                    parts.uri.query(),
+                    &body,
+                )
+                .await
+            }
+            Err(rejection) => Dialect::Native.reject(rejection).response,
+        };
+    }
+    let Some((dialect, operation)) = Dialect::route(path) else {
+        let dialect = Dialect::owner_of(path);
+        return finish(
+            state,
+            dialect,
+            Operation::Other,
+            started,
+            dialect.reject(Rejection::NotFound),
+        );
+    };
+    if request.method() != Method::POST {
+        let reply = dialect.reject(Rejection::MethodNotAllowed("POST"));
+        return finish(state, dialect, operation, started, reply);
+    }
+    let (parts, body) = request.into_parts();
+    let body = match read_body(&parts.headers, body).await {
+        Ok(body) => body,
+        Err(rejection) => {
+            return finish(
+                state,
+                dialect,
+                operation,
+                started,
+                dialect.reject(rejection),
+            )
+        }
+    };
+    let context = ServeContext {
+        engine: &state.engine,
+        config: &state.config.config,
+        echo_codes: state.config.echo_codes,
+    };
+    let request = dialect::Request {
+        operation,
+        headers: &parts.headers,
+        body: &body,
+    };
+    let reply = dialect.serve(&context, request).await;
+    finish(state, dialect, operation, started, reply)
+}
+
+fn finish(
+    state: &State,
+    dialect: Dialect,
+    operation: Operation,
+    started: Instant,
+    reply: Reply,
+) -> Response<Full<Bytes>> {
+    state
+        .metrics
+        .record(dialect, operation, reply.outcome, started.elapsed());
+    reply.response
+}
+
+/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
+async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, Rejection> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(Rejection::PayloadTooLarge);
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(Rejection::PayloadTooLarge)
+        }
+        Err(_) => Err(Rejection::UnreadableBody),
+    }
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    store: String,
+}
+
+async fn health(state: &State, method: &Method) -> Response<Full<Bytes>> {
+    if method != Method::GET && method != Method::HEAD {
+        return Dialect::Native
+            .reject(Rejection::MethodNotAllowed("GET, HEAD"))
+            .response;
+    }
+    let (status, health) = match state.engine.store().health().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Health {
+                status: "ok",
+                store: "ok".into(),
+            },
+        ),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Health {
+                status: "degraded",
+                store: error.to_string(),
+            },
+        ),
+    };
+    dialect::json_response(status, "application/json", &health)
+}
+
+fn metrics(state: &State, method: &Method) -> Response<Full<Bytes>> {
+    if method != Method::GET {
+        return Dialect::Native
+            .reject(Rejection::MethodNotAllowed("GET"))
+            .response;
+    }
+    let mut response = Response::new(Full::new(Bytes::from(state.metrics.render())));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

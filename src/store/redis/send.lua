@@ -1,0 +1,97 @@
+-- One send, decided atomically (DESIGN.md §2). Mirrors the memory store.
+-- KEYS[1]  the subject's hash: field "s" = send times ("t,t,..." oldest
+--          first), fields "c:<purpose>" = "id,digest,expires,purge,max,used"
+-- ARGV     now, purpose, id, digest (hex), expires_at, purge_at,
+--          max_attempts, cooldown_ms (-1 = none), then count,window pairs
+-- Returns  {0, retry_after_ms} when limited,
+--          {1, sends_remaining (-1 = unlimited), replaced id or ""} when stored
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local purpose = ARGV[2]
+local cooldown = tonumber(ARGV[8])
+local limits = {}
+for i = 9, #ARGV, 2 do
+  limits[#limits + 1] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]) }
+end
+
+-- What can still matter: sends inside the longest window (or cooldown),
+-- and no more of them than the largest count.
+local keep_ms, keep_n = 0, 0
+for _, l in ipairs(limits) do
+  keep_ms = math.max(keep_ms, l[2])
+  keep_n = math.max(keep_n, l[1])
+end
+if cooldown >= 0 then
+  keep_ms = math.max(keep_ms, cooldown)
+  keep_n = math.max(keep_n, 1)
+end
+local sends = {}
+local raw = redis.call('HGET', key, 's')
+if raw then
+  for t in string.gmatch(raw, '%d+') do
+    t = tonumber(t)
+    if t + keep_ms > now then sends[#sends + 1] = t end
+  end
+end
+while #sends > keep_n do table.remove(sends, 1) end
+
+-- Retry-after: when the oldest send that keeps a window full leaves it.
+local wait = 0
+local function hold(until_ms)
+  local ms = math.max(until_ms - now, 1)
+  if ms > wait then wait = ms end
+end
+if cooldown >= 0 and #sends > 0 and now < sends[#sends] + cooldown then
+  hold(sends[#sends] + cooldown)
+end
+for _, l in ipairs(limits) do
+  local start = 1
+  while start <= #sends and sends[start] + l[2] <= now do start = start + 1 end
+  local in_window = #sends - start + 1
+  if in_window >= l[1] then hold(sends[start + in_window - l[1]] + l[2]) end
+end
+if wait > 0 then return { 0, wait } end
+
+sends[#sends + 1] = now
+while #sends > keep_n do table.remove(sends, 1) end
+local remaining = -1
+for _, l in ipairs(limits) do
+  local used = 0
+  for _, t in ipairs(sends) do
+    if t + l[2] > now then used = used + 1 end
+  end
+  local left = math.max(l[1] - used, 0)
+  if remaining < 0 or left < remaining then remaining = left end
+end
+
+local field = 'c:' .. purpose
+local replaced = ''
+local old = redis.call('HGET', key, field)
+if old then replaced = string.match(old, '^([^,]*)') or '' end
+redis.call('HSET', key, field,
+  table.concat({ ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], '0' }, ','))
+if #sends > 0 then
+  local parts = {}
+  for i, t in ipairs(sends) do parts[i] = string.format('%.0f', t) end
+  redis.call('HSET', key, 's', table.concat(parts, ','))
+else
+  redis.call('HDEL', key, 's')
+end
+
+-- Forget challenges past their purge time; keep the hash as long as
+-- anything in it can matter (the TTL only collects garbage).
+local horizon = now
+if #sends > 0 then horizon = sends[1] + keep_ms end
+local fields = redis.call('HGETALL', key)
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 2) == 'c:' then
+    local purge = tonumber(string.match(fields[i + 1], '^[^,]*,[^,]*,[^,]*,([^,]*)'))
+    if purge == nil or purge <= now then
+      redis.call('HDEL', key, fields[i])
+    elseif purge > horizon then
+      horizon = purge
+    end
+  end
+end
+redis.call('PEXPIRE', key, math.max(horizon - now, 1) + 60000)
+return { 1, remaining, replaced }

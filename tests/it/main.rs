@@ -1,0 +1,21 @@
+//! Black-box and cross-module tests, one binary with modules by topic
+//! (one link instead of many).
+//!
+//! Engine tests are written once against `Arc<dyn Store>` and stamped out
+//! for every store by [`for_each_store!`], so a new store is one more line
+//! there, not a copy of the suite.
+
+mod support;
+
+mod cli;
+mod code_uniformity;
+mod delivery_http;
+mod engine_races;
+mod engine_semantics;
+mod engine_state_machine;
+mod native_fuzz;
+mod provider;
+mod readme;
+mod redis_store;
+mod server_http;
+mod server_native;

@@ -1,0 +1,44 @@
+//! The README's examples stay true.
+
+use otpbench::config::Config;
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// The fenced block right after `heading`.
+fn block_after(text: &str, heading: &str, fence: &str) -> String {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"));
+    let rest = &text[start..];
+    let open = rest.find(fence).expect("a fenced block") + fence.len();
+    let close = rest[open..].find("```").expect("a closing fence");
+    rest[open..open + close].to_string()
+}
+
+#[test]
+fn the_config_example_parses_and_shows_the_defaults() {
+    let yaml = block_after(&readme(), "## Configuration", "```yaml\n");
+    let config = Config::parse(&yaml, "README.md").unwrap();
+    let defaults = Config::default();
+    assert_eq!(
+        config.native, defaults.native,
+        "README example is not the defaults"
+    );
+    assert_eq!(config.secret.map(|s| s.len()), Some(16));
+}
+
+#[test]
+fn the_readme_starts_with_the_two_commands() {
+    let first = block_after(&readme(), "# otpbench", "```sh\n");
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 2, "{first}");
+    assert!(lines[0].starts_with("cargo run --release -- "), "{first}");
+    assert!(lines[1].starts_with("cargo test"), "{first}");
+    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == "cargo test"),
+        ".ci/run must run the README's test command"
+    );
+}

@@ -1,0 +1,438 @@
+//! What only the Redis store has to prove: several engines share one truth,
+//! nothing readable is stored, and outages are answered in bounded time
+//! and recovered from without a restart.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use otpbench::engine::clock::ManualClock;
+use otpbench::engine::code::{Alphabet, CodeHasher};
+use otpbench::engine::Engine;
+use otpbench::store::Store;
+use otpbench::{Outcome, OutcomeKind};
+
+use crate::support::redis::{unique_namespace, RedisServer};
+use crate::support::{code_of, policy, send_request, verify_request, wrong, Switchboard};
+
+const RACERS: usize = 1000;
+const PHONE: &str = "+14155550100";
+
+/// Two engines — two stores, two connections — on one Redis and one
+/// namespace, sharing a clock and a secret, as two replicas behind a load
+/// balancer would.
+fn two_engines(server: &RedisServer) -> ([Arc<Engine>; 2], Arc<Switchboard>) {
+    let clock = Arc::new(ManualClock::default());
+    let delivery = Arc::new(Switchboard::new(clock.clone()));
+    let namespace = unique_namespace();
+    let engine = || {
+        let store: Arc<dyn Store> = Arc::new(server.open_in(&namespace));
+        Arc::new(Engine::new(
+            store,
+            clock.clone(),
+            delivery.clone(),
+            CodeHasher::new(b"shared"),
+        ))
+    };
+    ([engine(), engine()], delivery)
+}
+
+async fn race_split<F, Fut>(engines: &[Arc<Engine>; 2], op: F) -> BTreeMap<OutcomeKind, usize>
+where
+    F: Fn(Arc<Engine>) -> Fut,
+    Fut: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    crate::support::race(engines, RACERS, op).await
+}
+
+/// Awaits `operation` and checks it was refused as `store_unavailable` in
+/// bounded time: the store timeout is 300 ms; 2 s leaves scheduling slack,
+/// and a hang would fail.
+async fn assert_refused_fast(operation: impl std::future::Future<Output = Outcome>) {
+    let asked = Instant::now();
+    let outcome = operation.await;
+    assert!(
+        matches!(outcome, Outcome::StoreUnavailable { .. }),
+        "{outcome:?}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        asked.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_engines_pass_exactly_the_send_limit_together() {
+    let server = RedisServer::start();
+    let (engines, delivery) = two_engines(&server);
+    let policy = Arc::new(policy(3, &["7/1h"]));
+    let counts = race_split(&engines, |engine| {
+        let policy = policy.clone();
+        async move { engine.send(&policy, send_request(PHONE, "login")).await }
+    })
+    .await;
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            (OutcomeKind::Sent, 7),
+            (OutcomeKind::RateLimited, RACERS - 7)
+        ])
+    );
+    assert_eq!(delivery.journal.len(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_engines_share_one_attempt_cap_and_one_use() {
+    let server = RedisServer::start();
+    let (engines, _) = two_engines(&server);
+    let code = code_of(
+        &engines[0]
+            .send(&policy(4, &[]), send_request(PHONE, "login"))
+            .await,
+    );
+    let guess = wrong(&code);
+    let counts = race_split(&engines, |engine| {
+        let request = verify_request(PHONE, "login", &guess);
+        async move { engine.verify(request).await }
+    })
+    .await;
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            (OutcomeKind::WrongCode, 4),
+            (OutcomeKind::AttemptsExceeded, RACERS - 4)
+        ])
+    );
+    let code = code_of(
+        &engines[1]
+            .send(&policy(4, &[]), send_request(PHONE, "login"))
+            .await,
+    );
+    let counts = race_split(&engines, |engine| {
+        let request = verify_request(PHONE, "login", &code);
+        async move { engine.verify(request).await }
+    })
+    .await;
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            (OutcomeKind::Verified, 1),
+            (OutcomeKind::NotFound, RACERS - 1)
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_code_is_readable_in_redis() {
+    let server = RedisServer::start();
+    assert!(
+        server.is_own(),
+        "needs a Redis of its own to read every key"
+    );
+    let (engines, _) = two_engines(&server);
+    let mut policy = policy(3, &[]);
+    // Letters cannot turn up by chance in timestamps or hex digests.
+    policy.alphabet = Alphabet::Alpha;
+    policy.length = 10;
+    let mut codes = Vec::new();
+    for n in 0..20 {
+        let to = format!("+1415555{n:04}");
+        codes.push(code_of(
+            &engines[n % 2]
+                .send(&policy, send_request(&to, "login"))
+                .await,
+        ));
+    }
+    let dump = server.dump();
+    assert!(
+        dump.len() >= 40,
+        "expected a subject and an index key per send: {}",
+        dump.len()
+    );
+    for code in &codes {
+        for (key, value) in &dump {
+            let lower = code.to_lowercase();
+            for text in [key, value] {
+                let text = String::from_utf8_lossy(text);
+                assert!(
+                    !text.contains(code.as_str()) && !text.contains(&lower),
+                    "code in {key:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Sends until one is answered other than `store_unavailable`.
+async fn until_answered(engine: &Engine, deadline: Duration) -> Outcome {
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let to = format!("+1415556{n:04}");
+        let outcome = engine
+            .send(&policy(3, &[]), send_request(&to, "login"))
+            .await;
+        if !matches!(outcome, Outcome::StoreUnavailable { .. }) {
+            return outcome;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "not recovered within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_is_answered_in_bounded_time_and_recovered_from() {
+    let server = RedisServer::start();
+    assert!(
+        server.is_own(),
+        "fault tests need a redis-server of their own"
+    );
+    let (engines, _) = two_engines(&server);
+    let code = code_of(
+        &engines[0]
+            .send(&policy(3, &[]), send_request(PHONE, "login"))
+            .await,
+    );
+    server.freeze();
+    for _ in 0..5 {
+        assert_refused_fast(engines[1].verify(verify_request(PHONE, "login", &code))).await;
+    }
+    server.thaw();
+    let outcome = until_answered(&engines[1], Duration::from_secs(10)).await;
+    assert!(matches!(outcome, Outcome::Sent(_)), "{outcome:?}");
+    // Nothing half-written: the challenge sent before the freeze still
+    // verifies exactly once.
+    assert_eq!(
+        engines[0]
+            .verify(verify_request(PHONE, "login", &code))
+            .await,
+        Outcome::Verified
+    );
+    assert_eq!(
+        engines[1]
+            .verify(verify_request(PHONE, "login", &code))
+            .await,
+        Outcome::NotFound
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_redis_is_reconnected_and_its_scripts_reloaded() {
+    let mut server = RedisServer::start();
+    assert!(
+        server.is_own(),
+        "fault tests need a redis-server of their own"
+    );
+    let (engines, _) = two_engines(&server);
+    code_of(
+        &engines[0]
+            .send(&policy(3, &[]), send_request(PHONE, "login"))
+            .await,
+    );
+    server.kill();
+    assert_refused_fast(engines[0].send(&policy(3, &[]), send_request(PHONE, "login"))).await;
+    // A new, empty Redis on the same port: the scripts are gone from its
+    // cache and must be loaded again by the clients.
+    server.restart();
+    for engine in &engines {
+        let outcome = until_answered(engine, Duration::from_secs(10)).await;
+        assert!(matches!(outcome, Outcome::Sent(_)), "{outcome:?}");
+    }
+    let code = code_of(
+        &engines[1]
+            .send(&policy(3, &[]), send_request(PHONE, "pay"))
+            .await,
+    );
+    assert_eq!(
+        engines[0].verify(verify_request(PHONE, "pay", &code)).await,
+        Outcome::Verified
+    );
+}
+
+mod over_http {
+    use std::time::{Duration, Instant};
+
+    use otpbench::server::ServerConfig;
+    use serde_json::json;
+
+    use crate::support::http::{get, post};
+    use crate::support::redis::RedisServer;
+    use crate::support::server::TestServer;
+
+    fn test_mode() -> ServerConfig {
+        ServerConfig {
+            test_mode: true,
+            echo_codes: true,
+            ..ServerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frozen_redis_is_a_fast_503_with_retry_after_and_health_degrades() {
+        let server = TestServer::on(test_mode(), RedisServer::start()).await;
+        let redis = server.redis.as_ref().unwrap();
+        assert!(
+            redis.is_own(),
+            "fault tests need a redis-server of their own"
+        );
+        assert_eq!(get(server.addr, "/healthz").await.status, 200);
+        redis.freeze();
+        let asked = Instant::now();
+        let reply = post(server.addr, "/v1/otp/send", json!({"to": "+14155550100"})).await;
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            asked.elapsed()
+        );
+        assert_eq!(reply.status, 503, "{}", reply.text());
+        assert_eq!(reply.json()["type"], "urn:otpbench:store-unavailable");
+        assert_eq!(reply.header("retry-after"), Some("1"));
+        let health = get(server.addr, "/healthz").await;
+        assert_eq!(health.status, 503);
+        assert_eq!(health.json()["status"], "degraded");
+        redis.thaw();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(server.addr, "/healthz").await.status != 200 {
+            assert!(Instant::now() < deadline, "did not recover");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let reply = post(server.addr, "/v1/otp/send", json!({"to": "+14155550100"})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+
+    #[tokio::test]
+    async fn two_servers_on_one_redis_are_one_service() {
+        let redis = RedisServer::start();
+        let mut config = test_mode();
+        config.config.secret = Some(b"one secret for both replicas".to_vec());
+        let namespace = crate::support::redis::unique_namespace();
+        let replica = |config: ServerConfig| {
+            let mut options = otpbench::store::redis::RedisOptions::new(&redis.url);
+            options.namespace = namespace.clone();
+            ServerConfig {
+                store: otpbench::server::StoreSpec::Redis(options),
+                ..config
+            }
+        };
+        let a = TestServer::with(replica(config.clone())).await;
+        let b = TestServer::with(replica(config)).await;
+        let sent = post(a.addr, "/v1/otp/send", json!({"to": "+14155550100"}))
+            .await
+            .json();
+        let verify = json!({"id": sent["id"], "code": sent["code"]});
+        assert_eq!(
+            post(b.addr, "/v1/otp/verify", verify.clone()).await.status,
+            200
+        );
+        assert_eq!(post(a.addr, "/v1/otp/verify", verify).await.status, 404);
+        for _ in 0..4 {
+            assert_eq!(
+                post(b.addr, "/v1/otp/send", json!({"to": "+14155550100"}))
+                    .await
+                    .status,
+                200
+            );
+        }
+        assert_eq!(
+            post(a.addr, "/v1/otp/send", json!({"to": "+14155550100"}))
+                .await
+                .status,
+            429
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_freeze_under_load_leaves_every_sent_challenge_whole() {
+    use otpbench::engine::{ChallengeRef, VerifyRequest};
+
+    let server = RedisServer::start();
+    assert!(
+        server.is_own(),
+        "fault tests need a redis-server of their own"
+    );
+    let (engines, _) = two_engines(&server);
+    let engines = Arc::new(engines);
+    let policy = Arc::new(policy(3, &[]));
+    let stop_at = Instant::now() + Duration::from_millis(1500);
+    let senders: Vec<_> = (0..32u32)
+        .map(|task| {
+            let (engines, policy) = (engines.clone(), policy.clone());
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                for n in 0..300u32 {
+                    if Instant::now() >= stop_at {
+                        break;
+                    }
+                    let to = format!("+1415{task:02}{n:05}");
+                    let engine = &engines[(n % 2) as usize];
+                    outcomes.push(engine.send(&policy, send_request(&to, "login")).await);
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.freeze();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.thaw();
+    let mut sent = Vec::new();
+    let mut refused = 0;
+    for sender in senders {
+        for outcome in sender.await.unwrap() {
+            match outcome {
+                Outcome::Sent(s) => sent.push(s),
+                Outcome::StoreUnavailable { .. } => refused += 1,
+                other => panic!("unexpected outcome under a frozen Redis: {other:?}"),
+            }
+        }
+    }
+    assert!(
+        !sent.is_empty() && refused > 0,
+        "sent {}, refused {refused}",
+        sent.len()
+    );
+    for s in &sent {
+        let request = VerifyRequest {
+            by: ChallengeRef::Id {
+                tenant: crate::support::TENANT.into(),
+                id: s.id,
+            },
+            code: s.code.as_str().into(),
+        };
+        assert_eq!(
+            engines[1].verify(request).await,
+            Outcome::Verified,
+            "challenge {}",
+            s.id
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_on_a_cluster_forgets_every_slot() {
+    let cluster = crate::support::redis::RedisCluster::start();
+    let store = cluster.store();
+    let rig = crate::support::Rig::new(store.clone());
+    let mut codes = Vec::new();
+    for n in 0..30 {
+        let to = format!("+1415557{n:04}");
+        codes.push((
+            to.clone(),
+            code_of(&rig.send(&policy(3, &[]), &to, "login").await),
+        ));
+    }
+    store.reset().await.unwrap();
+    for (to, code) in codes {
+        assert_eq!(
+            rig.verify(&to, "login", &code).await,
+            Outcome::NotFound,
+            "{to}"
+        );
+    }
+}
