@@ -19,14 +19,88 @@ use crate::engine::policy::{Policy, SendLimit, MAX_CODE_LENGTH};
 
 /// The bearer token every dialect accepts by default (test-only).
 pub const DEFAULT_BEARER: &str = "test-token";
+/// REES46's default shop credentials (test-only).
+pub const DEFAULT_SHOP_ID: &str = "test-shop";
+pub const DEFAULT_SHOP_SECRET: &str = "test-secret";
+/// SigmaSMS's default widgets: one active, one blocked, and one that
+/// belongs to another account (ForbiddenException).
+pub const DEFAULT_ACTIVE_WIDGET: &str = "123634df-ddfe-4dda-b31d-f3b4e75fc5dc";
+pub const DEFAULT_BLOCKED_WIDGET: &str = "00000000-0000-4000-8000-00000000b10c";
+pub const DEFAULT_FOREIGN_WIDGET: &str = "00000000-0000-4000-8000-000000000403";
+/// Valify's default bundle key (test-only).
+pub const DEFAULT_BUNDLE_KEY: &str = "test-bundle";
+/// Nomado's default Basic credentials (test-only).
+pub const DEFAULT_BASIC: &str = "test:test";
+/// LoyaltyDog's default API key (test-only).
+pub const DEFAULT_API_KEY: &str = "test-key";
 
 /// Everything `serve` reads from its config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Key of the code hashes. Engines sharing a store must share it;
-    /// `None` draws a random one at start-up.
+    /// Key of the code hashes (and of LoyaltyDog's tokens). Engines sharing
+    /// a store must share it; `None` draws a random one at start-up.
     pub secret: Option<Vec<u8>>,
     pub native: NativeConfig,
+    pub rees46: Rees46Config,
+    pub sigmasms: SigmasmsConfig,
+    pub valify: ValifyConfig,
+    pub nomado: NomadoConfig,
+    pub loyaltydog: LoyaltydogConfig,
+}
+
+/// REES46: shop credentials in the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rees46Config {
+    pub shop_id: String,
+    pub shop_secret: String,
+    /// Channels default to the seed's cascade: sms, telegram, email.
+    pub policy: Policy,
+}
+
+/// SigmaSMS: a bearer token and the widgets it knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigmasmsConfig {
+    pub bearer: String,
+    pub widgets: Vec<(uuid::Uuid, WidgetState)>,
+    pub policy: Policy,
+}
+
+/// What a SigmaSMS widget may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WidgetState {
+    /// Sends go through.
+    Active,
+    /// 403 WidgetIsBlockedException.
+    Blocked,
+    /// Exists, but belongs to another account: 403 ForbiddenException.
+    Foreign,
+}
+
+/// Valify: a bearer token and a bundle key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValifyConfig {
+    pub bearer: String,
+    pub bundle_key: String,
+    pub policy: Policy,
+}
+
+/// Nomado: Basic credentials. Code alphabet, length and expiry come with
+/// each request; the policy gives the rest (attempts, limits, channels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NomadoConfig {
+    /// `user:pass`.
+    pub basic: String,
+    pub policy: Policy,
+}
+
+/// LoyaltyDog: an API key exchanged for short-lived JWTs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoyaltydogConfig {
+    pub api_key: String,
+    /// How long an access token from `/v2/token` lives.
+    pub token_ttl: Duration,
+    pub policy: Policy,
 }
 
 /// The native dialect's section.
@@ -39,11 +113,60 @@ pub struct NativeConfig {
 
 impl Default for Config {
     fn default() -> Self {
+        let widget = |id: &str, state| (uuid::Uuid::parse_str(id).expect("a UUID"), state);
         Config {
             secret: None,
             native: NativeConfig {
                 bearer: DEFAULT_BEARER.to_string(),
                 policy: Policy::default(),
+            },
+            rees46: Rees46Config {
+                shop_id: DEFAULT_SHOP_ID.to_string(),
+                shop_secret: DEFAULT_SHOP_SECRET.to_string(),
+                policy: Policy {
+                    channels: vec![Channel::Sms, Channel::Telegram, Channel::Email],
+                    ..Policy::default()
+                },
+            },
+            sigmasms: SigmasmsConfig {
+                bearer: DEFAULT_BEARER.to_string(),
+                widgets: vec![
+                    widget(DEFAULT_ACTIVE_WIDGET, WidgetState::Active),
+                    widget(DEFAULT_BLOCKED_WIDGET, WidgetState::Blocked),
+                    widget(DEFAULT_FOREIGN_WIDGET, WidgetState::Foreign),
+                ],
+                policy: Policy::default(),
+            },
+            valify: ValifyConfig {
+                bearer: DEFAULT_BEARER.to_string(),
+                bundle_key: DEFAULT_BUNDLE_KEY.to_string(),
+                policy: Policy::default(),
+            },
+            nomado: NomadoConfig {
+                basic: DEFAULT_BASIC.to_string(),
+                policy: Policy {
+                    alphabet: Alphabet::Alphanumeric,
+                    length: 4,
+                    ttl: Duration::from_secs(7200),
+                    ..Policy::default()
+                },
+            },
+            loyaltydog: LoyaltydogConfig {
+                api_key: DEFAULT_API_KEY.to_string(),
+                token_ttl: Duration::from_secs(3600),
+                policy: Policy {
+                    send_limits: vec![
+                        SendLimit {
+                            count: 5,
+                            window: Duration::from_secs(3600),
+                        },
+                        SendLimit {
+                            count: 10,
+                            window: Duration::from_secs(86_400),
+                        },
+                    ],
+                    ..Policy::default()
+                },
             },
         }
     }
@@ -74,12 +197,38 @@ impl Config {
             config.secret = Some(parse_secret(&secret).map_err(|e| error(format!("secret: {e}")))?);
         }
         if let Some(native) = file.native {
-            if let Some(bearer) = native.bearer {
-                config.native.bearer = bearer.0;
+            set(&mut config.native.bearer, native.bearer);
+            apply(&mut config.native.policy, native.policy);
+        }
+        if let Some(rees46) = file.rees46 {
+            set(&mut config.rees46.shop_id, rees46.shop_id);
+            set(&mut config.rees46.shop_secret, rees46.shop_secret);
+            apply(&mut config.rees46.policy, rees46.policy);
+        }
+        if let Some(sigmasms) = file.sigmasms {
+            set(&mut config.sigmasms.bearer, sigmasms.bearer);
+            if let Some(widgets) = sigmasms.widgets {
+                config.sigmasms.widgets = widgets.into_iter().map(|(id, s)| (id.0, s)).collect();
             }
-            if let Some(policy) = native.policy {
-                config.native.policy = policy.apply_to(config.native.policy);
+            apply(&mut config.sigmasms.policy, sigmasms.policy);
+        }
+        if let Some(valify) = file.valify {
+            set(&mut config.valify.bearer, valify.bearer);
+            set(&mut config.valify.bundle_key, valify.bundle_key);
+            apply(&mut config.valify.policy, valify.policy);
+        }
+        if let Some(nomado) = file.nomado {
+            if let Some(basic) = nomado.basic {
+                config.nomado.basic = basic.0;
             }
+            apply(&mut config.nomado.policy, nomado.policy);
+        }
+        if let Some(loyaltydog) = file.loyaltydog {
+            set(&mut config.loyaltydog.api_key, loyaltydog.api_key);
+            if let Some(ttl) = loyaltydog.token_ttl {
+                config.loyaltydog.token_ttl = ttl.0;
+            }
+            apply(&mut config.loyaltydog.policy, loyaltydog.policy);
         }
         Ok(config)
     }
@@ -102,11 +251,28 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+fn set(value: &mut String, field: Option<TokenField>) {
+    if let Some(field) = field {
+        *value = field.0;
+    }
+}
+
+fn apply(policy: &mut Policy, section: Option<PolicySection>) {
+    if let Some(section) = section {
+        *policy = section.apply_to(policy.clone());
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     secret: Option<String>,
     native: Option<NativeSection>,
+    rees46: Option<Rees46Section>,
+    sigmasms: Option<SigmasmsSection>,
+    valify: Option<ValifySection>,
+    nomado: Option<NomadoSection>,
+    loyaltydog: Option<LoyaltydogSection>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +280,74 @@ struct FileConfig {
 struct NativeSection {
     bearer: Option<TokenField>,
     policy: Option<PolicySection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rees46Section {
+    shop_id: Option<TokenField>,
+    shop_secret: Option<TokenField>,
+    policy: Option<PolicySection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigmasmsSection {
+    bearer: Option<TokenField>,
+    widgets: Option<std::collections::BTreeMap<WidgetIdField, WidgetState>>,
+    policy: Option<PolicySection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValifySection {
+    bearer: Option<TokenField>,
+    bundle_key: Option<TokenField>,
+    policy: Option<PolicySection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NomadoSection {
+    basic: Option<BasicField>,
+    policy: Option<PolicySection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoyaltydogSection {
+    api_key: Option<TokenField>,
+    token_ttl: Option<DurationField>,
+    policy: Option<PolicySection>,
+}
+
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(try_from = "String")]
+struct WidgetIdField(uuid::Uuid);
+
+impl TryFrom<String> for WidgetIdField {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        uuid::Uuid::parse_str(&text)
+            .map(WidgetIdField)
+            .map_err(|_| format!("expected a widget UUID, got {text:?}"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct BasicField(String);
+
+impl TryFrom<String> for BasicField {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some((user, _)) if !user.is_empty() && !text.chars().any(char::is_control) => {
+                Ok(BasicField(text))
+            }
+            _ => Err("expected `user:password`".into()),
+        }
+    }
 }
 
 /// A policy with every field optional, laid over a dialect's default.

@@ -44,5 +44,5 @@ pub mod server;
 
 pub mod store;
 
-pub use engine::outcome::{Outcome, OutcomeKind};
+pub use engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
 pub use engine::Engine;

@@ -7,58 +7,173 @@
 //! server hands them an [`Engine`] and the config. Paths of different
 //! dialects never collide, so all of them are served on one listener.
 
+pub mod client;
+pub mod loyaltydog;
 pub mod native;
+pub mod nomado;
+pub mod rees46;
+pub mod sigmasms;
+pub mod valify;
+mod wire;
+
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::body::Body;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
 use serde::Serialize;
 
+pub use client::{ClientError, Credentials, SendOp, VerifyOp, WireRequest, WireResponse};
+
 use crate::config::Config;
-use crate::engine::outcome::OutcomeKind;
+use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::Engine;
 
 /// Every dialect the server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dialect {
     Native,
+    Rees46,
+    Sigmasms,
+    Valify,
+    Nomado,
+    Loyaltydog,
+}
+
+/// Dispatches one call to the dialect's own file.
+macro_rules! each {
+    ($dialect:expr, $module:ident => $call:expr) => {
+        match $dialect {
+            Dialect::Native => {
+                use native as $module;
+                $call
+            }
+            Dialect::Rees46 => {
+                use rees46 as $module;
+                $call
+            }
+            Dialect::Sigmasms => {
+                use sigmasms as $module;
+                $call
+            }
+            Dialect::Valify => {
+                use valify as $module;
+                $call
+            }
+            Dialect::Nomado => {
+                use nomado as $module;
+                $call
+            }
+            Dialect::Loyaltydog => {
+                use loyaltydog as $module;
+                $call
+            }
+        }
+    };
 }
 
 impl Dialect {
     /// Every dialect (`dialect as usize` indexes it).
-    pub const ALL: [Dialect; 1] = [Dialect::Native];
+    pub const ALL: [Dialect; 6] = [
+        Dialect::Native,
+        Dialect::Rees46,
+        Dialect::Sigmasms,
+        Dialect::Valify,
+        Dialect::Nomado,
+        Dialect::Loyaltydog,
+    ];
 
     /// The name used in targets, metrics and the CLI.
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Native => "native",
+            Dialect::Rees46 => "rees46",
+            Dialect::Sigmasms => "sigmasms",
+            Dialect::Valify => "valify",
+            Dialect::Nomado => "nomado",
+            Dialect::Loyaltydog => "loyaltydog",
         }
+    }
+
+    /// The dialect with this name.
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        Dialect::ALL.into_iter().find(|d| d.name() == name)
     }
 
     /// The dialect and operation served at `path`, if any.
     pub fn route(path: &str) -> Option<(Dialect, Operation)> {
-        native::route(path).map(|op| (Dialect::Native, op))
+        Dialect::ALL
+            .into_iter()
+            .find_map(|dialect| each!(dialect, d => d::route(path)).map(|op| (dialect, op)))
     }
 
     /// Whose error shape an unknown path gets: the dialect whose path
     /// prefix it has, else native (otpbench's own).
-    pub fn owner_of(_path: &str) -> Dialect {
-        Dialect::Native
+    pub fn owner_of(path: &str) -> Dialect {
+        Dialect::ALL
+            .into_iter()
+            .find(|&dialect| path.starts_with(dialect.prefix()))
+            .unwrap_or(Dialect::Native)
+    }
+
+    /// The path prefix all of this dialect's routes share.
+    fn prefix(self) -> &'static str {
+        each!(self, d => d::PREFIX)
+    }
+
+    /// The outcomes this dialect's server side can answer.
+    pub fn produces(self) -> &'static [OutcomeKind] {
+        each!(self, d => d::PRODUCES)
     }
 
     /// Serves one routed request.
     pub(crate) async fn serve(self, context: &ServeContext<'_>, request: Request<'_>) -> Reply {
-        match self {
-            Dialect::Native => native::serve(context, request).await,
-        }
+        each!(self, d => d::serve(context, request).await)
     }
 
     /// Answers a request that never reached an operation.
-    pub(crate) fn reject(self, rejection: Rejection) -> Reply {
-        match self {
-            Dialect::Native => native::reject(rejection),
-        }
+    pub fn reject(self, rejection: Rejection) -> Reply {
+        each!(self, d => d::reject(rejection))
+    }
+
+    /// What of an engine outcome this dialect puts on the wire.
+    /// `echo_codes` is the server's `--echo-codes`.
+    pub fn observe(self, outcome: &Outcome, echo_codes: bool) -> Observed {
+        each!(self, d => d::observe(outcome, echo_codes))
+    }
+
+    /// Renders an outcome, as observed, for `operation`; `id` is the
+    /// challenge handle the request quoted (echoed by some verifies).
+    pub fn render(self, observed: &Observed, operation: Operation, id: Option<&str>) -> Reply {
+        each!(self, d => d::render(observed, operation, id))
+    }
+
+    /// Client side: the request for a send.
+    pub fn send_request(
+        self,
+        credentials: &Credentials,
+        send: &SendOp,
+    ) -> Result<WireRequest, ClientError> {
+        each!(self, d => d::send_request(credentials, send))
+    }
+
+    /// Client side: the request for a verify.
+    pub fn verify_request(
+        self,
+        credentials: &Credentials,
+        verify: &VerifyOp,
+    ) -> Result<WireRequest, ClientError> {
+        each!(self, d => d::verify_request(credentials, verify))
+    }
+
+    /// Client side: what a response to `operation` says, or
+    /// [`Outcome::Unrecognized`] with the reason when it fits none of the
+    /// dialect's documented shapes.
+    pub fn classify(self, operation: Operation, response: &WireResponse<'_>) -> Observed {
+        each!(self, d => d::classify(operation, response))
     }
 }
 
@@ -67,19 +182,27 @@ impl Dialect {
 pub enum Operation {
     Send,
     Verify,
-    /// Anything else a dialect serves (tokens, unknown paths).
+    /// Obtaining an access token (LoyaltyDog `/v2/token`).
+    Token,
+    /// Anything else (unknown paths).
     Other,
 }
 
 impl Operation {
     /// Every operation (`operation as usize` indexes it).
-    pub const ALL: [Operation; 3] = [Operation::Send, Operation::Verify, Operation::Other];
+    pub const ALL: [Operation; 4] = [
+        Operation::Send,
+        Operation::Verify,
+        Operation::Token,
+        Operation::Other,
+    ];
 
     /// The metrics label.
     pub fn name(self) -> &'static str {
         match self {
             Operation::Send => "send",
             Operation::Verify => "verify",
+            Operation::Token => "token",
             Operation::Other => "other",
         }
     }
@@ -91,6 +214,25 @@ pub(crate) struct ServeContext<'a> {
     pub config: &'a Config,
     /// `--echo-codes`: put the code into responses that have a field for it.
     pub echo_codes: bool,
+    /// State some dialects keep besides challenges.
+    pub state: &'a DialectState,
+}
+
+/// What dialects remember besides challenges: REES46's customer records
+/// and the key LoyaltyDog signs its access tokens with.
+pub struct DialectState {
+    pub customers: rees46::Customers,
+    pub tokens: loyaltydog::TokenKeys,
+}
+
+impl DialectState {
+    /// Fresh state for a server with this config.
+    pub fn new(config: &Config) -> DialectState {
+        DialectState {
+            customers: rees46::Customers::default(),
+            tokens: loyaltydog::TokenKeys::new(config.secret.as_deref()),
+        }
+    }
 }
 
 /// A request that was routed and whose body was read within the limit.
@@ -120,6 +262,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Status, headers and body bytes (a rendered body is already whole).
+    pub fn into_parts(self) -> (StatusCode, HeaderMap, Bytes) {
+        let (parts, body) = self.response.into_parts();
+        let mut body = std::pin::pin!(body);
+        let mut context = Context::from_waker(Waker::noop());
+        let bytes = match body.as_mut().poll_frame(&mut context) {
+            Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+            _ => Bytes::new(),
+        };
+        (parts.status, parts.headers, bytes)
+    }
+
     /// A JSON reply.
     pub(crate) fn json(
         status: StatusCode,
@@ -188,6 +342,48 @@ pub(crate) fn secret_eq(given: &str, expected: &str) -> bool {
 /// Whole seconds for a `Retry-After`: rounded up, at least 1.
 pub(crate) fn retry_after_secs(retry_after: std::time::Duration) -> u64 {
     retry_after.as_millis().div_ceil(1000).max(1) as u64
+}
+
+/// A wait as the wire carries it: whole seconds in `Retry-After`.
+pub(crate) fn wire_wait(wait: Duration) -> Option<Duration> {
+    Some(Duration::from_secs(retry_after_secs(wait)))
+}
+
+/// What most dialects show of an engine outcome: a bare receipt, no
+/// attempt counts, waits in whole seconds (the `Retry-After` header).
+/// A server never answers `unrecognized`; it stands for a bug.
+pub(crate) fn observe_common(outcome: &Outcome) -> Observed {
+    match outcome {
+        Outcome::Unrecognized { .. } => Observed::InternalError,
+        _ => outcome
+            .clone()
+            .map(|_| Receipt::default(), |_| None, wire_wait),
+    }
+}
+
+/// The observed outcome of a documented error answer of `kind` whose text
+/// was `text`; waits come from the response's `Retry-After`.
+pub(crate) fn documented(kind: OutcomeKind, text: &str, response: &WireResponse<'_>) -> Observed {
+    let wait = response.retry_after();
+    match kind {
+        OutcomeKind::WrongCode => Observed::WrongCode {
+            attempts_remaining: None,
+        },
+        OutcomeKind::Expired => Observed::Expired,
+        OutcomeKind::AttemptsExceeded => Observed::AttemptsExceeded { retry_after: wait },
+        OutcomeKind::NotFound => Observed::NotFound,
+        OutcomeKind::RateLimited => Observed::RateLimited { retry_after: wait },
+        OutcomeKind::InvalidInput => Observed::invalid(text),
+        OutcomeKind::Unauthorized => Observed::Unauthorized,
+        OutcomeKind::Forbidden => Observed::Forbidden,
+        OutcomeKind::UnsupportedMediaType => Observed::UnsupportedMediaType,
+        OutcomeKind::ProviderUnavailable => Observed::ProviderUnavailable,
+        OutcomeKind::StoreUnavailable => Observed::StoreUnavailable { retry_after: wait },
+        OutcomeKind::InternalError => Observed::InternalError,
+        OutcomeKind::Sent | OutcomeKind::Verified | OutcomeKind::Unrecognized => {
+            response.unrecognized("a success kind among the errors")
+        }
+    }
 }
 
 /// The outcome a rejection counts as.

@@ -21,15 +21,36 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use std::time::Duration;
+
 use crate::delivery::{Channel, Template};
+use crate::dialect::client::{
+    bearer, count, is, text, ClientError, Credentials, SendOp, VerifyOp, WireRequest,
+};
 use crate::dialect::{
-    bearer_token, is_json, rejection_outcome, retry_after_secs, secret_eq, Operation, Rejection,
-    Reply, Request, ServeContext,
+    bearer_token, documented, is_json, observe_common, rejection_outcome, retry_after_secs,
+    secret_eq, Operation, Rejection, Reply, Request, ServeContext, WireResponse,
 };
 use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{ChallengeId, Outcome, OutcomeKind};
+use crate::engine::outcome::{ChallengeId, Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
 
+pub(crate) const PREFIX: &str = "/v1/";
+pub(crate) const PRODUCES: &[OutcomeKind] = &[
+    OutcomeKind::Sent,
+    OutcomeKind::Verified,
+    OutcomeKind::WrongCode,
+    OutcomeKind::Expired,
+    OutcomeKind::AttemptsExceeded,
+    OutcomeKind::NotFound,
+    OutcomeKind::RateLimited,
+    OutcomeKind::InvalidInput,
+    OutcomeKind::Unauthorized,
+    OutcomeKind::UnsupportedMediaType,
+    OutcomeKind::ProviderUnavailable,
+    OutcomeKind::StoreUnavailable,
+    OutcomeKind::InternalError,
+];
 /// Path of the send operation.
 pub const SEND_PATH: &str = "/v1/otp/send";
 /// Path of the verify operation.
@@ -59,10 +80,14 @@ pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> R
     let outcome = match request.operation {
         Operation::Send => send(context, &request).await,
         Operation::Verify => verify(context, &request).await,
-        Operation::Other => return reject(Rejection::NotFound),
+        Operation::Token | Operation::Other => return reject(Rejection::NotFound),
     };
     let outcome = outcome.unwrap_or_else(|refused| refused);
-    render(&outcome, context.echo_codes)
+    render(
+        &observe(&outcome, context.echo_codes),
+        request.operation,
+        None,
+    )
 }
 
 /// Auth, content type and JSON object, in that order.
@@ -167,7 +192,7 @@ async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Out
 
 #[derive(Serialize)]
 struct SentBody<'a> {
-    id: String,
+    id: &'a str,
     expires_in: u64,
     attempts_remaining: u32,
     sends_remaining: Option<u32>,
@@ -217,7 +242,7 @@ fn status_and_title(kind: OutcomeKind) -> (StatusCode, &'static str) {
     }
 }
 
-fn detail(outcome: &Outcome) -> String {
+fn detail(outcome: &Observed) -> String {
     match outcome {
         Outcome::InvalidInput { reason } => reason.clone(),
         Outcome::Unauthorized => "missing or wrong bearer token".into(),
@@ -225,9 +250,10 @@ fn detail(outcome: &Outcome) -> String {
         Outcome::NotFound => "no active code for this request".into(),
         Outcome::Expired => "the code has expired; request a new one".into(),
         Outcome::UnsupportedMediaType => "send Content-Type: application/json".into(),
-        Outcome::WrongCode { attempts_remaining } => {
-            format!("wrong code; {attempts_remaining} attempts left")
-        }
+        Outcome::WrongCode {
+            attempts_remaining: Some(left),
+        } => format!("wrong code; {left} attempts left"),
+        Outcome::WrongCode { .. } => "wrong code".into(),
         Outcome::AttemptsExceeded { .. } => "no attempts left; request a new code".into(),
         Outcome::RateLimited { .. } => "send limit reached for this recipient".into(),
         Outcome::ProviderUnavailable => "the code could not be delivered on any channel".into(),
@@ -236,18 +262,37 @@ fn detail(outcome: &Outcome) -> String {
     }
 }
 
-/// Renders any outcome in the native shape.
-pub(crate) fn render(outcome: &Outcome, echo_codes: bool) -> Reply {
+/// What the native API shows of an outcome: everything but the code,
+/// which only `--echo-codes` adds.
+pub(crate) fn observe(outcome: &Outcome, echo_codes: bool) -> Observed {
     match outcome {
-        Outcome::Sent(sent) => Reply::json(
+        Outcome::Sent(sent) => Observed::Sent(Receipt {
+            id: Some(sent.id.to_string()),
+            code: echo_codes.then(|| sent.code.as_str().to_string()),
+            expires_in: Some(Duration::from_secs(sent.expires_in.as_secs())),
+            attempts_remaining: Some(sent.attempts_remaining),
+            sends_remaining: sent.sends_remaining,
+            ..Receipt::default()
+        }),
+        Outcome::WrongCode { attempts_remaining } => Observed::WrongCode {
+            attempts_remaining: Some(*attempts_remaining),
+        },
+        _ => observe_common(outcome),
+    }
+}
+
+/// Renders an outcome in the native shape.
+pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&str>) -> Reply {
+    match observed {
+        Outcome::Sent(receipt) => Reply::json(
             StatusCode::OK,
             JSON,
             &SentBody {
-                id: sent.id.to_string(),
-                expires_in: sent.expires_in.as_secs(),
-                attempts_remaining: sent.attempts_remaining,
-                sends_remaining: sent.sends_remaining,
-                code: echo_codes.then(|| sent.code.as_str()),
+                id: receipt.id.as_deref().unwrap_or_default(),
+                expires_in: receipt.expires_in.unwrap_or_default().as_secs(),
+                attempts_remaining: receipt.attempts_remaining.unwrap_or_default(),
+                sends_remaining: receipt.sends_remaining,
+                code: receipt.code.as_deref(),
             },
             OutcomeKind::Sent,
         ),
@@ -257,11 +302,16 @@ pub(crate) fn render(outcome: &Outcome, echo_codes: bool) -> Reply {
             &VerifiedBody { verified: true },
             OutcomeKind::Verified,
         ),
-        _ => problem(outcome),
+        _ => problem(observed),
     }
 }
 
-fn problem(outcome: &Outcome) -> Reply {
+/// An engine outcome as a native problem (the admin routes use it).
+pub(crate) fn render_outcome(outcome: &Outcome) -> Reply {
+    render(&observe(outcome, false), Operation::Other, None)
+}
+
+fn problem(outcome: &Observed) -> Reply {
     // `unrecognized` is a client-side verdict; a server never answers it.
     let kind = match outcome.kind() {
         OutcomeKind::Unrecognized => OutcomeKind::InternalError,
@@ -271,11 +321,13 @@ fn problem(outcome: &Outcome) -> Reply {
     let retry_after = match outcome {
         Outcome::RateLimited { retry_after }
         | Outcome::AttemptsExceeded { retry_after }
-        | Outcome::StoreUnavailable { retry_after } => Some(retry_after_secs(*retry_after)),
+        | Outcome::StoreUnavailable { retry_after } => {
+            Some(retry_after.map_or(1, retry_after_secs))
+        }
         _ => None,
     };
     let attempts_remaining = match outcome {
-        Outcome::WrongCode { attempts_remaining } => Some(*attempts_remaining),
+        Outcome::WrongCode { attempts_remaining } => Some(attempts_remaining.unwrap_or(0)),
         Outcome::AttemptsExceeded { .. } => Some(0),
         _ => None,
     };
@@ -340,6 +392,120 @@ pub(crate) fn reject(rejection: Rejection) -> Reply {
         }
         _ => reply,
     }
+}
+
+pub(crate) fn send_request(
+    credentials: &Credentials,
+    send: &SendOp,
+) -> Result<WireRequest, ClientError> {
+    let mut body = Map::new();
+    body.insert("to".into(), send.to.clone().into());
+    if let Some(purpose) = &send.purpose {
+        body.insert("purpose".into(), purpose.clone().into());
+    }
+    if let Some(channel) = send.channel {
+        body.insert("channel".into(), channel.name().into());
+    }
+    let headers = vec![bearer(&credentials.bearer)];
+    Ok(WireRequest::json(SEND_PATH, headers, &Value::Object(body)))
+}
+
+pub(crate) fn verify_request(
+    credentials: &Credentials,
+    verify: &VerifyOp,
+) -> Result<WireRequest, ClientError> {
+    let mut body = Map::new();
+    match &verify.id {
+        Some(id) => {
+            body.insert("id".into(), id.clone().into());
+        }
+        None => {
+            body.insert("to".into(), verify.to.clone().into());
+            if let Some(purpose) = &verify.purpose {
+                body.insert("purpose".into(), purpose.clone().into());
+            }
+        }
+    }
+    body.insert("code".into(), verify.code.clone().into());
+    let headers = vec![bearer(&credentials.bearer)];
+    Ok(WireRequest::json(
+        VERIFY_PATH,
+        headers,
+        &Value::Object(body),
+    ))
+}
+
+pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+    let body = match response.object() {
+        Ok(body) => body,
+        Err(unrecognized) => return unrecognized,
+    };
+    if response.status == 200 {
+        return match operation {
+            Operation::Send => sent(&body).unwrap_or_else(|| {
+                response.unrecognized(
+                    "a send 200 without id, expires_in, attempts_remaining and sends_remaining",
+                )
+            }),
+            Operation::Verify if is(&body, "verified", Value::Bool(true)) => Observed::Verified,
+            _ => response.unrecognized("an undocumented 200"),
+        };
+    }
+    let Some(kind) = text(&body, "type").and_then(|t| t.strip_prefix("urn:otpbench:")) else {
+        return response.unrecognized("an error that is not an otpbench problem");
+    };
+    let detail = text(&body, "detail").unwrap_or_default();
+    let kind = match kind {
+        "method-not-allowed" | "payload-too-large" => OutcomeKind::InvalidInput,
+        other => match OutcomeKind::from_name(&other.replace('-', "_")) {
+            Some(kind) => kind,
+            None => return response.unrecognized("an unknown problem type"),
+        },
+    };
+    let expected = match kind {
+        OutcomeKind::InvalidInput => match response.status {
+            405 | 413 => response.status,
+            _ => 400,
+        },
+        kind => status_and_title(kind).0.as_u16(),
+    };
+    if response.status != expected || !is(&body, "status", Value::from(expected)) {
+        return response.unrecognized("a problem type at the wrong status");
+    }
+    let wait = body
+        .get("retry_after")
+        .and_then(Value::as_u64)
+        .map(Duration::from_secs)
+        .or_else(|| response.retry_after());
+    match kind {
+        OutcomeKind::WrongCode => Observed::WrongCode {
+            attempts_remaining: body.get("attempts_remaining").and_then(count),
+        },
+        OutcomeKind::AttemptsExceeded => Observed::AttemptsExceeded { retry_after: wait },
+        OutcomeKind::RateLimited => Observed::RateLimited { retry_after: wait },
+        OutcomeKind::StoreUnavailable => Observed::StoreUnavailable { retry_after: wait },
+        kind => documented(kind, detail, response),
+    }
+}
+
+/// A send's 200 body, if it has the documented fields.
+fn sent(body: &Map<String, Value>) -> Option<Observed> {
+    let sends_remaining = match body.get("sends_remaining")? {
+        Value::Null => None,
+        value => Some(count(value)?),
+    };
+    let code = match body.get("code") {
+        None => None,
+        Some(code) => Some(code.as_str()?.to_string()),
+    };
+    Some(Observed::Sent(Receipt {
+        id: Some(text(body, "id")?.to_string()),
+        code,
+        expires_in: Some(Duration::from_secs(body.get("expires_in")?.as_u64()?)),
+        attempts_remaining: Some(count(body.get("attempts_remaining")?)?),
+        sends_remaining,
+        ..Receipt::default()
+    }))
 }
 
 #[cfg(test)]
@@ -419,7 +585,7 @@ mod tests {
             ),
         ];
         for (outcome, status, kind) in cases {
-            let reply = render(&outcome, false);
+            let reply = render_outcome(&outcome);
             let content_type = reply.response.headers()[hyper::header::CONTENT_TYPE].clone();
             assert_eq!(content_type, PROBLEM_JSON, "{outcome:?}");
             let (got, json, headers) = body(reply);
@@ -442,11 +608,11 @@ mod tests {
             sends_remaining: None,
             channel: Channel::Sms,
         });
-        let (status, json, _) = body(render(&sent, false));
+        let (status, json, _) = body(render(&observe(&sent, false), Operation::Send, None));
         assert_eq!(status, 200);
         assert!(json.get("code").is_none());
         assert_eq!(json["sends_remaining"], serde_json::Value::Null);
-        let (_, json, _) = body(render(&sent, true));
+        let (_, json, _) = body(render(&observe(&sent, true), Operation::Send, None));
         assert_eq!(json["code"].as_str().map(str::len), Some(6));
     }
 

@@ -55,23 +55,28 @@ pub struct Sent {
 }
 
 /// What happened. One enum for server and client sides.
+///
+/// The engine knows every detail, so its outcomes are the default
+/// `Outcome` (a [`Sent`] with the code, exact counts and waits). A client
+/// sees only what a dialect puts on the wire: [`Observed`] is the same enum
+/// over a [`Receipt`] and optional details.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Outcome<S = Sent, N = u32, T = Duration> {
     /// A code was issued and delivered.
-    Sent(Sent),
+    Sent(S),
     /// The code was right; the challenge is consumed.
     Verified,
     /// The code was wrong; `attempts_remaining` more wrong codes lock it.
-    WrongCode { attempts_remaining: u32 },
+    WrongCode { attempts_remaining: N },
     /// The challenge's ttl has passed.
     Expired,
     /// The attempt cap is used up; only a new send helps. `retry_after` is
     /// the time until the locked challenge expires.
-    AttemptsExceeded { retry_after: Duration },
+    AttemptsExceeded { retry_after: T },
     /// No active challenge (never sent, unknown id, replaced or used).
     NotFound,
     /// A send limit or cooldown applies for `retry_after` more.
-    RateLimited { retry_after: Duration },
+    RateLimited { retry_after: T },
     /// The request was malformed; `reason` says which field and why.
     InvalidInput { reason: String },
     /// Credentials missing or wrong.
@@ -83,7 +88,7 @@ pub enum Outcome {
     /// Delivery failed on every channel; the challenge was revoked.
     ProviderUnavailable,
     /// The store could not be reached in time.
-    StoreUnavailable { retry_after: Duration },
+    StoreUnavailable { retry_after: T },
     /// A bug or an unexpected failure on the server side.
     InternalError,
     /// Client side only: a response that fits none of the dialect's
@@ -91,7 +96,33 @@ pub enum Outcome {
     Unrecognized { reason: String },
 }
 
-impl Outcome {
+/// An outcome as a client reads it off the wire: whatever the dialect
+/// does not say is `None`.
+pub type Observed = Outcome<Receipt, Option<u32>, Option<Duration>>;
+
+/// What a successful send tells the client, in dialect-neutral terms.
+/// Every field is optional because every dialect says something else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// The challenge handle a verify must quote (native `id`, SigmaSMS
+    /// `requestId`, Valify `transaction_id`).
+    pub id: Option<String>,
+    /// The code, where the response carries it (Nomado `token`,
+    /// LoyaltyDog `mockCode`, native `code` with `--echo-codes`).
+    pub code: Option<String>,
+    pub expires_in: Option<Duration>,
+    pub attempts_remaining: Option<u32>,
+    /// Sends left in the tightest window (Valify `trials_remaining`).
+    pub sends_remaining: Option<u32>,
+    /// The channel the code went out on (LoyaltyDog `otpType`).
+    pub channel: Option<Channel>,
+    /// The recipient as the response names it (Nomado's `data` key).
+    pub to: Option<String>,
+    /// The message text, where the response shows it (Nomado `text`).
+    pub text: Option<String>,
+}
+
+impl<S, N, T> Outcome<S, N, T> {
     /// The outcome without its details.
     pub fn kind(&self) -> OutcomeKind {
         match self {
@@ -113,9 +144,53 @@ impl Outcome {
         }
     }
 
+    /// The same outcome with its details mapped: how a dialect says what
+    /// of an engine outcome reaches the wire.
+    pub fn map<S2, N2, T2>(
+        self,
+        sent: impl FnOnce(S) -> S2,
+        count: impl FnOnce(N) -> N2,
+        wait: impl FnOnce(T) -> T2,
+    ) -> Outcome<S2, N2, T2> {
+        match self {
+            Outcome::Sent(s) => Outcome::Sent(sent(s)),
+            Outcome::Verified => Outcome::Verified,
+            Outcome::WrongCode { attempts_remaining } => Outcome::WrongCode {
+                attempts_remaining: count(attempts_remaining),
+            },
+            Outcome::Expired => Outcome::Expired,
+            Outcome::AttemptsExceeded { retry_after } => Outcome::AttemptsExceeded {
+                retry_after: wait(retry_after),
+            },
+            Outcome::NotFound => Outcome::NotFound,
+            Outcome::RateLimited { retry_after } => Outcome::RateLimited {
+                retry_after: wait(retry_after),
+            },
+            Outcome::InvalidInput { reason } => Outcome::InvalidInput { reason },
+            Outcome::Unauthorized => Outcome::Unauthorized,
+            Outcome::Forbidden => Outcome::Forbidden,
+            Outcome::UnsupportedMediaType => Outcome::UnsupportedMediaType,
+            Outcome::ProviderUnavailable => Outcome::ProviderUnavailable,
+            Outcome::StoreUnavailable { retry_after } => Outcome::StoreUnavailable {
+                retry_after: wait(retry_after),
+            },
+            Outcome::InternalError => Outcome::InternalError,
+            Outcome::Unrecognized { reason } => Outcome::Unrecognized { reason },
+        }
+    }
+
     /// Shorthand for an invalid-input outcome.
-    pub fn invalid(reason: impl Into<String>) -> Outcome {
+    pub fn invalid(reason: impl Into<String>) -> Self {
         Outcome::InvalidInput {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Observed {
+    /// Shorthand for a response that fits no documented shape.
+    pub fn unrecognized(reason: impl Into<String>) -> Observed {
+        Outcome::Unrecognized {
             reason: reason.into(),
         }
     }

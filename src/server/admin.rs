@@ -7,6 +7,8 @@
 //!   journaled message (the clock keeps its offset).
 //! - `GET /_admin/messages?to=&channel=&after=&wait_ms=` → the journal in
 //!   the shape of [`super::journal_api`]; `DELETE /_admin/messages` → 204.
+//! - `GET /_admin/customers/<phone>` → `{"identifier", "source"}` for a
+//!   customer REES46 created on a first send (404 otherwise).
 //!
 //! Errors are native problem+json.
 
@@ -19,6 +21,7 @@ use hyper::{Method, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::dialect::{json_response, native, Rejection};
+use crate::engine::identifier::Identifier;
 use crate::engine::outcome::Outcome;
 use crate::server::{journal_api, State};
 
@@ -44,6 +47,10 @@ pub(crate) async fn handle(
             }
         },
         ("/_admin/messages", _) => Err(Rejection::MethodNotAllowed("GET, DELETE")),
+        (path, method) if path.starts_with(CUSTOMERS) => match *method {
+            Method::GET => customer(state, &path[CUSTOMERS.len()..]),
+            _ => Err(Rejection::MethodNotAllowed("GET")),
+        },
         _ => Err(Rejection::NotFound),
     };
     match reply {
@@ -52,8 +59,26 @@ pub(crate) async fn handle(
     }
 }
 
+const CUSTOMERS: &str = "/_admin/customers/";
+
+fn customer(state: &State, phone: &str) -> Result<Response<Full<Bytes>>, Rejection> {
+    let phone = percent_decode(phone);
+    let Ok(phone) = Identifier::phone(&phone) else {
+        return Ok(invalid(format!("{phone:?} is not a phone number")));
+    };
+    match state.dialects.customers.get(&phone) {
+        Some(customer) => Ok(ok_json(&customer)),
+        None => Err(Rejection::NotFound),
+    }
+}
+
+/// `%2B` → `+` (a path may carry the E.164 plus encoded).
+fn percent_decode(text: &str) -> String {
+    text.replace("%2B", "+").replace("%2b", "+")
+}
+
 fn invalid(reason: String) -> Response<Full<Bytes>> {
-    native::render(&Outcome::InvalidInput { reason }, false).response
+    native::render_outcome(&Outcome::InvalidInput { reason }).response
 }
 
 fn ok_json(body: &impl Serialize) -> Response<Full<Bytes>> {
@@ -101,13 +126,14 @@ async fn reset(state: &State) -> Response<Full<Bytes>> {
     match state.engine.store().reset().await {
         Ok(()) => {
             state.journal.clear();
+            state.dialects.customers.clear();
             no_content()
         }
         Err(_) => {
             let outcome = Outcome::StoreUnavailable {
                 retry_after: Duration::from_secs(1),
             };
-            native::render(&outcome, false).response
+            native::render_outcome(&outcome).response
         }
     }
 }

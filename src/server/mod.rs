@@ -36,7 +36,7 @@ use crate::config::Config;
 use crate::delivery::http::{HttpDelivery, RetryPolicy};
 use crate::delivery::journal::{self, Journal};
 use crate::delivery::Delivery;
-use crate::dialect::{self, Dialect, Operation, Rejection, Reply, ServeContext};
+use crate::dialect::{self, Dialect, DialectState, Operation, Rejection, Reply, ServeContext};
 use crate::engine::clock::{Clock, ShiftedClock, SystemClock};
 use crate::engine::code::CodeHasher;
 use crate::engine::identifier::PossibleLengths;
@@ -107,6 +107,8 @@ impl std::error::Error for ServerError {}
 pub(crate) struct State {
     engine: Engine,
     config: ServerConfig,
+    /// REES46 customers, LoyaltyDog token keys.
+    dialects: DialectState,
     journal: Arc<Journal>,
     /// The movable clock in test mode (the engine reads the same one).
     shifted_clock: Option<Arc<ShiftedClock>>,
@@ -177,6 +179,7 @@ impl State {
         let engine = Engine::new(store, clock, delivery, hasher);
         State {
             engine,
+            dialects: DialectState::new(&config.config),
             config,
             journal,
             shifted_clock,
@@ -253,6 +256,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         engine: &state.engine,
         config: &state.config.config,
         echo_codes: state.config.echo_codes,
+        state: &state.dialects,
     };
     let request = dialect::Request {
         operation,

@@ -1,0 +1,188 @@
+//! The client side's vocabulary: abstract operations in, wire requests
+//! out; wire responses in, [`Observed`] outcomes out.
+//!
+//! Each dialect file builds its requests from a [`SendOp`] / [`VerifyOp`]
+//! and the target's [`Credentials`], and classifies responses with the
+//! helpers here. Nothing here performs I/O: the scenario runner and the
+//! load generator own the HTTP client and call these to speak a dialect.
+
+use std::fmt;
+use std::time::Duration;
+
+use hyper::header::RETRY_AFTER;
+use hyper::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::config::DEFAULT_BEARER;
+use crate::delivery::Channel;
+use crate::engine::code::Alphabet;
+use crate::engine::outcome::Observed;
+
+/// A target's credentials (the `auth` keys of DESIGN.md §5). Each dialect
+/// reads the ones it needs; the defaults are the test credentials of
+/// DESIGN.md §3.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Credentials {
+    /// native, SigmaSMS, Valify: `Authorization: Bearer <bearer>`.
+    pub bearer: String,
+    /// REES46.
+    pub shop_id: String,
+    pub shop_secret: String,
+    /// SigmaSMS: the widget sends go through.
+    pub widget_id: String,
+    /// Valify.
+    pub bundle_key: String,
+    /// Nomado: `user:pass` for Basic auth.
+    pub basic: String,
+    /// LoyaltyDog: exchanged for a JWT at `/v2/token`.
+    pub api_key: String,
+    /// LoyaltyDog: the JWT the client fetched (never from a file).
+    #[serde(skip)]
+    pub access_token: Option<String>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            bearer: DEFAULT_BEARER.to_string(),
+            shop_id: crate::config::DEFAULT_SHOP_ID.to_string(),
+            shop_secret: crate::config::DEFAULT_SHOP_SECRET.to_string(),
+            widget_id: crate::config::DEFAULT_ACTIVE_WIDGET.to_string(),
+            bundle_key: crate::config::DEFAULT_BUNDLE_KEY.to_string(),
+            basic: crate::config::DEFAULT_BASIC.to_string(),
+            api_key: crate::config::DEFAULT_API_KEY.to_string(),
+            access_token: None,
+        }
+    }
+}
+
+/// An abstract send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendOp {
+    /// The recipient as the dialect writes it (each dialect's own format:
+    /// REES46 `79991234567`, Valify `01…`).
+    pub to: String,
+    /// The purpose (native `purpose`, REES46 `event`); dialects without
+    /// purposes ignore it.
+    pub purpose: Option<String>,
+    /// native: deliver on this channel only.
+    pub channel: Option<Channel>,
+    /// Nomado: code alphabet, length and expiry of this code.
+    pub alphabet: Option<Alphabet>,
+    pub length: Option<u8>,
+    pub expiry: Option<Duration>,
+    /// Nomado: message template (must hold `{{CODE}}`).
+    pub template: Option<String>,
+    /// Valify: `en` or `ar`.
+    pub lang: Option<String>,
+}
+
+/// An abstract verify.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyOp {
+    /// The recipient the code was sent to.
+    pub to: String,
+    pub purpose: Option<String>,
+    /// The handle the send's receipt carried (SigmaSMS and Valify need it;
+    /// native uses it when given, else `to` and `purpose`).
+    pub id: Option<String>,
+    pub code: String,
+}
+
+/// A request to send: always `POST` with a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireRequest {
+    pub path: &'static str,
+    /// Besides `Content-Type: application/json`, which is always sent.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl WireRequest {
+    /// A JSON request with these extra headers.
+    pub(crate) fn json(
+        path: &'static str,
+        headers: Vec<(&'static str, String)>,
+        body: &Value,
+    ) -> WireRequest {
+        WireRequest {
+            path,
+            headers,
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
+/// A response as the client received it.
+#[derive(Debug, Clone, Copy)]
+pub struct WireResponse<'a> {
+    pub status: u16,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl WireResponse<'_> {
+    /// The body as a JSON object, or why it is not one.
+    pub(crate) fn object(&self) -> Result<Map<String, Value>, Observed> {
+        match serde_json::from_slice::<Value>(self.body) {
+            Ok(Value::Object(object)) => Ok(object),
+            Ok(_) => Err(self.unrecognized("the body is JSON but not an object")),
+            Err(_) => Err(self.unrecognized("the body is not JSON")),
+        }
+    }
+
+    /// `Unrecognized`, quoting the status and (the start of) the body.
+    pub(crate) fn unrecognized(&self, why: &str) -> Observed {
+        let body = String::from_utf8_lossy(self.body);
+        let body: String = body.chars().take(200).collect();
+        Observed::unrecognized(format!("{why}: {} {body}", self.status))
+    }
+
+    /// The `Retry-After` header in seconds, if present and numeric.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?;
+        value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    }
+}
+
+/// A request that cannot be built from what was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The operation lacks something this dialect needs.
+    Missing(&'static str),
+    /// A response to an auxiliary request (a token fetch) was not usable.
+    BadResponse(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Missing(what) => write!(f, "missing {what}"),
+            ClientError::BadResponse(why) => write!(f, "unusable response: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A string member, or `None` when absent or not a string.
+pub(crate) fn text<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    object.get(name).and_then(Value::as_str)
+}
+
+/// Whether `object[name]` is exactly `value`.
+pub(crate) fn is(object: &Map<String, Value>, name: &str, value: Value) -> bool {
+    object.get(name) == Some(&value)
+}
+
+/// A whole non-negative number that fits a `u32`.
+pub(crate) fn count(value: &Value) -> Option<u32> {
+    value.as_u64().and_then(|n| u32::try_from(n).ok())
+}
+
+/// `Authorization: Bearer <token>`.
+pub(crate) fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
