@@ -62,7 +62,9 @@ pub(crate) async fn handle(
 const CUSTOMERS: &str = "/_admin/customers/";
 
 fn customer(state: &State, phone: &str) -> Result<Response<Full<Bytes>>, Rejection> {
-    let phone = percent_decode(phone);
+    let Some(phone) = journal_api::percent_decode(phone) else {
+        return Ok(invalid(format!("{phone:?}: bad percent-encoding")));
+    };
     let Ok(phone) = Identifier::phone(&phone) else {
         return Ok(invalid(format!("{phone:?} is not a phone number")));
     };
@@ -70,11 +72,6 @@ fn customer(state: &State, phone: &str) -> Result<Response<Full<Bytes>>, Rejecti
         Some(customer) => Ok(ok_json(&customer)),
         None => Err(Rejection::NotFound),
     }
-}
-
-/// `%2B` → `+` (a path may carry the E.164 plus encoded).
-fn percent_decode(text: &str) -> String {
-    text.replace("%2B", "+").replace("%2b", "+")
 }
 
 fn invalid(reason: String) -> Response<Full<Bytes>> {

@@ -108,7 +108,7 @@ impl JournalQuery {
 }
 
 /// `%XX` decoding; `+` stays a plus (see the module docs).
-fn percent_decode(text: &str) -> Option<String> {
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -196,7 +196,9 @@ pub fn wrong(code: &str) -> String {
     chars.into_iter().collect()
 }
 
+pub mod dialect;
 pub mod http;
+pub mod provider;
 pub mod redis;
 pub mod server;
 

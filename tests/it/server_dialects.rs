@@ -1,0 +1,107 @@
+//! All six dialects on one listener: independent state, each dialect's
+//! error shape for its own unknown paths, and each dialect's answer when
+//! the store is down.
+
+use std::time::{Duration, Instant};
+
+use otpbench::config::Config;
+use otpbench::dialect::Dialect;
+use otpbench::server::{ServerConfig, StoreSpec};
+use otpbench::store::redis::RedisOptions;
+use otpbench::{Observed, OutcomeKind};
+use serde_json::json;
+
+use crate::support::dialect::{golden, Speaker};
+use crate::support::http::get;
+use crate::support::server::TestServer;
+
+/// A recipient each dialect accepts.
+fn recipient(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Valify => "01012345678",
+        Dialect::Rees46 | Dialect::Nomado => "79991234567",
+        _ => "+79991234567",
+    }
+}
+
+#[tokio::test]
+async fn every_dialect_sends_on_one_listener_with_its_own_limits() {
+    let server = TestServer::start().await;
+    for dialect in Dialect::ALL {
+        let speaker = Speaker::new(server.addr, dialect).await;
+        for _ in 0..5 {
+            let (reply, observed) = speaker.send(recipient(dialect)).await;
+            assert_eq!(observed.kind(), OutcomeKind::Sent, "{}", reply.text());
+        }
+        // The other dialects' sends to the same phone did not count here.
+        let (_, observed) = speaker.send(recipient(dialect)).await;
+        assert_eq!(observed.kind(), OutcomeKind::RateLimited, "{dialect:?}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_in_the_shape_of_their_prefix() {
+    let server = TestServer::start().await;
+    let cases = [
+        (
+            "/loyalty/x",
+            json!({"success": false, "payload": {"message": "Not found"}}),
+        ),
+        (
+            "/api/n/x",
+            json!({"type": "NotFoundException", "message": "Ресурс не найден", "httpStatus": 404}),
+        ),
+        ("/api/v1/x", json!({"message": "Not Found"})),
+        ("/2fa/x", json!({"code": 404, "message": "Not found"})),
+        ("/v2/x", json!({"detail": "Not Found"})),
+    ];
+    for (path, body) in cases {
+        golden(&get(server.addr, path).await, 404, body);
+    }
+    let native = get(server.addr, "/elsewhere").await;
+    assert_eq!(native.status, 404);
+    assert_eq!(native.json()["type"], "urn:otpbench:not-found");
+}
+
+#[tokio::test]
+async fn a_dead_store_is_answered_fast_in_every_dialects_shape() {
+    // Nothing listens on port 1: every store call fails at once.
+    let server = TestServer::with(ServerConfig {
+        config: Config {
+            secret: Some(vec![7; 32]),
+            ..Config::default()
+        },
+        store: StoreSpec::Redis(RedisOptions {
+            timeout: Duration::from_millis(300),
+            ..RedisOptions::new("redis://127.0.0.1:1")
+        }),
+        test_mode: true,
+        ..ServerConfig::default()
+    })
+    .await;
+    let expected = [
+        (Dialect::Native, 503),
+        (Dialect::Rees46, 503),
+        (Dialect::Sigmasms, 503),
+        (Dialect::Valify, 503),
+        (Dialect::Nomado, 503),
+        (Dialect::Loyaltydog, 503),
+    ];
+    for (dialect, status) in expected {
+        let speaker = Speaker::new(server.addr, dialect).await;
+        let started = Instant::now();
+        let (reply, observed) = speaker.send(recipient(dialect)).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(reply.status, status, "{dialect:?}: {}", reply.text());
+        assert!(
+            matches!(
+                observed,
+                Observed::StoreUnavailable {
+                    retry_after: Some(_)
+                }
+            ),
+            "{dialect:?}: {observed:?} from {}",
+            reply.text()
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Speaking a dialect to a test server through the dialect's own client
+//! side: requests built by `Dialect::send_request` / `verify_request`,
+//! answers classified by `Dialect::classify`, so every golden test checks
+//! both sides at once.
+
+use std::net::SocketAddr;
+
+use otpbench::dialect::loyaltydog::{read_token, token_request};
+use otpbench::dialect::{
+    Credentials, Dialect, Operation, SendOp, VerifyOp, WireRequest, WireResponse,
+};
+use otpbench::Observed;
+use serde_json::{json, Value};
+
+use crate::support::http::{get, request, Reply};
+
+/// A dialect on a server, with the default test credentials.
+pub struct Speaker {
+    pub addr: SocketAddr,
+    pub dialect: Dialect,
+    pub credentials: Credentials,
+}
+
+impl Speaker {
+    /// Ready to talk (LoyaltyDog: with a fresh access token).
+    pub async fn new(addr: SocketAddr, dialect: Dialect) -> Speaker {
+        let mut credentials = Credentials::default();
+        if dialect == Dialect::Loyaltydog {
+            let reply = call(addr, &token_request(&credentials)).await;
+            let headers = header_map(&reply);
+            let (token, _) = read_token(&response(&reply, &headers)).expect("a token");
+            credentials.access_token = Some(token);
+        }
+        Speaker {
+            addr,
+            dialect,
+            credentials,
+        }
+    }
+
+    pub async fn send(&self, to: &str) -> (Reply, Observed) {
+        self.send_op(SendOp {
+            to: to.into(),
+            ..SendOp::default()
+        })
+        .await
+    }
+
+    pub async fn send_op(&self, op: SendOp) -> (Reply, Observed) {
+        let wire = self.dialect.send_request(&self.credentials, &op).unwrap();
+        let reply = call(self.addr, &wire).await;
+        let observed = classify(self.dialect, Operation::Send, &reply);
+        (reply, observed)
+    }
+
+    pub async fn verify(&self, to: &str, id: Option<&str>, code: &str) -> (Reply, Observed) {
+        let op = VerifyOp {
+            to: to.into(),
+            id: id.map(str::to_string),
+            code: code.into(),
+            ..VerifyOp::default()
+        };
+        let wire = self.dialect.verify_request(&self.credentials, &op).unwrap();
+        let reply = call(self.addr, &wire).await;
+        let observed = classify(self.dialect, Operation::Verify, &reply);
+        (reply, observed)
+    }
+
+    /// A POST of raw bytes to `path` with these headers.
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        request(self.addr, "POST", path, headers, body).await
+    }
+
+    /// Classifies a reply to `operation` the way the client would.
+    pub fn classify(&self, operation: Operation, reply: &Reply) -> Observed {
+        classify(self.dialect, operation, reply)
+    }
+}
+
+/// Sends a built request.
+pub async fn call(addr: SocketAddr, wire: &WireRequest) -> Reply {
+    let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+    headers.extend(wire.headers.iter().map(|(k, v)| (*k, v.as_str())));
+    request(addr, "POST", wire.path, &headers, &wire.body).await
+}
+
+/// Classifies a reply to `operation` as `dialect`'s client would.
+pub fn classify(dialect: Dialect, operation: Operation, reply: &Reply) -> Observed {
+    let headers = header_map(reply);
+    dialect.classify(operation, &response(reply, &headers))
+}
+
+fn header_map(reply: &Reply) -> hyper::HeaderMap {
+    let mut headers = hyper::HeaderMap::new();
+    for (name, value) in &reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+fn response<'a>(reply: &'a Reply, headers: &'a hyper::HeaderMap) -> WireResponse<'a> {
+    WireResponse {
+        status: reply.status,
+        headers,
+        body: &reply.body,
+    }
+}
+
+/// The code in the newest message journaled to `to` (E.164 or e-mail):
+/// every dialect's template ends with it.
+pub async fn latest_code(addr: SocketAddr, to: &str) -> String {
+    let to = to.replace('+', "%2B");
+    let reply = get(addr, &format!("/_admin/messages?to={to}")).await;
+    let messages = reply.json()["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let text = messages.last().expect("a message")["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    text.split_whitespace().last().unwrap().to_string()
+}
+
+/// Moves the server's clock forward.
+pub async fn advance(addr: SocketAddr, ms: u64) {
+    let body = json!({"advance_ms": ms}).to_string();
+    let reply = request(
+        addr,
+        "POST",
+        "/_admin/clock",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+/// Asserts status and exact JSON body.
+#[track_caller]
+pub fn golden(reply: &Reply, status: u16, body: Value) {
+    assert_eq!(
+        (reply.status, reply.json()),
+        (status, body),
+        "{}",
+        reply.text()
+    );
+}
