@@ -16,8 +16,12 @@
 //! - [`delivery`] — how messages leave the engine: the
 //!   [`delivery::Delivery`] trait, message templates, and the in-process
 //!   [`delivery::journal::Journal`].
-//! - [`dialect`] — one file per wire dialect holding its server side (and,
-//!   as the harness grows, its client side): [`dialect::native`].
+//! - [`dialect`] — one file per wire dialect holding its server side and
+//!   its client side, so the two cannot drift: [`dialect::native`],
+//!   [`dialect::rees46`], [`dialect::sigmasms`], [`dialect::valify`],
+//!   [`dialect::nomado`], [`dialect::loyaltydog`]; [`dialect::client`] is
+//!   the client side's vocabulary (abstract operations, credentials,
+//!   [`engine::outcome::Observed`]).
 //! - [`server`] — the hyper server that puts the engine behind every
 //!   dialect, with `/healthz`, `/metrics` and the test-mode admin routes.
 //! - [`provider`] — the mock SMS/e-mail gateway: message journal, fault

@@ -6,6 +6,17 @@
 //! shape of 404, 405 and 413 answers. Dialects know nothing of stores; the
 //! server hands them an [`Engine`] and the config. Paths of different
 //! dialects never collide, so all of them are served on one listener.
+//!
+//! A dialect's server side renders in two steps: [`Dialect::observe`] says
+//! what of an engine [`Outcome`] reaches the wire (an [`Observed`]), and
+//! [`Dialect::render`] writes that. Its client side builds requests from
+//! abstract operations ([`SendOp`], [`VerifyOp`]) and [`Dialect::classify`]
+//! reads any response back into an [`Observed`] — so `classify(render(o))
+//! == o` is a property the tests check for every dialect.
+//!
+//! Each dialect file offers the same items, dispatched by [`Dialect`]:
+//! `PREFIX`, `PRODUCES`, `route`, `serve`, `reject`, `observe`, `render`,
+//! `send_request`, `verify_request`, `classify`.
 
 // Refusals travel as ready `Reply`s or `Observed`s (~150 bytes) on the
 // cold path; boxing them would buy nothing but an allocation.
@@ -133,8 +144,9 @@ impl Dialect {
         each!(self, d => d::PRODUCES)
     }
 
-    /// Serves one routed request.
-    pub(crate) async fn serve(self, context: &ServeContext<'_>, request: Request<'_>) -> Reply {
+    /// Serves one routed request (what the server does after routing and
+    /// reading the body; public so benchmarks and embedders can call it).
+    pub async fn serve(self, context: &ServeContext<'_>, request: Request<'_>) -> Reply {
         each!(self, d => d::serve(context, request).await)
     }
 
@@ -213,7 +225,7 @@ impl Operation {
 }
 
 /// What a dialect handler gets besides the request.
-pub(crate) struct ServeContext<'a> {
+pub struct ServeContext<'a> {
     pub engine: &'a Engine,
     pub config: &'a Config,
     /// `--echo-codes`: put the code into responses that have a field for it.
@@ -240,7 +252,7 @@ impl DialectState {
 }
 
 /// A request that was routed and whose body was read within the limit.
-pub(crate) struct Request<'a> {
+pub struct Request<'a> {
     pub operation: Operation,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
