@@ -130,10 +130,11 @@ impl Default for Config {
             },
             sigmasms: SigmasmsConfig {
                 bearer: DEFAULT_BEARER.to_string(),
+                // In id order, as a file's widget map is read.
                 widgets: vec![
-                    widget(DEFAULT_ACTIVE_WIDGET, WidgetState::Active),
-                    widget(DEFAULT_BLOCKED_WIDGET, WidgetState::Blocked),
                     widget(DEFAULT_FOREIGN_WIDGET, WidgetState::Foreign),
+                    widget(DEFAULT_BLOCKED_WIDGET, WidgetState::Blocked),
+                    widget(DEFAULT_ACTIVE_WIDGET, WidgetState::Active),
                 ],
                 policy: Policy::default(),
             },
@@ -226,6 +227,11 @@ impl Config {
         if let Some(loyaltydog) = file.loyaltydog {
             set(&mut config.loyaltydog.api_key, loyaltydog.api_key);
             if let Some(ttl) = loyaltydog.token_ttl {
+                if ttl.0 < Duration::from_secs(1) {
+                    return Err(error(
+                        "loyaltydog.token_ttl: expected at least 1s".to_string(),
+                    ));
+                }
                 config.loyaltydog.token_ttl = ttl.0;
             }
             apply(&mut config.loyaltydog.policy, loyaltydog.policy);
@@ -632,6 +638,65 @@ native:
                 .unwrap_err()
                 .to_string();
             for part in ["conf/otpbench.yaml", field, expected, position] {
+                assert!(error.contains(part), "{text:?}: {error:?} lacks {part:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn dialect_sections_override_their_dialect_only() {
+        let text = "\
+rees46: {shop_id: shop-1, shop_secret: s3cret, policy: {channels: [email]}}
+sigmasms:
+  bearer: sigma
+  widgets: {d385ab22-0f51-4b97-9ecd-b8ff3fd4fcb6: blocked}
+valify: {bearer: v, bundle_key: b}
+nomado: {basic: 'me:pass:word', policy: {max_attempts: 5}}
+loyaltydog: {api_key: k, token_ttl: 10m, policy: {send_limits: []}}
+";
+        let config = Config::parse(text, "x.yaml").unwrap();
+        assert_eq!(config.native, Config::default().native);
+        assert_eq!(config.rees46.shop_id, "shop-1");
+        assert_eq!(config.rees46.policy.channels, vec![Channel::Email]);
+        assert_eq!(config.sigmasms.bearer, "sigma");
+        assert_eq!(config.sigmasms.widgets.len(), 1);
+        assert_eq!(config.sigmasms.widgets[0].1, WidgetState::Blocked);
+        assert_eq!(config.valify.bundle_key, "b");
+        assert_eq!(config.nomado.basic, "me:pass:word");
+        assert_eq!(config.nomado.policy.max_attempts, 5);
+        assert_eq!(config.nomado.policy.length, 4);
+        assert_eq!(config.loyaltydog.token_ttl, Duration::from_secs(600));
+        assert!(config.loyaltydog.policy.send_limits.is_empty());
+    }
+
+    #[test]
+    fn bad_dialect_sections_are_named() {
+        let cases = [
+            (
+                "sigmasms:\n  widgets: {nope: active}\n",
+                "sigmasms.widgets",
+                "widget UUID",
+            ),
+            (
+                "sigmasms:\n  widgets: {d385ab22-0f51-4b97-9ecd-b8ff3fd4fcb6: paused}\n",
+                "sigmasms.widgets",
+                "active",
+            ),
+            (
+                "nomado:\n  basic: nocolon\n",
+                "nomado.basic",
+                "user:password",
+            ),
+            (
+                "loyaltydog:\n  token_ttl: 0s\n",
+                "loyaltydog.token_ttl",
+                "at least 1s",
+            ),
+            ("valify:\n  bundle: x\n", "valify", "unknown field `bundle`"),
+        ];
+        for (text, field, expected) in cases {
+            let error = Config::parse(text, "c.yaml").unwrap_err().to_string();
+            for part in ["c.yaml", field, expected] {
                 assert!(error.contains(part), "{text:?}: {error:?} lacks {part:?}");
             }
         }

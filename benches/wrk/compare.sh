@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Native send throughput against /healthz throughput of the same server
-# (the engine issue's goal: send >= 0.8x healthz).
+# Send throughput of each dialect against /healthz throughput of the same
+# server (the engine issue's goal: send >= 0.8x healthz, for every dialect).
 #
 # The server is pinned to core 0 and wrk to core 1 (taskset), one wrk
 # thread, loopback only, a fresh server per run. Runs alternate healthz and
@@ -8,13 +8,15 @@
 # second it reports the server's CPU time per request (from /proc), which
 # a noisy host disturbs far less than wall-clock throughput.
 #
-# Usage: benches/wrk/compare.sh [DURATION] [CONNECTIONS] [ROUNDS]
-#        (defaults: 10s 64 3)
+# Usage: benches/wrk/compare.sh [DURATION] [CONNECTIONS] [ROUNDS] [DIALECT…]
+#        (defaults: 10s 64 3 native)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-10s}
 connections=${2:-64}
 rounds=${3:-3}
+shift $(( $# < 3 ? $# : 3 ))
+dialects=("${@:-native}")
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --quiet
 bin=target/release/otpbench
@@ -24,7 +26,7 @@ trap 'rm -f "$results"' EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-run() { # name path [wrk args...]
+run() { # name path [wrk args...]  ($dialect picks the send script's dialect)
   local name=$1 path=$2; shift 2
   local port pid before after out rps requests
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -34,8 +36,13 @@ run() { # name path [wrk args...]
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
     sleep 0.1
   done
+  if [ "$name" = loyaltydog ]; then
+    OTPBENCH_JWT=$(curl -fs "http://127.0.0.1:$port/v2/token" -H 'Content-Type: application/json' \
+      -d '{"api_key": "test-key"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    export OTPBENCH_JWT
+  fi
   before=$(cpu_ticks "$pid")
-  out=$(taskset -c 1 wrk -t1 -c"$connections" -d"$duration" --latency "$@" "http://127.0.0.1:$port$path")
+  out=$(DIALECT=$name taskset -c 1 wrk -t1 -c"$connections" -d"$duration" --latency "$@" "http://127.0.0.1:$port$path")
   after=$(cpu_ticks "$pid")
   kill -INT "$pid"; wait "$pid" || true
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -50,15 +57,19 @@ run() { # name path [wrk args...]
 
 for _ in $(seq "$rounds"); do
   run healthz /healthz
-  run send "" -s benches/wrk/native-send.lua
+  for dialect in "${dialects[@]}"; do
+    run "$dialect" "" -s benches/wrk/dialect-send.lua
+  done
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 h_rps=$(awk '$1=="healthz" {print $2}' "$results" | median)
-s_rps=$(awk '$1=="send" {print $2}' "$results" | median)
 h_cpu=$(awk '$1=="healthz" {print $3}' "$results" | median)
-s_cpu=$(awk '$1=="send" {print $3}' "$results" | median)
-awk -v hr="$h_rps" -v sr="$s_rps" -v hc="$h_cpu" -v sc="$s_cpu" 'BEGIN {
-  printf "median: healthz %.0f req/s (%.2f us CPU/req), send %.0f req/s (%.2f us CPU/req)\n", hr, hc, sr, sc
-  printf "send / healthz: throughput %.2f, by CPU per request %.2f\n", sr / hr, hc / sc
-}'
+printf 'median: healthz %.0f req/s (%.2f us CPU/req)\n' "$h_rps" "$h_cpu"
+for dialect in "${dialects[@]}"; do
+  s_rps=$(awk -v d="$dialect" '$1==d {print $2}' "$results" | median)
+  s_cpu=$(awk -v d="$dialect" '$1==d {print $3}' "$results" | median)
+  awk -v d="$dialect" -v hr="$h_rps" -v sr="$s_rps" -v hc="$h_cpu" -v sc="$s_cpu" 'BEGIN {
+    printf "%-10s send %6.0f req/s (%5.2f us CPU/req)  / healthz: throughput %.2f, by CPU %.2f\n", d, sr, sc, sr / hr, hc / sc
+  }'
+done

@@ -42,7 +42,7 @@ kill -INT "$ppid"; wait "$ppid" || true
 sport=$(free_port)
 taskset -c 0 "$bin" serve --listen "127.0.0.1:$sport" 2>/dev/null & spid=$!
 wait_up "$sport"
-measure "send, in-process delivery" "$spid" "$sport" -s benches/wrk/native-send.lua
+measure "send, in-process delivery" "$spid" "$sport" -s benches/wrk/dialect-send.lua
 kill -INT "$spid"; wait "$spid" || true
 
 # 3. Native sends delivered over HTTP to the provider.
@@ -51,7 +51,7 @@ taskset -c 1 "$bin" provider --listen "127.0.0.1:$pport" 2>/dev/null & ppid=$!
 wait_up "$pport"
 taskset -c 0 "$bin" serve --listen "127.0.0.1:$sport" --provider "http://127.0.0.1:$pport" 2>/dev/null & spid=$!
 wait_up "$sport"
-measure "send, HTTP delivery to provider" "$spid" "$sport" -s benches/wrk/native-send.lua
+measure "send, HTTP delivery to provider" "$spid" "$sport" -s benches/wrk/dialect-send.lua
 journaled=$(curl -s "http://127.0.0.1:$pport/_admin/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["channels"]["sms"]["journaled"])')
 echo "provider journaled $journaled messages during the HTTP-delivery run"
 kill -INT "$spid" "$ppid"; wait "$spid" "$ppid" || true

@@ -77,13 +77,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", value_parser = parse_provider)]
     pub provider: Option<String>,
 
-    /// Serve /_admin/clock, /_admin/reset and /_admin/messages, and use a
-    /// clock that /_admin/clock can move forward. Never in production.
+    /// Serve /_admin/clock, /_admin/reset, /_admin/messages and
+    /// /_admin/customers, and use a clock that /_admin/clock can move
+    /// forward. Never in production.
     #[arg(long)]
     pub test_mode: bool,
 
-    /// Put each code into the send response (native "code"). Never in
-    /// production.
+    /// Put each code into send responses that have a field for it
+    /// (native "code", LoyaltyDog "mockCode"). Never in production.
     #[arg(long)]
     pub echo_codes: bool,
 }
