@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
 use hyper::StatusCode;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::delivery::Template;
@@ -247,17 +248,11 @@ pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&st
     let kind = observed.kind();
     match observed {
         Observed::Sent(receipt) => {
-            let to = receipt.to.clone().unwrap_or_default();
-            let mut data = Map::new();
-            data.insert(to, json!({"code": 200, "status": "SENT"}));
-            data.insert("text".into(), receipt.text.clone().into());
-            data.insert("token".into(), receipt.code.clone().into());
-            data.insert(
-                "expiry".into(),
-                receipt.expires_in.map(|e| e.as_secs()).into(),
-            );
-            data.insert("total_messages".into(), 1.into());
-            let body = json!({"code": 200, "message": "OK", "data": data});
+            let body = Created {
+                code: 200,
+                message: "OK",
+                data: CreatedData(receipt),
+            };
             return Reply::json(StatusCode::OK, "application/json", &body, kind);
         }
         Observed::Verified => {
@@ -279,6 +274,41 @@ pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&st
         )),
     };
     with_retry_after(error(status, message, kind), observed)
+}
+
+#[derive(Serialize)]
+struct Created<'a> {
+    code: u16,
+    message: &'static str,
+    data: CreatedData<'a>,
+}
+
+/// `{"<to>": {"code": 200, "status": "SENT"}, "text", "token", "expiry",
+/// "total_messages": 1}`, in the seed's order.
+struct CreatedData<'a>(&'a Receipt);
+
+#[derive(Serialize)]
+struct Delivered {
+    code: u16,
+    status: &'static str,
+}
+
+impl Serialize for CreatedData<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let receipt = self.0;
+        let mut map = serializer.serialize_map(Some(5))?;
+        let delivered = Delivered {
+            code: 200,
+            status: "SENT",
+        };
+        map.serialize_entry(receipt.to.as_deref().unwrap_or_default(), &delivered)?;
+        map.serialize_entry("text", &receipt.text)?;
+        map.serialize_entry("token", &receipt.code)?;
+        map.serialize_entry("expiry", &receipt.expires_in.map(|e| e.as_secs()))?;
+        map.serialize_entry("total_messages", &1)?;
+        map.end()
+    }
 }
 
 fn error(status: u16, message: &str, kind: OutcomeKind) -> Reply {
