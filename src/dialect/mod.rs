@@ -367,13 +367,31 @@ pub(crate) fn wire_wait(wait: Duration) -> Option<Duration> {
 
 /// What most dialects show of an engine outcome: a bare receipt, no
 /// attempt counts, waits in whole seconds (the `Retry-After` header).
-/// A server never answers `unrecognized`; it stands for a bug.
 pub(crate) fn observe_common(outcome: &Outcome) -> Observed {
     match outcome {
-        Outcome::Unrecognized { .. } => Observed::InternalError,
-        _ => outcome
-            .clone()
-            .map(|_| Receipt::default(), |_| None, wire_wait),
+        Outcome::Sent(_) => Observed::Sent(Receipt::default()),
+        Outcome::Verified => Observed::Verified,
+        Outcome::WrongCode { .. } => Observed::WrongCode {
+            attempts_remaining: None,
+        },
+        Outcome::Expired => Observed::Expired,
+        Outcome::AttemptsExceeded { retry_after } => Observed::AttemptsExceeded {
+            retry_after: wire_wait(*retry_after),
+        },
+        Outcome::NotFound => Observed::NotFound,
+        Outcome::RateLimited { retry_after } => Observed::RateLimited {
+            retry_after: wire_wait(*retry_after),
+        },
+        Outcome::InvalidInput { reason } => Observed::invalid(reason.as_str()),
+        Outcome::Unauthorized => Observed::Unauthorized,
+        Outcome::Forbidden => Observed::Forbidden,
+        Outcome::UnsupportedMediaType => Observed::UnsupportedMediaType,
+        Outcome::ProviderUnavailable => Observed::ProviderUnavailable,
+        Outcome::StoreUnavailable { retry_after } => Observed::StoreUnavailable {
+            retry_after: wire_wait(*retry_after),
+        },
+        // A server never answers `unrecognized`; it stands for a bug.
+        Outcome::InternalError | Outcome::Unrecognized { .. } => Observed::InternalError,
     }
 }
 

@@ -260,7 +260,7 @@ pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&st
         return Reply::json(
             StatusCode::OK,
             "application/json",
-            &json!({"success": true}),
+            &Success { success: true },
             kind,
         );
     }
@@ -277,6 +277,11 @@ pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&st
             .unwrap_or((OutcomeKind::InternalError, 500, "Internal server error")),
     };
     with_retry_after(error(status, message, kind), observed)
+}
+
+#[derive(Serialize)]
+struct Success {
+    success: bool,
 }
 
 fn error(status: u16, message: &str, kind: OutcomeKind) -> Reply {

@@ -1,7 +1,6 @@
 //! The engine delivering over HTTP to the mock provider, under each fault.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,47 +9,28 @@ use otpbench::delivery::{Channel, Delivery, Message};
 use otpbench::engine::clock::ManualClock;
 use otpbench::engine::code::CodeHasher;
 use otpbench::engine::Engine;
-use otpbench::provider::{run, ProviderConfig};
 use otpbench::Outcome;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-use crate::support::http::{get, request};
+use crate::support::http::get;
+use crate::support::provider::TestProvider;
 use crate::support::{memory_store, policy, send_request, verify_request};
 
-struct Provider {
-    addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
+type Provider = TestProvider;
 
 async fn provider() -> Provider {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = run(listener, ProviderConfig::default(), async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Provider { addr, _stop: stop }
+    TestProvider::start().await
 }
 
-impl Provider {
-    async fn faults(&self, rules: Value) {
-        let body = rules.to_string();
-        let reply = request(
-            self.addr,
-            "PUT",
-            "/_admin/faults",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        )
-        .await;
-        assert_eq!(reply.status, 204, "{}", reply.text());
-    }
+/// What these tests need of the provider besides faults.
+trait ProviderExt {
+    async fn journaled(&self) -> Vec<Value>;
+    async fn stats(&self, channel: &str, counter: &str) -> u64;
+    fn delivery(&self, timeout_ms: u64) -> Arc<HttpDelivery>;
+    fn engine(&self, timeout_ms: u64) -> Engine;
+}
 
+impl ProviderExt for TestProvider {
     async fn journaled(&self) -> Vec<Value> {
         get(self.addr, "/_admin/messages").await.json()["messages"]
             .as_array()
