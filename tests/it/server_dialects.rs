@@ -37,6 +37,22 @@ async fn every_dialect_sends_on_one_listener_with_its_own_limits() {
         let (_, observed) = speaker.send(recipient(dialect)).await;
         assert_eq!(observed.kind(), OutcomeKind::RateLimited, "{dialect:?}");
     }
+    let metrics = get(server.addr, "/metrics").await.text();
+    for dialect in Dialect::ALL {
+        let sent = format!(
+            "otpbench_requests_total{{dialect=\"{}\",operation=\"send\",outcome=\"sent\"}} 5\n",
+            dialect.name()
+        );
+        let limited = format!(
+            "otpbench_requests_total{{dialect=\"{}\",operation=\"send\",outcome=\"rate_limited\"}} 1\n",
+            dialect.name()
+        );
+        assert!(metrics.contains(&sent), "{sent} missing from\n{metrics}");
+        assert!(metrics.contains(&limited), "{limited} missing");
+    }
+    let tokens =
+        "otpbench_requests_total{dialect=\"loyaltydog\",operation=\"token\",outcome=\"sent\"} 1\n";
+    assert!(metrics.contains(tokens), "{tokens} missing");
 }
 
 #[tokio::test]
