@@ -186,3 +186,45 @@ pub(crate) fn count(value: &Value) -> Option<u32> {
 pub(crate) fn bearer(token: &str) -> (&'static str, String) {
     ("Authorization", format!("Bearer {token}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_auth_map_keeps_the_test_defaults_it_does_not_name() {
+        let credentials: Credentials =
+            serde_yaml::from_str("{bearer: prod, widget_id: d385ab22-0f51-4b97-9ecd-b8ff3fd4fcb6}")
+                .unwrap();
+        assert_eq!(credentials.bearer, "prod");
+        assert_eq!(
+            credentials.widget_id,
+            "d385ab22-0f51-4b97-9ecd-b8ff3fd4fcb6"
+        );
+        assert_eq!(credentials.shop_id, crate::config::DEFAULT_SHOP_ID);
+        assert_eq!(credentials.access_token, None);
+        let typo = serde_yaml::from_str::<Credentials>("{bearr: x}").unwrap_err();
+        assert!(typo.to_string().contains("unknown field `bearr`"), "{typo}");
+    }
+
+    #[test]
+    fn retry_after_is_read_in_whole_seconds() {
+        let mut headers = HeaderMap::new();
+        let response = |headers: &HeaderMap| {
+            WireResponse {
+                status: 429,
+                headers,
+                body: b"{}",
+            }
+            .retry_after()
+        };
+        assert_eq!(response(&headers), None);
+        headers.insert(RETRY_AFTER, "17".parse().unwrap());
+        assert_eq!(response(&headers), Some(Duration::from_secs(17)));
+        headers.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(response(&headers), None);
+    }
+}
