@@ -19,26 +19,18 @@
 //!   them: missing field, wrong type, empty, too long (`target` 255
 //!   characters, `code` 64, `api_key` 255), invalid JSON, not an object.
 //!
-//! Tokens are checked against the engine's clock (so test-mode time
-//! travel expires them) and signed with a key derived from the config's
-//! `secret` (so replicas sharing a store accept each other's tokens), or a
-//! random one.
+//! Tokens live in `tokens` (signed, checked against the engine's
+//! clock); the FastAPI-style body checks and their 422s in `validation`.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
-use hyper::{HeaderMap, StatusCode};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
+use hyper::StatusCode;
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 use crate::delivery::Channel;
 use crate::dialect::client::{
-    bearer, count, text, ClientError, Credentials, SendOp, VerifyOp, WireRequest,
+    bearer, text, ClientError, Credentials, SendOp, VerifyOp, WireRequest,
 };
 use crate::dialect::wire::with_retry_after;
 use crate::dialect::{
@@ -48,6 +40,12 @@ use crate::dialect::{
 use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::{ChallengeRef, SendRequest, VerifyRequest, MAX_SUBMITTED_CODE_LEN};
+
+mod tokens;
+mod validation;
+
+pub use tokens::TokenKeys;
+use validation::unprocessable;
 
 pub(crate) const PREFIX: &str = "/v2/";
 pub const TOKEN_PATH: &str = "/v2/token";
@@ -60,7 +58,7 @@ const TARGET_INVALID: &str = "Invalid target format";
 const NOT_AUTHENTICATED: &str = "Not authenticated";
 
 /// Domain errors: outcome, status, `error` text.
-pub(crate) const ERRORS: &[(OutcomeKind, u16, &str)] = &[
+pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::InvalidInput, 400, TARGET_INVALID),
     (OutcomeKind::WrongCode, 400, "Invalid code"),
     (OutcomeKind::Expired, 400, "Code expired"),
@@ -73,7 +71,7 @@ pub(crate) const ERRORS: &[(OutcomeKind, u16, &str)] = &[
 ];
 
 /// `{"detail": "<text>"}` answers: outcome, status, text.
-pub(crate) const DETAILS: &[(OutcomeKind, u16, &str)] = &[
+pub const DETAILS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::Unauthorized, 401, NOT_AUTHENTICATED),
     (OutcomeKind::Unauthorized, 401, "Invalid API key"),
     (OutcomeKind::NotFound, 404, "Not Found"),
@@ -110,85 +108,6 @@ pub(crate) fn route(path: &str) -> Option<Operation> {
     }
 }
 
-/// The key access tokens are signed and checked with.
-pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    /// Tokens whose signature checked out, with their expiry (seconds):
-    /// a client reuses its token for every request, and the HMAC, base64
-    /// and JSON of a full check cost more than the rest of a send's
-    /// parsing. Cleared when full; only ever holds tokens we signed.
-    verified: RwLock<HashMap<Box<str>, u64>>,
-}
-
-/// Most verified tokens remembered at once.
-const VERIFIED_TOKENS: usize = 1024;
-
-#[derive(Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    iat: u64,
-    exp: u64,
-}
-
-impl TokenKeys {
-    /// Keys derived from the server secret, or random ones without it.
-    pub fn new(secret: Option<&[u8]>) -> TokenKeys {
-        let key: [u8; 32] = match secret {
-            Some(secret) => {
-                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-                    .expect("HMAC takes keys of any length");
-                mac.update(b"otpbench loyaltydog access tokens");
-                mac.finalize().into_bytes().into()
-            }
-            None => rand::random(),
-        };
-        TokenKeys {
-            encoding: EncodingKey::from_secret(&key),
-            decoding: DecodingKey::from_secret(&key),
-            verified: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// A token valid from `now_ms` for `ttl`.
-    fn issue(&self, now_ms: u64, ttl: Duration) -> Option<String> {
-        let iat = now_ms / 1000;
-        let claims = Claims {
-            sub: "api-key".into(),
-            iat,
-            exp: iat + ttl.as_secs(),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).ok()
-    }
-
-    /// Whether `token` is ours, HS256, and unexpired at `now_ms`.
-    fn accepts(&self, token: &str, now_ms: u64) -> bool {
-        let now = now_ms / 1000;
-        let known = self
-            .verified
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .copied();
-        if let Some(exp) = known {
-            return now < exp;
-        }
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is judged by the engine's clock, not the system's.
-        validation.validate_exp = false;
-        validation.required_spec_claims.clear();
-        let Ok(data) = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) else {
-            return false;
-        };
-        let mut verified = self.verified.write().unwrap_or_else(|p| p.into_inner());
-        if verified.len() >= VERIFIED_TOKENS {
-            verified.clear();
-        }
-        verified.insert(token.into(), data.claims.exp);
-        now < data.claims.exp
-    }
-}
-
 pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
     match request.operation {
         Operation::Token => token(context, &request),
@@ -205,7 +124,7 @@ pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> R
 }
 
 fn token(context: &ServeContext<'_>, request: &Request<'_>) -> Reply {
-    let fields = match schema(request.headers, request.body, &[("api_key", 255)]) {
+    let fields = match validation::check(request.headers, request.body, &[("api_key", 255)]) {
         Ok(fields) => fields,
         Err(reply) => return reply,
     };
@@ -239,7 +158,7 @@ fn admit(
     if !authenticated {
         return Err(detail(401, NOT_AUTHENTICATED, OutcomeKind::Unauthorized));
     }
-    let values = schema(request.headers, request.body, fields)?;
+    let values = validation::check(request.headers, request.body, fields)?;
     match Identifier::parse(&values[0]) {
         Ok(target) => Ok((target, values)),
         Err(_) => Err(render(
@@ -281,107 +200,6 @@ async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Obs
     let code = values.pop().unwrap_or_default();
     let outcome = context.engine.verify(VerifyRequest { by, code }).await;
     Ok(observe(&outcome, context.echo_codes))
-}
-
-/// Checks the body against a model of required string fields (name, most
-/// characters) the way FastAPI and pydantic 2 do, returning the values in
-/// order or the 422.
-fn schema(
-    headers: &HeaderMap,
-    body: &[u8],
-    fields: &[(&'static str, usize)],
-) -> Result<Vec<String>, Reply> {
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let json_type = content_type.is_none_or(|_| crate::dialect::is_json(headers));
-    let not_object = |input: Value| {
-        json!({
-            "type": "model_attributes_type",
-            "loc": ["body"],
-            "msg": "Input should be a valid dictionary or object to extract fields from",
-            "input": input,
-        })
-    };
-    if !json_type {
-        let input = String::from_utf8_lossy(body).into_owned();
-        return Err(unprocessable(vec![not_object(input.into())]));
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        let item =
-            json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null});
-        return Err(unprocessable(vec![item]));
-    }
-    let object = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => object,
-        Ok(other) => return Err(unprocessable(vec![not_object(other)])),
-        Err(error) => {
-            let item = json!({
-                "type": "json_invalid",
-                "loc": ["body", byte_offset(body, error.line(), error.column())],
-                "msg": "JSON decode error",
-                "input": {},
-                "ctx": {"error": json_error_text(&error)},
-            });
-            return Err(unprocessable(vec![item]));
-        }
-    };
-    let mut values = Vec::with_capacity(fields.len());
-    let mut problems = Vec::new();
-    for &(name, max) in fields {
-        let loc = json!(["body", name]);
-        match object.get(name) {
-            None => problems.push(json!({
-                "type": "missing", "loc": loc, "msg": "Field required", "input": object,
-            })),
-            Some(Value::String(value)) if value.is_empty() => problems.push(json!({
-                "type": "string_too_short", "loc": loc,
-                "msg": "String should have at least 1 character",
-                "input": value, "ctx": {"min_length": 1},
-            })),
-            Some(Value::String(value)) if value.chars().count() > max => problems.push(json!({
-                "type": "string_too_long", "loc": loc,
-                "msg": format!("String should have at most {max} characters"),
-                "input": value, "ctx": {"max_length": max},
-            })),
-            Some(Value::String(value)) => values.push(value.clone()),
-            Some(other) => problems.push(json!({
-                "type": "string_type", "loc": loc,
-                "msg": "Input should be a valid string", "input": other,
-            })),
-        }
-    }
-    if problems.is_empty() {
-        Ok(values)
-    } else {
-        Err(unprocessable(problems))
-    }
-}
-
-/// The offset of a 1-based line and column, as Python's decoder reports.
-fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
-    let line_start: usize = body
-        .split(|&b| b == b'\n')
-        .take(line.saturating_sub(1))
-        .map(|l| l.len() + 1)
-        .sum();
-    (line_start + column.saturating_sub(1)).min(body.len())
-}
-
-/// serde_json's message without its " at line L column C" suffix.
-fn json_error_text(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
-}
-
-fn unprocessable(items: Vec<Value>) -> Reply {
-    Reply::json(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "application/json",
-        &json!({ "detail": items }),
-        OutcomeKind::InvalidInput,
-    )
 }
 
 fn detail(status: u16, text: &str, kind: OutcomeKind) -> Reply {
@@ -450,7 +268,7 @@ pub(crate) fn render(observed: &Observed, operation: Operation, _id: Option<&str
             if let Some(&(kind, status, text)) = DETAILS.iter().find(|d| d.2 == reason) {
                 return detail(status, text, kind);
             }
-            return unprocessable(reason.split("; ").map(schema_item).collect());
+            return unprocessable(reason.split("; ").map(validation::item_from).collect());
         }
         _ => {}
     }
@@ -467,19 +285,6 @@ pub(crate) fn render(observed: &Observed, operation: Operation, _id: Option<&str
         kind,
     );
     with_retry_after(reply, observed)
-}
-
-/// A 422 item from its `"<loc>: <msg>"` wording.
-fn schema_item(problem: &str) -> Value {
-    let (loc, msg) = problem.split_once(": ").unwrap_or(("body", problem));
-    let loc: Vec<Value> = loc
-        .split('.')
-        .map(|part| match part.parse::<u64>() {
-            Ok(n) => n.into(),
-            Err(_) => part.into(),
-        })
-        .collect();
-    json!({"type": "value_error", "loc": loc, "msg": msg, "input": null})
 }
 
 pub(crate) fn reject(rejection: Rejection) -> Reply {
@@ -570,7 +375,7 @@ pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Obs
             }
         }
         Some(Value::Array(items)) if response.status == 422 => {
-            return match schema_problems(items) {
+            return match validation::problems(items) {
                 Some(reason) => Observed::invalid(reason),
                 None => response.unrecognized("a 422 whose items lack loc, msg and type"),
             }
@@ -613,56 +418,5 @@ pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Obs
             None => response.unrecognized("an undocumented status and error"),
         },
         _ => response.unrecognized("an error without success: false and error"),
-    }
-}
-
-/// `"<loc>: <msg>"` for each 422 item, joined by `"; "`.
-fn schema_problems(items: &[Value]) -> Option<String> {
-    let mut problems = Vec::with_capacity(items.len());
-    for item in items {
-        let loc = item.get("loc")?.as_array()?;
-        let loc: Vec<String> = loc
-            .iter()
-            .map(|part| match part {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => count(part).map(|n| n.to_string()).or(Some(n.to_string())),
-                _ => None,
-            })
-            .collect::<Option<_>>()?;
-        let msg = item.get("msg")?.as_str()?;
-        item.get("type")?.as_str()?;
-        problems.push(format!("{}: {msg}", loc.join(".")));
-    }
-    (!problems.is_empty()).then(|| problems.join("; "))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_expire_by_the_given_clock() {
-        let keys = TokenKeys::new(Some(b"0123456789abcdef"));
-        let now = 1_700_000_000_000;
-        let token = keys.issue(now, Duration::from_secs(60)).unwrap();
-        assert!(keys.accepts(&token, now));
-        assert!(keys.accepts(&token, now + 59_000));
-        assert!(!keys.accepts(&token, now + 60_000));
-        assert!(!TokenKeys::new(Some(b"another secret!!")).accepts(&token, now));
-        assert!(TokenKeys::new(Some(b"0123456789abcdef")).accepts(&token, now));
-        assert!(!keys.accepts("not.a.jwt", now));
-        // Remembered tokens still expire, and a tampered one is no token.
-        assert!(!keys.accepts(&token, now + 61_000));
-        let mut tampered = token.clone();
-        tampered.pop();
-        assert!(!keys.accepts(&tampered, now));
-    }
-
-    #[test]
-    fn json_errors_point_at_the_offending_byte() {
-        let body = b"{\n  \"target\": x}";
-        let error = serde_json::from_slice::<Value>(body).unwrap_err();
-        assert_eq!(byte_offset(body, error.line(), error.column()), 14);
-        assert_eq!(json_error_text(&error), "expected value");
     }
 }

@@ -52,7 +52,7 @@ const MAX_EXPIRY_SECS: u64 = 30 * 86_400;
 const BAD_REQUEST: &str = "Bad request";
 
 /// Every documented error but "Bad request: …": outcome, status, message.
-pub(crate) const ERRORS: &[(OutcomeKind, u16, &str)] = &[
+pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::Unauthorized, 401, "Unauthorized"),
     (OutcomeKind::WrongCode, 400, "Invalid token"),
     (OutcomeKind::Expired, 400, "Token expired"),

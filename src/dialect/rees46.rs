@@ -53,7 +53,7 @@ const EVENT_INVALID: &str = "Event is not valid";
 const BAD_REQUEST: &str = "Bad request";
 
 /// Every documented error: outcome, status, message.
-pub(crate) const ERRORS: &[(OutcomeKind, u16, &str)] = &[
+pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::InvalidInput, 400, IDENTIFIER_INVALID),
     (OutcomeKind::InvalidInput, 400, EVENT_INVALID),
     (OutcomeKind::InvalidInput, 400, BAD_REQUEST),

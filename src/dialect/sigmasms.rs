@@ -46,14 +46,14 @@ const VALIDATION: &str = "Переданы некорректные данные
 const FORBIDDEN: (&str, &str) = ("ForbiddenException", "Запрещено");
 const WIDGET_NOT_FOUND: (&str, &str) = ("WidgetNotFoundException", "Форма не существует");
 
-type Documented = (OutcomeKind, u16, &'static str, &'static str);
-const VALIDATION_ERROR: Documented = (
+pub type Documented = (OutcomeKind, u16, &'static str, &'static str);
+pub const VALIDATION_ERROR: Documented = (
     OutcomeKind::InvalidInput,
     400,
     "ValidationException",
     VALIDATION,
 );
-const INTERNAL_ERROR: Documented = (
+pub const INTERNAL_ERROR: Documented = (
     OutcomeKind::InternalError,
     500,
     "InternalServerErrorException",
@@ -62,7 +62,7 @@ const INTERNAL_ERROR: Documented = (
 
 /// Every documented error: outcome, status, exception type, message. The
 /// first entry of a kind is what the engine's outcomes render as.
-pub(crate) const ERRORS: &[Documented] = &[
+pub const ERRORS: &[Documented] = &[
     (
         OutcomeKind::ProviderUnavailable,
         400,

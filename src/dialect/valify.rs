@@ -52,7 +52,7 @@ const BAD_REQUEST: &str = "Bad Request – invalid request received (e.g. missin
 const INVALID_PHONE: &str = "Invalid phone number";
 
 /// Errors in the plain `{"message"}` shape: outcome, status, text.
-pub(crate) const ERRORS: &[(OutcomeKind, u16, &str)] = &[
+pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::InvalidInput, 400, BAD_REQUEST),
     (
         OutcomeKind::Unauthorized,
@@ -77,7 +77,7 @@ pub(crate) const ERRORS: &[(OutcomeKind, u16, &str)] = &[
 ];
 
 /// Domain errors, 422 `{"message", "error_code"}`: outcome, code, text.
-pub(crate) const DOMAIN_ERRORS: &[(OutcomeKind, u32, &str)] = &[
+pub const DOMAIN_ERRORS: &[(OutcomeKind, u32, &str)] = &[
     (OutcomeKind::InvalidInput, 1001, INVALID_PHONE),
     (
         OutcomeKind::RateLimited,

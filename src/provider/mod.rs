@@ -6,7 +6,7 @@
 //!   `{"id", "status": "queued"}`; errors `{"error": "…"}` (400, 415, 404,
 //!   405, 413).
 //! - `POST /2010-04-01/Accounts/{sid}/Messages.json` — Twilio-compatible
-//!   ([`twilio`]).
+//!   (`twilio.rs`).
 //! - `GET|DELETE /_admin/messages` — the journal (shape in
 //!   `server::journal_api`), long-poll with `wait_ms`.
 //! - `PUT|DELETE|GET /_admin/faults` — the fault rules ([`faults`]);
