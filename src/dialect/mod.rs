@@ -14,6 +14,26 @@
 //! reads any response back into an [`Observed`] — so `classify(render(o))
 //! == o` is a property the tests check for every dialect.
 //!
+//! The client side in a few lines (the caller does the HTTP):
+//!
+//! ```
+//! use otpbench::dialect::{Credentials, Dialect, Operation, SendOp, WireResponse};
+//! use otpbench::OutcomeKind;
+//!
+//! let send = SendOp { to: "79991234567".into(), purpose: Some("login".into()), ..SendOp::default() };
+//! let request = Dialect::Rees46.send_request(&Credentials::default(), &send).unwrap();
+//! assert_eq!(request.path, "/loyalty/otp/send");
+//!
+//! let headers = hyper::HeaderMap::new();
+//! let body = br#"{"success": false, "payload": {"message": "Too many requests"}}"#;
+//! let response = WireResponse { status: 429, headers: &headers, body };
+//! let observed = Dialect::Rees46.classify(Operation::Send, &response);
+//! assert_eq!(observed.kind(), OutcomeKind::RateLimited);
+//!
+//! let odd = WireResponse { status: 429, headers: &headers, body: b"slow down" };
+//! assert_eq!(Dialect::Rees46.classify(Operation::Send, &odd).kind(), OutcomeKind::Unrecognized);
+//! ```
+//!
 //! Each dialect file offers the same items, dispatched by [`Dialect`]:
 //! `PREFIX`, `PRODUCES`, `route`, `serve`, `reject`, `observe`, `render`,
 //! `send_request`, `verify_request`, `classify`.
