@@ -207,3 +207,37 @@ async fn unknown_paths_and_methods() {
         exception("MethodNotAllowedException", "Метод не поддерживается", 405),
     );
 }
+
+#[tokio::test]
+async fn two_widgets_keep_separate_codes_for_one_phone() {
+    let mut config = otpbench::config::Config::default();
+    let second = uuid::Uuid::parse_str("d385ab22-0f51-4b97-9ecd-b8ff3fd4fcb6").unwrap();
+    config
+        .sigmasms
+        .widgets
+        .push((second, otpbench::config::WidgetState::Active));
+    let server = TestServer::with(otpbench::server::ServerConfig {
+        config,
+        test_mode: true,
+        ..otpbench::server::ServerConfig::default()
+    })
+    .await;
+    let first = Speaker::new(server.addr, Dialect::Sigmasms).await;
+    let mut other = Speaker::new(server.addr, Dialect::Sigmasms).await;
+    other.credentials.widget_id = second.to_string();
+    let first_id = sent(&first).await;
+    let other_id = sent(&other).await;
+    let journal = get(server.addr, "/_admin/messages?to=%2B79991234567").await;
+    let code_of = |n: usize| {
+        let text = journal.json()["messages"][n]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        text.split_whitespace().last().unwrap().to_string()
+    };
+    // The second widget's send did not replace the first one's code.
+    let (_, observed) = first.verify(PHONE, Some(&first_id), &code_of(0)).await;
+    assert_eq!(observed, Observed::Verified);
+    let (_, observed) = other.verify(PHONE, Some(&other_id), &code_of(1)).await;
+    assert_eq!(observed, Observed::Verified);
+}

@@ -174,6 +174,10 @@ async fn transport_errors_use_the_seed_texts() {
         .post(VERIFY, &[AUTH, JSON], br#"{"bundle_key": "test-bundle"}"#)
         .await;
     golden(&reply, 400, message(BAD_REQUEST));
+    // A malformed transaction id is an unknown one.
+    let (reply, observed) = valify.verify(PHONE, Some("nope"), "123456").await;
+    golden(&reply, 422, domain("Unknown transaction ID", 1006));
+    assert_eq!(observed, Observed::NotFound);
     golden(
         &get(server.addr, "/api/v1/otp/other/").await,
         404,
