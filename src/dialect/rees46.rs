@@ -18,7 +18,9 @@
 //! test mode at `GET /_admin/customers/<identifier>`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use foldhash::fast::RandomState;
 
 use hyper::StatusCode;
 use serde::Serialize;
@@ -107,9 +109,12 @@ pub struct Customers {
 
 #[derive(Default)]
 struct CustomerBook {
-    by_phone: HashMap<String, &'static str>,
+    /// foldhash, not SipHash: the book is looked up on every send, and its
+    /// keys are normalised phone numbers, not attacker-chosen hash floods
+    /// (the hasher is still keyed per process).
+    by_phone: HashMap<Arc<str>, &'static str, RandomState>,
     /// Creation order, for evicting the oldest.
-    order: VecDeque<String>,
+    order: VecDeque<Arc<str>>,
 }
 
 /// A customer record as the admin route shows it.
@@ -131,9 +136,9 @@ impl Customers {
                 book.by_phone.remove(&oldest);
             }
         }
-        book.by_phone
-            .insert(phone.as_str().to_string(), CUSTOMER_SOURCE);
-        book.order.push_back(phone.as_str().to_string());
+        let phone: Arc<str> = phone.as_str().into();
+        book.by_phone.insert(phone.clone(), CUSTOMER_SOURCE);
+        book.order.push_back(phone);
     }
 
     /// The customer with this phone, if one was created.
