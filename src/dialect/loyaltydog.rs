@@ -79,20 +79,8 @@ pub const DETAILS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::InvalidInput, 413, "Request Entity Too Large"),
 ];
 
-pub(crate) const PRODUCES: &[OutcomeKind] = &[
-    OutcomeKind::Sent,
-    OutcomeKind::Verified,
-    OutcomeKind::WrongCode,
-    OutcomeKind::Expired,
-    OutcomeKind::AttemptsExceeded,
-    OutcomeKind::NotFound,
-    OutcomeKind::RateLimited,
-    OutcomeKind::InvalidInput,
-    OutcomeKind::Unauthorized,
-    OutcomeKind::ProviderUnavailable,
-    OutcomeKind::StoreUnavailable,
-    OutcomeKind::InternalError,
-];
+/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
+pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[];
 
 static TEMPLATE: std::sync::LazyLock<crate::delivery::Template> = std::sync::LazyLock::new(|| {
     crate::delivery::Template::new("Your LoyaltyDog code is {code}", "{code}")

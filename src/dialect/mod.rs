@@ -35,7 +35,7 @@
 //! ```
 //!
 //! Each dialect file offers the same items, dispatched by [`Dialect`]:
-//! `PREFIX`, `PRODUCES`, `route`, `serve`, `reject`, `observe`, `render`,
+//! `PREFIX`, `ALSO_PRODUCES`, `route`, `serve`, `reject`, `observe`, `render`,
 //! `send_request`, `verify_request`, `classify`.
 
 // Refusals travel as ready `Reply`s or `Observed`s (~150 bytes) on the
@@ -159,9 +159,14 @@ impl Dialect {
         each!(self, d => d::PREFIX)
     }
 
-    /// The outcomes this dialect's server side can answer.
-    pub fn produces(self) -> &'static [OutcomeKind] {
-        each!(self, d => d::PRODUCES)
+    /// The outcomes this dialect's server side can answer, in
+    /// [`OutcomeKind::ALL`] order.
+    pub fn produces(self) -> Vec<OutcomeKind> {
+        let also = each!(self, d => d::ALSO_PRODUCES);
+        OutcomeKind::ALL
+            .into_iter()
+            .filter(|kind| COMMON_OUTCOMES.contains(kind) || also.contains(kind))
+            .collect()
     }
 
     /// Serves one routed request (what the server does after routing and
@@ -212,6 +217,23 @@ impl Dialect {
         each!(self, d => d::classify(operation, response))
     }
 }
+
+/// The outcomes every dialect's server side answers; each dialect file
+/// lists the rest it can answer as `ALSO_PRODUCES`.
+pub const COMMON_OUTCOMES: [OutcomeKind; 12] = [
+    OutcomeKind::Sent,
+    OutcomeKind::Verified,
+    OutcomeKind::WrongCode,
+    OutcomeKind::Expired,
+    OutcomeKind::AttemptsExceeded,
+    OutcomeKind::NotFound,
+    OutcomeKind::RateLimited,
+    OutcomeKind::InvalidInput,
+    OutcomeKind::Unauthorized,
+    OutcomeKind::ProviderUnavailable,
+    OutcomeKind::StoreUnavailable,
+    OutcomeKind::InternalError,
+];
 
 /// What a request asks the engine to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -36,21 +36,8 @@ use crate::engine::outcome::{ChallengeId, Observed, Outcome, OutcomeKind, Receip
 use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
 
 pub(crate) const PREFIX: &str = "/v1/";
-pub(crate) const PRODUCES: &[OutcomeKind] = &[
-    OutcomeKind::Sent,
-    OutcomeKind::Verified,
-    OutcomeKind::WrongCode,
-    OutcomeKind::Expired,
-    OutcomeKind::AttemptsExceeded,
-    OutcomeKind::NotFound,
-    OutcomeKind::RateLimited,
-    OutcomeKind::InvalidInput,
-    OutcomeKind::Unauthorized,
-    OutcomeKind::UnsupportedMediaType,
-    OutcomeKind::ProviderUnavailable,
-    OutcomeKind::StoreUnavailable,
-    OutcomeKind::InternalError,
-];
+/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
+pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[OutcomeKind::UnsupportedMediaType];
 /// Path of the send operation.
 pub const SEND_PATH: &str = "/v1/otp/send";
 /// Path of the verify operation.

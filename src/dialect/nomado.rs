@@ -68,20 +68,8 @@ pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::InvalidInput, 413, "Payload too large"),
 ];
 
-pub(crate) const PRODUCES: &[OutcomeKind] = &[
-    OutcomeKind::Sent,
-    OutcomeKind::Verified,
-    OutcomeKind::WrongCode,
-    OutcomeKind::Expired,
-    OutcomeKind::AttemptsExceeded,
-    OutcomeKind::NotFound,
-    OutcomeKind::RateLimited,
-    OutcomeKind::InvalidInput,
-    OutcomeKind::Unauthorized,
-    OutcomeKind::ProviderUnavailable,
-    OutcomeKind::StoreUnavailable,
-    OutcomeKind::InternalError,
-];
+/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
+pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[];
 
 pub(crate) fn route(path: &str) -> Option<Operation> {
     match path {

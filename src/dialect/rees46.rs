@@ -74,20 +74,8 @@ pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
     (OutcomeKind::InvalidInput, 413, "Request too large"),
 ];
 
-pub(crate) const PRODUCES: &[OutcomeKind] = &[
-    OutcomeKind::Sent,
-    OutcomeKind::Verified,
-    OutcomeKind::WrongCode,
-    OutcomeKind::Expired,
-    OutcomeKind::AttemptsExceeded,
-    OutcomeKind::NotFound,
-    OutcomeKind::RateLimited,
-    OutcomeKind::InvalidInput,
-    OutcomeKind::Unauthorized,
-    OutcomeKind::ProviderUnavailable,
-    OutcomeKind::StoreUnavailable,
-    OutcomeKind::InternalError,
-];
+/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
+pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[];
 
 static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
     Template::new("Ваш код подтверждения: {{ code }}", "{{ code }}").expect("has a placeholder")

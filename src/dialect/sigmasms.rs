@@ -147,21 +147,8 @@ pub const ERRORS: &[Documented] = &[
     ),
 ];
 
-pub(crate) const PRODUCES: &[OutcomeKind] = &[
-    OutcomeKind::Sent,
-    OutcomeKind::Verified,
-    OutcomeKind::WrongCode,
-    OutcomeKind::Expired,
-    OutcomeKind::AttemptsExceeded,
-    OutcomeKind::NotFound,
-    OutcomeKind::RateLimited,
-    OutcomeKind::InvalidInput,
-    OutcomeKind::Unauthorized,
-    OutcomeKind::Forbidden,
-    OutcomeKind::ProviderUnavailable,
-    OutcomeKind::StoreUnavailable,
-    OutcomeKind::InternalError,
-];
+/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
+pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[OutcomeKind::Forbidden];
 
 static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
     Template::new("Код подтверждения: {code}", "{code}").expect("has a placeholder")

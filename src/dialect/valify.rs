@@ -99,22 +99,9 @@ pub const DOMAIN_ERRORS: &[(OutcomeKind, u32, &str)] = &[
     ),
 ];
 
-pub(crate) const PRODUCES: &[OutcomeKind] = &[
-    OutcomeKind::Sent,
-    OutcomeKind::Verified,
-    OutcomeKind::WrongCode,
-    OutcomeKind::Expired,
-    OutcomeKind::AttemptsExceeded,
-    OutcomeKind::NotFound,
-    OutcomeKind::RateLimited,
-    OutcomeKind::InvalidInput,
-    OutcomeKind::Unauthorized,
-    OutcomeKind::Forbidden,
-    OutcomeKind::UnsupportedMediaType,
-    OutcomeKind::ProviderUnavailable,
-    OutcomeKind::StoreUnavailable,
-    OutcomeKind::InternalError,
-];
+/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
+pub(crate) const ALSO_PRODUCES: &[OutcomeKind] =
+    &[OutcomeKind::Forbidden, OutcomeKind::UnsupportedMediaType];
 
 static TEMPLATE_EN: LazyLock<Template> = LazyLock::new(|| {
     Template::new("Your verification code is {{code}}", "{{code}}").expect("has a placeholder")

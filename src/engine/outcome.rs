@@ -144,41 +144,6 @@ impl<S, N, T> Outcome<S, N, T> {
         }
     }
 
-    /// The same outcome with its details mapped: how a dialect says what
-    /// of an engine outcome reaches the wire.
-    pub fn map<S2, N2, T2>(
-        self,
-        sent: impl FnOnce(S) -> S2,
-        count: impl FnOnce(N) -> N2,
-        wait: impl FnOnce(T) -> T2,
-    ) -> Outcome<S2, N2, T2> {
-        match self {
-            Outcome::Sent(s) => Outcome::Sent(sent(s)),
-            Outcome::Verified => Outcome::Verified,
-            Outcome::WrongCode { attempts_remaining } => Outcome::WrongCode {
-                attempts_remaining: count(attempts_remaining),
-            },
-            Outcome::Expired => Outcome::Expired,
-            Outcome::AttemptsExceeded { retry_after } => Outcome::AttemptsExceeded {
-                retry_after: wait(retry_after),
-            },
-            Outcome::NotFound => Outcome::NotFound,
-            Outcome::RateLimited { retry_after } => Outcome::RateLimited {
-                retry_after: wait(retry_after),
-            },
-            Outcome::InvalidInput { reason } => Outcome::InvalidInput { reason },
-            Outcome::Unauthorized => Outcome::Unauthorized,
-            Outcome::Forbidden => Outcome::Forbidden,
-            Outcome::UnsupportedMediaType => Outcome::UnsupportedMediaType,
-            Outcome::ProviderUnavailable => Outcome::ProviderUnavailable,
-            Outcome::StoreUnavailable { retry_after } => Outcome::StoreUnavailable {
-                retry_after: wait(retry_after),
-            },
-            Outcome::InternalError => Outcome::InternalError,
-            Outcome::Unrecognized { reason } => Outcome::Unrecognized { reason },
-        }
-    }
-
     /// Shorthand for an invalid-input outcome.
     pub fn invalid(reason: impl Into<String>) -> Self {
         Outcome::InvalidInput {

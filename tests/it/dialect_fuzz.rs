@@ -7,13 +7,13 @@
 use otpbench::dialect::loyaltydog::{read_token, token_request};
 use otpbench::dialect::{Credentials, Dialect, Operation, WireResponse};
 use otpbench::OutcomeKind;
+use std::sync::OnceLock;
+
 use proptest::prelude::*;
-use proptest::test_runner::{TestCaseError, TestRunner};
-use serde_json::Value;
 
 use crate::support::dialect::{call, classify};
+use crate::support::fuzz::{any_json, fuzz, Served};
 use crate::support::http::{request, Reply};
-use crate::support::server::TestServer;
 
 const ENDPOINTS: &[(Dialect, &str, Operation)] = &[
     (Dialect::Rees46, "/loyalty/otp/send", Operation::Send),
@@ -68,100 +68,53 @@ const FIELDS: &[&str] = &[
     "target",
 ];
 
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        ".{0,40}".prop_map(Value::from),
-        prop::sample::select(vec![
-            "test-shop",
-            "test-secret",
-            "test-bundle",
-            "test-key",
-            "79991234567",
-            "+14155550100",
-            "01012345678",
-            "32412345678",
-            "a@b.co",
-            "en",
-            "ar",
-            "NUMERIC",
-            "{{CODE}}",
-            "123634df-ddfe-4dda-b31d-f3b4e75fc5dc",
-            "00000000-0000-4000-8000-00000000b10c",
-            "123456",
-            "",
-        ])
-        .prop_map(Value::from),
-        (0u64..30).prop_map(Value::from),
-        Just(Value::from("x".repeat(70_000))),
-        Just(Value::from("y".repeat(300))),
-    ];
-    leaf.prop_recursive(3, 24, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
-            prop::collection::btree_map(
-                prop::sample::select(FIELDS.to_vec()).prop_map(String::from),
-                inner,
-                0..7
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
+/// Credentials, recipients and values each dialect accepts, so that some
+/// requests get past every check.
+const WORDS: &[&str] = &[
+    "test-shop",
+    "test-secret",
+    "test-bundle",
+    "test-key",
+    "79991234567",
+    "+14155550100",
+    "01012345678",
+    "32412345678",
+    "a@b.co",
+    "en",
+    "ar",
+    "NUMERIC",
+    "{{CODE}}",
+    "123634df-ddfe-4dda-b31d-f3b4e75fc5dc",
+    "00000000-0000-4000-8000-00000000b10c",
+    "123456",
+    "",
+];
+
+/// A valid LoyaltyDog access token from the fuzzed server (fetched once).
+fn jwt<'a>(served: &Served, cell: &'a OnceLock<String>) -> &'a str {
+    cell.get_or_init(|| {
+        let credentials = Credentials::default();
+        let reply = served
+            .runtime
+            .block_on(call(served.server.addr, &token_request(&credentials)));
+        let headers = hyper::HeaderMap::new();
+        let response = WireResponse {
+            status: reply.status,
+            headers: &headers,
+            body: &reply.body,
+        };
+        read_token(&response).unwrap().0
     })
 }
 
-struct Served {
-    runtime: tokio::runtime::Runtime,
-    server: TestServer,
-    /// A valid LoyaltyDog access token.
-    jwt: String,
-}
-
-/// Runs `cases` cases against one server this test owns for the run.
-fn fuzz<S: Strategy>(strategy: S, check: impl Fn(&Served, S::Value) -> Result<(), String>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime.block_on(TestServer::start());
-    let reply = runtime.block_on(call(server.addr, &token_request(&Credentials::default())));
-    let headers = hyper::HeaderMap::new();
-    let response = WireResponse {
-        status: reply.status,
-        headers: &headers,
-        body: &reply.body,
-    };
-    let (jwt, _) = read_token(&response).unwrap();
-    let served = Served {
-        runtime,
-        server,
-        jwt,
-    };
-    let mut runner = TestRunner::new(ProptestConfig {
-        cases: 384,
-        ..ProptestConfig::default()
-    });
-    let result = runner.run(&strategy, |value| {
-        check(&served, value).map_err(TestCaseError::fail)
-    });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
-}
-
 /// Credentials that get a request past authentication, or none.
-fn auth(dialect: Dialect, served: &Served, valid: bool) -> Option<String> {
+fn auth(dialect: Dialect, jwt: impl FnOnce() -> String, valid: bool) -> Option<String> {
     if !valid {
         return None;
     }
     match dialect {
         Dialect::Nomado => Some("Basic dGVzdDp0ZXN0".into()),
-        Dialect::Loyaltydog => Some(format!("Bearer {}", served.jwt)),
+        Dialect::Loyaltydog => Some(format!("Bearer {}", jwt())),
         _ => Some("Bearer test-token".into()),
     }
 }
@@ -218,10 +171,11 @@ fn arbitrary_json_gets_a_documented_answer() {
     let strategy = (
         prop::sample::select(ENDPOINTS.to_vec()),
         any::<bool>(),
-        any_json(),
+        any_json(FIELDS, WORDS),
     );
-    fuzz(strategy, |served, (endpoint, valid, body)| {
-        let authorization = auth(endpoint.0, served, valid);
+    let token = OnceLock::new();
+    fuzz(384, strategy, |served, (endpoint, valid, body)| {
+        let authorization = auth(endpoint.0, || jwt(served, &token).to_string(), valid);
         let body = body.to_string();
         check(
             served,
@@ -248,10 +202,12 @@ fn arbitrary_bytes_types_and_methods_get_a_documented_answer() {
         any::<bool>(),
         prop::collection::vec(any::<u8>(), 0..256),
     );
+    let token = OnceLock::new();
     fuzz(
+        384,
         strategy,
         |served, (endpoint, method, content_type, valid, body)| {
-            let authorization = auth(endpoint.0, served, valid);
+            let authorization = auth(endpoint.0, || jwt(served, &token).to_string(), valid);
             check(served, endpoint, method, content_type, authorization, &body)
         },
     );

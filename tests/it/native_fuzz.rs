@@ -4,39 +4,10 @@
 //! problem+json whose status matches its `type`.
 
 use proptest::prelude::*;
-use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::{json, Value};
 
+use crate::support::fuzz::{any_json, fuzz, Served};
 use crate::support::http::{request, Reply};
-use crate::support::server::TestServer;
-
-/// Runs `cases` cases of `strategy` against one server that this test
-/// owns for the whole run (a static would never be dropped, and under
-/// `OTPBENCH_TEST_STORE=redis` would leave its redis-server running).
-fn fuzz<S: Strategy>(strategy: S, check: impl Fn(&Served, S::Value) -> Result<(), String>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime.block_on(TestServer::start());
-    let served = Served { runtime, server };
-    let mut runner = TestRunner::new(ProptestConfig {
-        cases: 128,
-        ..ProptestConfig::default()
-    });
-    let result = runner.run(&strategy, |value| {
-        check(&served, value).map_err(TestCaseError::fail)
-    });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
-}
-
-struct Served {
-    runtime: tokio::runtime::Runtime,
-    server: TestServer,
-}
 
 fn documented(reply: &Reply) -> Result<(), String> {
     let text = reply.text();
@@ -75,31 +46,8 @@ fn documented(reply: &Reply) -> Result<(), String> {
     Ok(())
 }
 
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        ".{0,40}".prop_map(Value::from),
-        "[+]?[0-9 ]{0,20}".prop_map(Value::from),
-        Just(Value::from("x".repeat(70_000))),
-    ];
-    leaf.prop_recursive(3, 16, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map(
-                prop::sample::select(vec!["to", "purpose", "channel", "id", "code", "x"])
-                    .prop_map(String::from),
-                inner,
-                0..5
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
+const FIELDS: &[&str] = &["to", "purpose", "channel", "id", "code", "x"];
+const WORDS: &[&str] = &["+14155550100", "a@b.co", "login", "sms", "123456", ""];
 
 fn post(served: &Served, path: &str, content_type: &str, body: &[u8], method: &str) -> Reply {
     let headers = [
@@ -114,15 +62,19 @@ fn post(served: &Served, path: &str, content_type: &str, body: &[u8], method: &s
 #[test]
 fn arbitrary_json_gets_a_documented_answer() {
     let paths = prop::sample::select(vec!["/v1/otp/send", "/v1/otp/verify"]);
-    fuzz((paths, any_json()), |served, (path, body)| {
-        documented(&post(
-            served,
-            path,
-            "application/json",
-            body.to_string().as_bytes(),
-            "POST",
-        ))
-    });
+    fuzz(
+        128,
+        (paths, any_json(FIELDS, WORDS)),
+        |served, (path, body)| {
+            documented(&post(
+                served,
+                path,
+                "application/json",
+                body.to_string().as_bytes(),
+                "POST",
+            ))
+        },
+    );
 }
 
 #[test]
@@ -143,7 +95,11 @@ fn arbitrary_bytes_types_and_methods_get_a_documented_answer() {
         prop::sample::select(vec!["POST", "GET", "PUT", "DELETE"]),
         prop::collection::vec(any::<u8>(), 0..256),
     );
-    fuzz(strategy, |served, (path, content_type, method, body)| {
-        documented(&post(served, path, content_type, &body, method))
-    });
+    fuzz(
+        128,
+        strategy,
+        |served, (path, content_type, method, body)| {
+            documented(&post(served, path, content_type, &body, method))
+        },
+    );
 }

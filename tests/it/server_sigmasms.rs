@@ -6,7 +6,7 @@ use otpbench::dialect::{Dialect, Operation};
 use otpbench::{Observed, OutcomeKind};
 use serde_json::{json, Value};
 
-use crate::support::dialect::{advance, golden, latest_code, Speaker};
+use crate::support::dialect::{advance, codes_sent_to, golden, latest_code, Speaker};
 use crate::support::http::get;
 use crate::support::provider::TestProvider;
 use crate::support::server::TestServer;
@@ -227,17 +227,10 @@ async fn two_widgets_keep_separate_codes_for_one_phone() {
     other.credentials.widget_id = second.to_string();
     let first_id = sent(&first).await;
     let other_id = sent(&other).await;
-    let journal = get(server.addr, "/_admin/messages?to=%2B79991234567").await;
-    let code_of = |n: usize| {
-        let text = journal.json()["messages"][n]["text"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        text.split_whitespace().last().unwrap().to_string()
-    };
+    let codes = codes_sent_to(server.addr, PHONE).await;
     // The second widget's send did not replace the first one's code.
-    let (_, observed) = first.verify(PHONE, Some(&first_id), &code_of(0)).await;
+    let (_, observed) = first.verify(PHONE, Some(&first_id), &codes[0]).await;
     assert_eq!(observed, Observed::Verified);
-    let (_, observed) = other.verify(PHONE, Some(&other_id), &code_of(1)).await;
+    let (_, observed) = other.verify(PHONE, Some(&other_id), &codes[1]).await;
     assert_eq!(observed, Observed::Verified);
 }

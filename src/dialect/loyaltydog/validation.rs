@@ -7,7 +7,6 @@ use hyper::header::CONTENT_TYPE;
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
-use crate::dialect::client::count;
 use crate::dialect::Reply;
 use crate::engine::outcome::OutcomeKind;
 
@@ -134,7 +133,7 @@ pub(crate) fn problems(items: &[Value]) -> Option<String> {
             .iter()
             .map(|part| match part {
                 Value::String(s) => Some(s.clone()),
-                Value::Number(n) => count(part).map(|n| n.to_string()).or(Some(n.to_string())),
+                Value::Number(n) => Some(n.to_string()),
                 _ => None,
             })
             .collect::<Option<_>>()?;

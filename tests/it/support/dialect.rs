@@ -111,20 +111,27 @@ fn response<'a>(reply: &'a Reply, headers: &'a hyper::HeaderMap) -> WireResponse
     }
 }
 
-/// The code in the newest message journaled to `to` (E.164 or e-mail):
-/// every dialect's template ends with it.
-pub async fn latest_code(addr: SocketAddr, to: &str) -> String {
+/// The codes of every message journaled to `to` (E.164 or e-mail), oldest
+/// first: every dialect's template ends with the code.
+pub async fn codes_sent_to(addr: SocketAddr, to: &str) -> Vec<String> {
     let to = to.replace('+', "%2B");
     let reply = get(addr, &format!("/_admin/messages?to={to}")).await;
     let messages = reply.json()["messages"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let text = messages.last().expect("a message")["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    text.split_whitespace().last().unwrap().to_string()
+    messages
+        .iter()
+        .map(|message| {
+            let text = message["text"].as_str().unwrap();
+            text.split_whitespace().last().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// The code in the newest message journaled to `to`.
+pub async fn latest_code(addr: SocketAddr, to: &str) -> String {
+    codes_sent_to(addr, to).await.pop().expect("a message")
 }
 
 /// Moves the server's clock forward.

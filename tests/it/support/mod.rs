@@ -197,6 +197,7 @@ pub fn wrong(code: &str) -> String {
 }
 
 pub mod dialect;
+pub mod fuzz;
 pub mod http;
 pub mod provider;
 pub mod redis;
