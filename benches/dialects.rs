@@ -18,7 +18,7 @@ use otpbench::delivery::journal::Journal;
 use otpbench::dialect::loyaltydog::{read_token, token_request};
 use otpbench::dialect::valify::egyptian_mobile;
 use otpbench::dialect::{
-    Credentials, Dialect, DialectState, Operation, Request, ServeContext, WireResponse,
+    Credentials, Dialect, DialectState, Operation, Reply, Request, ServeContext, WireResponse,
 };
 use otpbench::engine::clock::ManualClock;
 use otpbench::engine::code::CodeHasher;
@@ -74,7 +74,14 @@ impl Bench {
         self.next.fetch_add(1, Ordering::Relaxed) % 100_000
     }
 
-    fn serve(&self, dialect: Dialect, headers: &HeaderMap, body: &[u8]) -> OutcomeKind {
+    /// Serves one request in process, as the server does after routing.
+    fn serve(
+        &self,
+        dialect: Dialect,
+        operation: Operation,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Reply {
         let context = ServeContext {
             engine: &self.engine,
             config: &self.config,
@@ -82,12 +89,11 @@ impl Bench {
             state: &self.state,
         };
         let request = Request {
-            operation: Operation::Send,
+            operation,
             headers,
             body,
         };
-        let reply = self.runtime.block_on(dialect.serve(&context, request));
-        reply.outcome
+        self.runtime.block_on(dialect.serve(&context, request))
     }
 
     /// The headers a client of `dialect` sends.
@@ -97,18 +103,7 @@ impl Bench {
         let mut credentials = Credentials::default();
         if dialect == Dialect::Loyaltydog {
             let wire = token_request(&credentials);
-            let context = ServeContext {
-                engine: &self.engine,
-                config: &self.config,
-                echo_codes: false,
-                state: &self.state,
-            };
-            let request = Request {
-                operation: Operation::Token,
-                headers: &headers,
-                body: &wire.body,
-            };
-            let reply = self.runtime.block_on(dialect.serve(&context, request));
+            let reply = self.serve(dialect, Operation::Token, &headers, &wire.body);
             let (status, reply_headers, body) = reply.into_parts();
             let response = WireResponse {
                 status: status.as_u16(),
@@ -165,13 +160,25 @@ fn dialects(c: &mut Criterion) {
         let headers = bench.headers(dialect);
         group.bench_function(format!("send/{}", dialect.name()), |b| {
             b.iter(|| {
-                let outcome = bench.serve(dialect, &headers, &body(dialect, bench.next(), true));
+                let reply = bench.serve(
+                    dialect,
+                    Operation::Send,
+                    &headers,
+                    &body(dialect, bench.next(), true),
+                );
+                let outcome = reply.outcome;
                 assert_eq!(outcome, OutcomeKind::Sent);
             })
         });
         group.bench_function(format!("refused/{}", dialect.name()), |b| {
             b.iter(|| {
-                let outcome = bench.serve(dialect, &headers, &body(dialect, bench.next(), false));
+                let reply = bench.serve(
+                    dialect,
+                    Operation::Send,
+                    &headers,
+                    &body(dialect, bench.next(), false),
+                );
+                let outcome = reply.outcome;
                 assert_eq!(outcome, OutcomeKind::InvalidInput);
             })
         });
@@ -184,18 +191,7 @@ fn classification(c: &mut Criterion) {
     let mut group = c.benchmark_group("classify");
     for dialect in Dialect::ALL {
         let headers = bench.headers(dialect);
-        let context = ServeContext {
-            engine: &bench.engine,
-            config: &bench.config,
-            echo_codes: false,
-            state: &bench.state,
-        };
-        let request = Request {
-            operation: Operation::Send,
-            headers: &headers,
-            body: &body(dialect, 1, true),
-        };
-        let reply = bench.runtime.block_on(dialect.serve(&context, request));
+        let reply = bench.serve(dialect, Operation::Send, &headers, &body(dialect, 1, true));
         let (status, reply_headers, reply_body) = reply.into_parts();
         group.bench_function(format!("sent/{}", dialect.name()), |b| {
             b.iter(|| {
