@@ -15,10 +15,9 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::HeaderMap;
 use otpbench::config::Config;
 use otpbench::delivery::journal::Journal;
-use otpbench::dialect::loyaltydog::{read_token, token_request};
-use otpbench::dialect::valify::egyptian_mobile;
 use otpbench::dialect::{
-    Credentials, Dialect, DialectState, Operation, Reply, Request, ServeContext, WireResponse,
+    egyptian_mobile, Credentials, Dialect, DialectState, Operation, Reply, Request, ServeContext,
+    Session, WireResponse,
 };
 use otpbench::engine::clock::ManualClock;
 use otpbench::engine::code::CodeHasher;
@@ -86,6 +85,7 @@ impl Bench {
             engine: &self.engine,
             config: &self.config,
             echo_codes: false,
+            test_mode: false,
             state: &self.state,
         };
         let request = Request {
@@ -100,23 +100,25 @@ impl Bench {
     fn headers(&self, dialect: Dialect) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let mut credentials = Credentials::default();
-        if dialect == Dialect::Loyaltydog {
-            let wire = token_request(&credentials);
-            let reply = self.serve(dialect, Operation::Token, &headers, &wire.body);
-            let (status, reply_headers, body) = reply.into_parts();
+        let credentials = Credentials::default();
+        let mut session = Session::default();
+        if let Some(login) = dialect.login_request(&credentials) {
+            let reply = self.serve(dialect, Operation::Token, &headers, &login.body);
             let response = WireResponse {
-                status: status.as_u16(),
-                headers: &reply_headers,
-                body: &body,
+                status: reply.status.as_u16(),
+                headers: &reply.headers,
+                body: &reply.body,
             };
-            credentials.access_token = Some(read_token(&response).unwrap().0);
+            session = dialect.read_login(&response).unwrap();
         }
         let probe = otpbench::dialect::SendOp {
             to: "x".into(),
             ..Default::default()
         };
-        for (name, value) in dialect.send_request(&credentials, &probe).unwrap().headers {
+        let probe = dialect
+            .send_request(&credentials, &session, &probe)
+            .unwrap();
+        for (name, value) in probe.headers {
             headers.insert(name, HeaderValue::from_str(&value).unwrap());
         }
         headers
@@ -192,13 +194,12 @@ fn classification(c: &mut Criterion) {
     for dialect in Dialect::ALL {
         let headers = bench.headers(dialect);
         let reply = bench.serve(dialect, Operation::Send, &headers, &body(dialect, 1, true));
-        let (status, reply_headers, reply_body) = reply.into_parts();
         group.bench_function(format!("sent/{}", dialect.name()), |b| {
             b.iter(|| {
                 let response = WireResponse {
-                    status: status.as_u16(),
-                    headers: &reply_headers,
-                    body: &reply_body,
+                    status: reply.status.as_u16(),
+                    headers: &reply.headers,
+                    body: &reply.body,
                 };
                 let observed = dialect.classify(Operation::Send, &response);
                 assert_eq!(observed.kind(), OutcomeKind::Sent);

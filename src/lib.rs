@@ -22,6 +22,8 @@
 //!   [`dialect::nomado`], [`dialect::loyaltydog`]; [`dialect::client`] is
 //!   the client side's vocabulary (abstract operations, credentials,
 //!   [`engine::outcome::Observed`]).
+//! - `http` (private) — the plumbing every server and client shares: the
+//!   accept loop, the body limit, JSON responses, `Authorization` schemes.
 //! - [`server`] — the hyper server that puts the engine behind every
 //!   dialect, with `/healthz`, `/metrics` and the test-mode admin routes.
 //! - [`provider`] — the mock SMS/e-mail gateway: message journal, fault
@@ -40,13 +42,12 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod dialect;
-
 pub mod duration;
 pub mod engine;
+mod http;
 pub mod provider;
 pub mod server;
-
 pub mod store;
 
-pub use engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
+pub use engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
 pub use engine::Engine;

@@ -38,9 +38,16 @@ pub struct Credentials {
     pub basic: String,
     /// LoyaltyDog: exchanged for a JWT at `/v2/token`.
     pub api_key: String,
-    /// LoyaltyDog: the JWT the client fetched (never from a file).
-    #[serde(skip)]
+}
+
+/// What a client holds between requests to one target after logging in
+/// (LoyaltyDog's JWT from `/v2/token`): state, never configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// The access token to send as `Authorization: Bearer`.
     pub access_token: Option<String>,
+    /// How long the server said the token lasts.
+    pub lifetime: Option<Duration>,
 }
 
 impl Default for Credentials {
@@ -53,7 +60,6 @@ impl Default for Credentials {
             bundle_key: crate::config::DEFAULT_BUNDLE_KEY.to_string(),
             basic: crate::config::DEFAULT_BASIC.to_string(),
             api_key: crate::config::DEFAULT_API_KEY.to_string(),
-            access_token: None,
         }
     }
 }
@@ -202,7 +208,6 @@ mod tests {
             "d385ab22-0f51-4b97-9ecd-b8ff3fd4fcb6"
         );
         assert_eq!(credentials.shop_id, crate::config::DEFAULT_SHOP_ID);
-        assert_eq!(credentials.access_token, None);
         let typo = serde_yaml::from_str::<Credentials>("{bearr: x}").unwrap_err();
         assert!(typo.to_string().contains("unknown field `bearr`"), "{typo}");
     }

@@ -21,116 +21,358 @@
 //!
 //! Tokens live in `tokens` (signed, checked against the engine's
 //! clock); the FastAPI-style body checks and their 422s in `validation`.
+//! The client side logs in through the [`Protocol::login_request`] hook.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
-use crate::delivery::Channel;
-use crate::dialect::client::{
-    bearer, text, ClientError, Credentials, SendOp, VerifyOp, WireRequest,
-};
-use crate::dialect::wire::with_retry_after;
+use crate::delivery::{Channel, Template};
+use crate::dialect::client::{bearer, text};
+use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
 use crate::dialect::{
-    bearer_token, documented, observe_common, secret_eq, Operation, Rejection, Reply, Request,
-    ServeContext, WireResponse,
+    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
+    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
+    WireRequest, WireResponse,
 };
 use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
+use crate::engine::invalid::BODY;
+use crate::engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::{ChallengeRef, SendRequest, VerifyRequest, MAX_SUBMITTED_CODE_LEN};
+use crate::http::auth::{bearer_token, secret_eq};
 
 mod tokens;
 mod validation;
 
 pub use tokens::TokenKeys;
-use validation::unprocessable;
 
-pub(crate) const PREFIX: &str = "/v2/";
+/// The LoyaltyDog dialect.
+pub struct LoyaltyDog;
+
 pub const TOKEN_PATH: &str = "/v2/token";
 pub const SEND_PATH: &str = "/v2/giftcards/customers/otp/send";
 pub const VERIFY_PATH: &str = "/v2/giftcards/customers/otp/verify";
 const TENANT: &str = "loyaltydog";
 const PURPOSE: &str = "otp";
+const TARGET: &str = "target";
 const MAX_TARGET_CHARS: usize = 255;
-const TARGET_INVALID: &str = "Invalid target format";
 const NOT_AUTHENTICATED: &str = "Not authenticated";
 
 /// Domain errors: outcome, status, `error` text.
-pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
-    (OutcomeKind::InvalidInput, 400, TARGET_INVALID),
-    (OutcomeKind::WrongCode, 400, "Invalid code"),
-    (OutcomeKind::Expired, 400, "Code expired"),
-    (OutcomeKind::NotFound, 400, "No active code"),
-    (OutcomeKind::RateLimited, 429, "Rate limit exceeded"),
-    (OutcomeKind::AttemptsExceeded, 429, "Too many attempts"),
-    (OutcomeKind::ProviderUnavailable, 503, "Delivery failed"),
-    (OutcomeKind::StoreUnavailable, 503, "Service unavailable"),
-    (OutcomeKind::InternalError, 500, "Internal server error"),
-];
+pub const ERRORS: ErrorTable = ErrorTable::new(&[
+    ErrorRow::new(
+        OutcomeKind::InvalidInput,
+        StatusCode::BAD_REQUEST,
+        "Invalid target format",
+    ),
+    ErrorRow::new(
+        OutcomeKind::WrongCode,
+        StatusCode::BAD_REQUEST,
+        "Invalid code",
+    ),
+    ErrorRow::new(
+        OutcomeKind::Expired,
+        StatusCode::BAD_REQUEST,
+        "Code expired",
+    ),
+    ErrorRow::new(
+        OutcomeKind::NotFound,
+        StatusCode::BAD_REQUEST,
+        "No active code",
+    ),
+    ErrorRow::new(
+        OutcomeKind::RateLimited,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Rate limit exceeded",
+    ),
+    ErrorRow::new(
+        OutcomeKind::AttemptsExceeded,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+    ),
+    ErrorRow::new(
+        OutcomeKind::ProviderUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Delivery failed",
+    ),
+    ErrorRow::new(
+        OutcomeKind::StoreUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service unavailable",
+    ),
+    INTERNAL_ERROR,
+]);
 
-/// `{"detail": "<text>"}` answers: outcome, status, text.
-pub const DETAILS: &[(OutcomeKind, u16, &str)] = &[
-    (OutcomeKind::Unauthorized, 401, NOT_AUTHENTICATED),
-    (OutcomeKind::Unauthorized, 401, "Invalid API key"),
-    (OutcomeKind::NotFound, 404, "Not Found"),
-    (OutcomeKind::InvalidInput, 405, "Method Not Allowed"),
-    (OutcomeKind::InvalidInput, 413, "Request Entity Too Large"),
-];
+const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
+    OutcomeKind::InternalError,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "Internal server error",
+);
 
-/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
-pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[];
+/// `{"detail": "<text>"}` answers: outcome, status, text, and for invalid
+/// input the field it is about.
+pub const DETAILS: ErrorTable<&str> = ErrorTable::new(&[
+    ErrorRow::keyed(
+        OutcomeKind::Unauthorized,
+        StatusCode::UNAUTHORIZED,
+        NOT_AUTHENTICATED,
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::Unauthorized,
+        StatusCode::UNAUTHORIZED,
+        "Invalid API key",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::NotFound,
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        "method",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request Entity Too Large",
+        BODY,
+    ),
+]);
 
-static TEMPLATE: std::sync::LazyLock<crate::delivery::Template> = std::sync::LazyLock::new(|| {
-    crate::delivery::Template::new("Your LoyaltyDog code is {code}", "{code}")
-        .expect("has a placeholder")
+static TEMPLATE: std::sync::LazyLock<Template> = std::sync::LazyLock::new(|| {
+    Template::new("Your LoyaltyDog code is {code}", "{code}").expect("has a placeholder")
 });
 
-pub(crate) fn route(path: &str) -> Option<Operation> {
-    match path {
-        TOKEN_PATH => Some(Operation::Token),
-        SEND_PATH => Some(Operation::Send),
-        VERIFY_PATH => Some(Operation::Verify),
-        _ => None,
-    }
-}
+impl Protocol for LoyaltyDog {
+    const NAME: &'static str = "loyaltydog";
+    const PREFIX: &'static str = "/v2/";
+    const ALSO_PRODUCES: &'static [OutcomeKind] = &[];
 
-pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
-    match request.operation {
-        Operation::Token => token(context, &request),
-        Operation::Send => match send(context, &request).await {
-            Ok(observed) => render(&observed, Operation::Send, None),
-            Err(reply) => reply,
-        },
-        Operation::Verify => match verify(context, &request).await {
-            Ok(observed) => render(&observed, Operation::Verify, None),
-            Err(reply) => reply,
-        },
-        Operation::Other => reject(Rejection::NotFound),
-    }
-}
-
-fn token(context: &ServeContext<'_>, request: &Request<'_>) -> Reply {
-    let fields = match validation::check(request.headers, request.body, &[("api_key", 255)]) {
-        Ok(fields) => fields,
-        Err(reply) => return reply,
-    };
-    let config = &context.config.loyaltydog;
-    if !secret_eq(&fields[0], &config.api_key) {
-        return detail(401, "Invalid API key", OutcomeKind::Unauthorized);
-    }
-    let now_ms = context.engine.clock().now_ms();
-    match context.state.tokens.issue(now_ms, config.token_ttl) {
-        Some(token) => {
-            let body = json!({
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": config.token_ttl.as_secs(),
-            });
-            Reply::json(StatusCode::OK, "application/json", &body, OutcomeKind::Sent)
+    fn route(path: &str) -> Option<Operation> {
+        match path {
+            TOKEN_PATH => Some(Operation::Token),
+            SEND_PATH => Some(Operation::Send),
+            VERIFY_PATH => Some(Operation::Verify),
+            _ => None,
         }
-        None => render(&Observed::InternalError, Operation::Token, None),
+    }
+
+    fn admit_send<'a>(
+        context: &ServeContext<'a>,
+        request: &Request<'_>,
+    ) -> Result<SendCall<'a>, Refusal> {
+        let (target, _) = admit(context, request, &[(TARGET, MAX_TARGET_CHARS)])?;
+        Ok(SendCall {
+            policy: Cow::Borrowed(&context.config.loyaltydog.policy),
+            request: SendRequest {
+                tenant: TENANT.to_string(),
+                to: target,
+                purpose: PURPOSE.to_string(),
+                channel: None,
+                template: TEMPLATE.clone(),
+                from: None,
+            },
+            echo: Echo::default(),
+        })
+    }
+
+    fn admit_verify(
+        context: &ServeContext<'_>,
+        request: &Request<'_>,
+    ) -> Result<VerifyCall, Refusal> {
+        let fields = [(TARGET, MAX_TARGET_CHARS), ("code", MAX_SUBMITTED_CODE_LEN)];
+        let (target, mut values) = admit(context, request, &fields)?;
+        let by = ChallengeRef::Key {
+            tenant: TENANT.to_string(),
+            to: target,
+            purpose: PURPOSE.to_string(),
+        };
+        let code = values.pop().unwrap_or_default();
+        Ok(VerifyCall {
+            request: VerifyRequest { by, code },
+            echo: Echo::default(),
+        })
+    }
+
+    /// `/v2/token`: the API key for a JWT.
+    fn serve_other(context: &ServeContext<'_>, request: &Request<'_>) -> Reply {
+        if request.operation != Operation::Token {
+            return Self::reject(Rejection::NotFound);
+        }
+        let fields = match validation::check(request.headers, request.body, &[("api_key", 255)]) {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        let config = &context.config.loyaltydog;
+        if !secret_eq(&fields[0], &config.api_key) {
+            return detail(DETAILS.by_status_text(401, "Invalid API key"));
+        }
+        let now_ms = context.engine.clock().now_ms();
+        match context.state.tokens.issue(now_ms, config.token_ttl) {
+            Some(token) => {
+                let body = json!({
+                    "access_token": token,
+                    "token_type": "bearer",
+                    "expires_in": config.token_ttl.as_secs(),
+                });
+                Reply::json(StatusCode::OK, JSON, &body, OutcomeKind::Sent)
+            }
+            None => Self::render(&Observed::InternalError, Operation::Token, None),
+        }
+    }
+
+    /// The target's type and, in dev mode, the code; invalid input is the
+    /// target's format or a schema problem, as its 422 item says it.
+    fn observe(outcome: &Outcome, echo_codes: bool) -> Observed {
+        match outcome {
+            Outcome::Sent(sent) => Observed::Sent(Receipt {
+                channel: Some(otp_type(sent.channel)),
+                code: echo_codes.then(|| sent.code.as_str().to_string()),
+                ..Receipt::default()
+            }),
+            Outcome::UnsupportedMediaType => Observed::invalid(validation::read(
+                &validation::items(&Invalid::body(Fault::NotJson)),
+            )),
+            Outcome::Forbidden => Observed::Unauthorized,
+            _ => observe_common(outcome, |reason| {
+                if is_target_format(reason) {
+                    Invalid::new(TARGET, Fault::Invalid)
+                } else {
+                    validation::read(&validation::items(reason))
+                }
+            }),
+        }
+    }
+
+    fn render(observed: &Observed, operation: Operation, _id: Option<&str>) -> Reply {
+        let kind = observed.kind();
+        let send = operation == Operation::Send;
+        let body = |success: bool,
+                    message: Option<&str>,
+                    error: Option<&str>,
+                    receipt: Option<&Receipt>| {
+            let mut body = json!({"success": success, "message": message, "error": error});
+            if send {
+                let receipt = receipt.cloned().unwrap_or_default();
+                body["otpType"] = receipt.channel.map(|c| c.name()).into();
+                body["mockCode"] = receipt.code.into();
+            }
+            body
+        };
+        match observed {
+            Observed::Sent(receipt) => {
+                let body = body(true, Some("OTP sent"), None, Some(receipt));
+                return Reply::json(StatusCode::OK, JSON, &body, kind);
+            }
+            Observed::Verified => {
+                let body = body(true, Some("OTP verified"), None, None);
+                return Reply::json(StatusCode::OK, JSON, &body, kind);
+            }
+            Observed::Unauthorized => return detail(DETAILS.by_kind(kind)),
+            Observed::InvalidInput { reason } if !is_target_format(reason) => {
+                let answered = match reason.problems() {
+                    [only] if only.why.is_none() => DETAILS
+                        .by_kind_and(kind, &only.field.as_ref())
+                        .filter(|row| {
+                            row.status != StatusCode::PAYLOAD_TOO_LARGE
+                                || only.fault == Fault::TooLong
+                        }),
+                    _ => None,
+                };
+                return match answered {
+                    Some(row) => detail(Some(row)),
+                    None => validation::unprocessable(validation::items(reason)),
+                };
+            }
+            _ => {}
+        }
+        let row = ERRORS.by_kind(kind).unwrap_or(&INTERNAL_ERROR);
+        let reply = Reply::json(
+            row.status,
+            JSON,
+            &body(false, None, Some(row.text), None),
+            row.kind,
+        );
+        reply.with_retry_after(observed)
+    }
+
+    fn reject(rejection: Rejection) -> Reply {
+        match rejection {
+            Rejection::NotFound => detail(DETAILS.by_kind(OutcomeKind::NotFound)),
+            Rejection::MethodNotAllowed(_) => {
+                detail(DETAILS.by_status_text(405, "Method Not Allowed"))
+            }
+            Rejection::PayloadTooLarge => {
+                detail(DETAILS.by_status_text(413, "Request Entity Too Large"))
+            }
+            Rejection::UnreadableBody => {
+                validation::unprocessable(validation::items(&Invalid::body(Fault::Missing)))
+            }
+        }
+    }
+
+    /// Exchanges the API key for a JWT at `/v2/token`.
+    fn login_request(credentials: &Credentials) -> Option<WireRequest> {
+        Some(WireRequest::json(
+            TOKEN_PATH,
+            Vec::new(),
+            &json!({"api_key": credentials.api_key}),
+        ))
+    }
+
+    /// The JWT and its lifetime from a token response.
+    fn read_login(response: &WireResponse<'_>) -> Result<Session, ClientError> {
+        let bad = |why: &str| ClientError::BadResponse(format!("{TOKEN_PATH}: {why}"));
+        if response.status != 200 {
+            return Err(bad(&format!("status {}", response.status)));
+        }
+        let body: Map<String, Value> =
+            serde_json::from_slice(response.body).map_err(|_| bad("not a JSON object"))?;
+        let token = text(&body, "access_token").ok_or_else(|| bad("no access_token"))?;
+        let ttl = body
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("no expires_in"))?;
+        Ok(Session {
+            access_token: Some(token.to_string()),
+            lifetime: Some(Duration::from_secs(ttl)),
+        })
+    }
+
+    fn send_request(
+        _credentials: &Credentials,
+        session: &Session,
+        send: &SendOp,
+    ) -> Result<WireRequest, ClientError> {
+        Ok(WireRequest::json(
+            SEND_PATH,
+            authorization(session)?,
+            &json!({"target": send.to}),
+        ))
+    }
+
+    fn verify_request(
+        _credentials: &Credentials,
+        session: &Session,
+        verify: &VerifyOp,
+    ) -> Result<WireRequest, ClientError> {
+        Ok(WireRequest::json(
+            VERIFY_PATH,
+            authorization(session)?,
+            &json!({"target": verify.to, "code": verify.code}),
+        ))
+    }
+
+    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+        classify(operation, response)
     }
 }
 
@@ -139,85 +381,36 @@ fn admit(
     context: &ServeContext<'_>,
     request: &Request<'_>,
     fields: &[(&'static str, usize)],
-) -> Result<(Identifier, Vec<String>), Reply> {
+) -> Result<(Identifier, Vec<String>), Refusal> {
     let now_ms = context.engine.clock().now_ms();
     let authenticated = bearer_token(request.headers)
         .is_some_and(|token| context.state.tokens.accepts(token, now_ms));
     if !authenticated {
-        return Err(detail(401, NOT_AUTHENTICATED, OutcomeKind::Unauthorized));
+        return Err(Outcome::Unauthorized.into());
     }
     let values = validation::check(request.headers, request.body, fields)?;
     match Identifier::parse(&values[0]) {
         Ok(target) => Ok((target, values)),
-        Err(_) => Err(render(
-            &Observed::invalid(TARGET_INVALID),
-            request.operation,
-            None,
-        )),
+        Err(_) => Err(Invalid::new(TARGET, Fault::Malformed).into()),
     }
 }
 
-async fn send(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Observed, Reply> {
-    let (target, _) = admit(context, request, &[("target", MAX_TARGET_CHARS)])?;
-    let send = SendRequest {
-        tenant: TENANT.to_string(),
-        to: target,
-        purpose: PURPOSE.to_string(),
-        channel: None,
-        template: TEMPLATE.clone(),
-        from: None,
-    };
-    let outcome = context
-        .engine
-        .send(&context.config.loyaltydog.policy, send)
-        .await;
-    Ok(observe(&outcome, context.echo_codes))
+/// Whether this is the one invalid input LoyaltyDog answers with 400
+/// "Invalid target format": a target of the right type and length that is
+/// neither an e-mail address nor a phone number.
+fn is_target_format(reason: &Invalid) -> bool {
+    matches!(reason.problems(), [only] if only.field == TARGET
+        && matches!(only.fault, Fault::Malformed | Fault::Invalid)
+        && only.why.is_none())
 }
 
-async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Observed, Reply> {
-    let fields = [
-        ("target", MAX_TARGET_CHARS),
-        ("code", MAX_SUBMITTED_CODE_LEN),
-    ];
-    let (target, mut values) = admit(context, request, &fields)?;
-    let by = ChallengeRef::Key {
-        tenant: TENANT.to_string(),
-        to: target,
-        purpose: PURPOSE.to_string(),
-    };
-    let code = values.pop().unwrap_or_default();
-    let outcome = context.engine.verify(VerifyRequest { by, code }).await;
-    Ok(observe(&outcome, context.echo_codes))
-}
-
-fn detail(status: u16, text: &str, kind: OutcomeKind) -> Reply {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let reply = Reply::json(code, "application/json", &json!({ "detail": text }), kind);
-    if status == 401 {
+fn detail(row: Option<&ErrorRow<&str>>) -> Reply {
+    let row = row.unwrap_or(&DETAILS.rows()[0]);
+    let reply = Reply::json(row.status, JSON, &json!({ "detail": row.text }), row.kind);
+    if row.status == StatusCode::UNAUTHORIZED {
         reply.with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     } else {
         reply
-    }
-}
-
-/// What LoyaltyDog shows of an outcome: the target's type and, in dev
-/// mode, the code. Invalid input other than the target's format is a
-/// schema problem, worded `"<loc>: <msg>"`.
-pub(crate) fn observe(outcome: &Outcome, echo_codes: bool) -> Observed {
-    match outcome {
-        Outcome::Sent(sent) => Observed::Sent(Receipt {
-            channel: Some(otp_type(sent.channel)),
-            code: echo_codes.then(|| sent.code.as_str().to_string()),
-            ..Receipt::default()
-        }),
-        Outcome::InvalidInput { reason }
-            if reason != TARGET_INVALID && !reason.starts_with("body") =>
-        {
-            Observed::invalid(format!("body: {reason}"))
-        }
-        Outcome::UnsupportedMediaType => Observed::invalid("body: not JSON"),
-        Outcome::Forbidden => Observed::Unauthorized,
-        _ => observe_common(outcome),
     }
 }
 
@@ -229,136 +422,29 @@ fn otp_type(channel: Channel) -> Channel {
     }
 }
 
-pub(crate) fn render(observed: &Observed, operation: Operation, _id: Option<&str>) -> Reply {
-    let kind = observed.kind();
-    let send = operation == Operation::Send;
-    let body =
-        |success: bool, message: Option<&str>, error: Option<&str>, receipt: Option<&Receipt>| {
-            let mut body = json!({"success": success, "message": message, "error": error});
-            if send {
-                let receipt = receipt.cloned().unwrap_or_default();
-                body["otpType"] = receipt.channel.map(|c| c.name()).into();
-                body["mockCode"] = receipt.code.into();
-            }
-            body
-        };
-    match observed {
-        Observed::Sent(receipt) => {
-            let body = body(true, Some("OTP sent"), None, Some(receipt));
-            return Reply::json(StatusCode::OK, "application/json", &body, kind);
-        }
-        Observed::Verified => {
-            let body = body(true, Some("OTP verified"), None, None);
-            return Reply::json(StatusCode::OK, "application/json", &body, kind);
-        }
-        Observed::Unauthorized => return detail(401, NOT_AUTHENTICATED, kind),
-        Observed::InvalidInput { reason } if reason != TARGET_INVALID => {
-            if let Some(&(kind, status, text)) = DETAILS.iter().find(|d| d.2 == reason) {
-                return detail(status, text, kind);
-            }
-            return unprocessable(reason.split("; ").map(validation::item_from).collect());
-        }
-        _ => {}
-    }
-    let &(kind, status, text) = ERRORS.iter().find(|e| e.0 == kind).unwrap_or(&(
-        OutcomeKind::InternalError,
-        500,
-        "Internal server error",
-    ));
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let reply = Reply::json(
-        code,
-        "application/json",
-        &body(false, None, Some(text), None),
-        kind,
-    );
-    with_retry_after(reply, observed)
-}
-
-pub(crate) fn reject(rejection: Rejection) -> Reply {
-    match rejection {
-        Rejection::NotFound => detail(404, "Not Found", OutcomeKind::NotFound),
-        Rejection::MethodNotAllowed(_) => {
-            detail(405, "Method Not Allowed", OutcomeKind::InvalidInput)
-        }
-        Rejection::PayloadTooLarge => {
-            detail(413, "Request Entity Too Large", OutcomeKind::InvalidInput)
-        }
-        Rejection::UnreadableBody => unprocessable(vec![json!({
-            "type": "missing", "loc": ["body"], "msg": "Field required", "input": null,
-        })]),
-    }
-}
-
-/// Client side: the request that exchanges the API key for a JWT.
-pub fn token_request(credentials: &Credentials) -> WireRequest {
-    WireRequest::json(
-        TOKEN_PATH,
-        Vec::new(),
-        &json!({"api_key": credentials.api_key}),
-    )
-}
-
-/// Client side: the JWT and its lifetime from a token response.
-pub fn read_token(response: &WireResponse<'_>) -> Result<(String, Duration), ClientError> {
-    let bad = |why: &str| ClientError::BadResponse(format!("{TOKEN_PATH}: {why}"));
-    if response.status != 200 {
-        return Err(bad(&format!("status {}", response.status)));
-    }
-    let body: Map<String, Value> =
-        serde_json::from_slice(response.body).map_err(|_| bad("not a JSON object"))?;
-    let token = text(&body, "access_token").ok_or_else(|| bad("no access_token"))?;
-    let ttl = body
-        .get("expires_in")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad("no expires_in"))?;
-    Ok((token.to_string(), Duration::from_secs(ttl)))
-}
-
-fn authorization(credentials: &Credentials) -> Result<Vec<(&'static str, String)>, ClientError> {
-    let token = credentials
-        .access_token
-        .as_deref()
-        .ok_or(ClientError::Missing(
-            "an access token (fetch one with token_request)",
-        ))?;
+fn authorization(session: &Session) -> Result<Vec<(&'static str, String)>, ClientError> {
+    let token = session.access_token.as_deref().ok_or(ClientError::Missing(
+        "an access token (log in with login_request first)",
+    ))?;
     Ok(vec![bearer(token)])
 }
 
-pub(crate) fn send_request(
-    credentials: &Credentials,
-    send: &SendOp,
-) -> Result<WireRequest, ClientError> {
-    Ok(WireRequest::json(
-        SEND_PATH,
-        authorization(credentials)?,
-        &json!({"target": send.to}),
-    ))
-}
-
-pub(crate) fn verify_request(
-    credentials: &Credentials,
-    verify: &VerifyOp,
-) -> Result<WireRequest, ClientError> {
-    Ok(WireRequest::json(
-        VERIFY_PATH,
-        authorization(credentials)?,
-        &json!({"target": verify.to, "code": verify.code}),
-    ))
-}
-
-pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     let body = match response.object() {
         Ok(body) => body,
         Err(unrecognized) => return unrecognized,
     };
     match body.get("detail") {
         Some(Value::String(text)) => {
-            return match DETAILS
-                .iter()
-                .find(|d| d.1 == response.status && d.2 == text)
-            {
-                Some(&(kind, _, text)) => documented(kind, text, response),
+            return match DETAILS.by_status_text(response.status, text) {
+                Some(row) => documented(row.kind, response, || {
+                    let fault = if row.status == StatusCode::PAYLOAD_TOO_LARGE {
+                        Fault::TooLong
+                    } else {
+                        Fault::Invalid
+                    };
+                    Invalid::new(row.extra, fault)
+                }),
                 None => response.unrecognized("an undocumented detail"),
             }
         }
@@ -398,11 +484,8 @@ pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Obs
     }
     let error = text(&body, "error");
     match (success, error) {
-        (Some(false), Some(error)) => match ERRORS
-            .iter()
-            .find(|e| e.1 == response.status && e.2 == error)
-        {
-            Some(&(kind, _, text)) => documented(kind, text, response),
+        (Some(false), Some(error)) => match ERRORS.by_status_text(response.status, error) {
+            Some(row) => documented(row.kind, response, || Invalid::new(TARGET, Fault::Invalid)),
             None => response.unrecognized("an undocumented status and error"),
         },
         _ => response.unrecognized("an error without success: false and error"),

@@ -1,27 +1,38 @@
 //! Wire dialects: one file per dialect, holding everything that dialect
-//! says on the wire.
+//! says on the wire, server side and client side, so the two cannot drift.
 //!
-//! A dialect's server side turns an HTTP request into an engine operation
-//! and renders the [`Outcome`] in the dialect's own shape — including the
-//! shape of 404, 405 and 413 answers. Dialects know nothing of stores; the
-//! server hands them an [`Engine`] and the config. Paths of different
-//! dialects never collide, so all of them are served on one listener.
+//! The contract is the [`Protocol`] trait; each dialect file has one unit
+//! type implementing it, and the [`Dialect`] enum names them for targets,
+//! metrics and the CLI and dispatches to them statically. A seventh
+//! dialect is one new file and one line in the `dialects!` list below —
+//! the compiler checks that it implements the whole contract.
 //!
-//! A dialect's server side renders in two steps: [`Dialect::observe`] says
-//! what of an engine [`Outcome`] reaches the wire (an [`Observed`]), and
-//! [`Dialect::render`] writes that. Its client side builds requests from
-//! abstract operations ([`SendOp`], [`VerifyOp`]) and [`Dialect::classify`]
-//! reads any response back into an [`Observed`] — so `classify(render(o))
-//! == o` is a property the tests check for every dialect.
+//! Server side, every dialect is served by the same skeleton ([`serve`]):
+//! the dialect *admits* a request (checks it in its documented order and
+//! turns it into an engine operation, or refuses it with a [`Refusal`]),
+//! the engine decides, and the dialect renders in two steps:
+//! [`Protocol::observe`] says what of the engine's [`Outcome`] reaches the
+//! wire (an [`Observed`]) and [`Protocol::render`] writes that as a
+//! [`Reply`]. Dialects know nothing of stores; paths of different dialects
+//! never collide, so all of them are served on one listener.
+//!
+//! Client side, a dialect builds requests from abstract operations
+//! ([`SendOp`], [`VerifyOp`]) and a target's [`Credentials`] plus the
+//! [`Session`] its login hook opened (LoyaltyDog's JWT), and
+//! [`Protocol::classify`] reads any response back into an [`Observed`] —
+//! so `classify(render(o)) == o` is a property the tests check for every
+//! dialect.
 //!
 //! The client side in a few lines (the caller does the HTTP):
 //!
 //! ```
-//! use otpbench::dialect::{Credentials, Dialect, Operation, SendOp, WireResponse};
+//! use otpbench::dialect::{Credentials, Dialect, Operation, SendOp, Session, WireResponse};
 //! use otpbench::OutcomeKind;
 //!
 //! let send = SendOp { to: "79991234567".into(), purpose: Some("login".into()), ..SendOp::default() };
-//! let request = Dialect::Rees46.send_request(&Credentials::default(), &send).unwrap();
+//! let request = Dialect::Rees46
+//!     .send_request(&Credentials::default(), &Session::default(), &send)
+//!     .unwrap();
 //! assert_eq!(request.path, "/loyalty/otp/send");
 //!
 //! let headers = hyper::HeaderMap::new();
@@ -33,106 +44,239 @@
 //! let odd = WireResponse { status: 429, headers: &headers, body: b"slow down" };
 //! assert_eq!(Dialect::Rees46.classify(Operation::Send, &odd).kind(), OutcomeKind::Unrecognized);
 //! ```
-//!
-//! Each dialect file offers the same items, dispatched by [`Dialect`]:
-//! `PREFIX`, `ALSO_PRODUCES`, `route`, `serve`, `reject`, `observe`, `render`,
-//! `send_request`, `verify_request`, `classify`.
 
 // Refusals travel as ready `Reply`s or `Observed`s (~150 bytes) on the
 // cold path; boxing them would buy nothing but an allocation.
 #![allow(clippy::result_large_err)]
 
-pub mod client;
-pub mod loyaltydog;
-pub mod native;
-pub mod nomado;
-pub mod rees46;
-pub mod sigmasms;
-pub mod valify;
+mod client;
+mod loyaltydog;
+mod native;
+mod nomado;
+mod rees46;
+mod reply;
+mod sigmasms;
+mod valify;
 mod wire;
 
-use std::task::{Context, Poll, Waker};
+use std::borrow::Cow;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Body;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{HeaderMap, Response, StatusCode};
-use serde::Serialize;
+use hyper::HeaderMap;
 
-pub use client::{ClientError, Credentials, SendOp, VerifyOp, WireRequest, WireResponse};
+pub use client::{ClientError, Credentials, SendOp, Session, VerifyOp, WireRequest, WireResponse};
+pub use loyaltydog::{LoyaltyDog, TokenKeys};
+pub use native::Native;
+pub use nomado::Nomado;
+pub use rees46::{Customer, Customers, Rees46};
+pub use reply::{ErrorRow, ErrorTable, Reply};
+pub use sigmasms::SigmaSms;
+pub use valify::{egyptian_mobile, Valify};
+
+pub(crate) use native::{reject as reject_native, render_outcome as render_native};
 
 use crate::config::Config;
+use crate::delivery::Template;
+use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
-use crate::engine::Engine;
+use crate::engine::policy::Policy;
+use crate::engine::{Engine, SendRequest, VerifyRequest};
 
-/// Every dialect the server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Dialect {
-    Native,
-    Rees46,
-    Sigmasms,
-    Valify,
-    Nomado,
-    Loyaltydog,
+/// What one wire dialect is: its routes, its server side and its client
+/// side. Implemented by one unit type per dialect file.
+pub trait Protocol {
+    /// The name used in targets, metrics and the CLI.
+    const NAME: &'static str;
+    /// The path prefix all of this dialect's routes share; unknown paths
+    /// under it are answered in this dialect's shape.
+    const PREFIX: &'static str;
+    /// The outcomes this dialect answers besides [`COMMON_OUTCOMES`].
+    const ALSO_PRODUCES: &'static [OutcomeKind];
+
+    /// The operation served at `path`, if this dialect serves it.
+    fn route(path: &str) -> Option<Operation>;
+
+    // ---- server side -------------------------------------------------
+
+    /// Checks a send request, in the dialect's documented order, and says
+    /// what to ask the engine.
+    fn admit_send<'a>(
+        context: &ServeContext<'a>,
+        request: &Request<'_>,
+    ) -> Result<SendCall<'a>, Refusal>;
+
+    /// Checks a verify request and says what to ask the engine.
+    fn admit_verify(
+        context: &ServeContext<'_>,
+        request: &Request<'_>,
+    ) -> Result<VerifyCall, Refusal>;
+
+    /// Serves an operation that is neither send nor verify (LoyaltyDog's
+    /// token endpoint); by default, no such path.
+    fn serve_other(_context: &ServeContext<'_>, _request: &Request<'_>) -> Reply {
+        Self::reject(Rejection::NotFound)
+    }
+
+    /// Runs after the engine issued a code to `to` (REES46 records the
+    /// customer); by default nothing.
+    fn on_sent(_context: &ServeContext<'_>, _to: &Identifier) {}
+
+    /// What of an engine outcome this dialect puts on the wire.
+    /// `echo_codes` is the server's `--echo-codes`.
+    fn observe(outcome: &Outcome, echo_codes: bool) -> Observed;
+
+    /// Renders an outcome, as observed, for `operation`; `id` is the
+    /// challenge handle the request quoted (echoed by some verifies).
+    fn render(observed: &Observed, operation: Operation, id: Option<&str>) -> Reply;
+
+    /// Answers a request that never reached an operation.
+    fn reject(rejection: Rejection) -> Reply;
+
+    // ---- client side -------------------------------------------------
+
+    /// The request that opens a session (a login), for dialects that need
+    /// one before sending; `None` for the others.
+    fn login_request(_credentials: &Credentials) -> Option<WireRequest> {
+        None
+    }
+
+    /// Reads the answer to [`Protocol::login_request`] into a session.
+    fn read_login(response: &WireResponse<'_>) -> Result<Session, ClientError> {
+        Err(ClientError::BadResponse(format!(
+            "{} has no login, yet got a login answer ({})",
+            Self::NAME,
+            response.status
+        )))
+    }
+
+    /// The request for a send.
+    fn send_request(
+        credentials: &Credentials,
+        session: &Session,
+        send: &SendOp,
+    ) -> Result<WireRequest, ClientError>;
+
+    /// The request for a verify.
+    fn verify_request(
+        credentials: &Credentials,
+        session: &Session,
+        verify: &VerifyOp,
+    ) -> Result<WireRequest, ClientError>;
+
+    /// What a response to `operation` says, or [`Outcome::Unrecognized`]
+    /// with the reason when it fits none of the dialect's documented shapes.
+    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed;
 }
 
-/// Dispatches one call to the dialect's own file.
-macro_rules! each {
-    ($dialect:expr, $module:ident => $call:expr) => {
-        match $dialect {
-            Dialect::Native => {
-                use native as $module;
-                $call
+/// Declares the dialects: the [`Dialect`] enum and its static dispatch to
+/// each dialect's [`Protocol`] implementation.
+macro_rules! dialects {
+    ($($variant:ident => $protocol:ty),+ $(,)?) => {
+        /// Every dialect the server speaks.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Dialect {
+            $($variant),+
+        }
+
+        impl Dialect {
+            /// How many dialects there are.
+            pub const COUNT: usize = [$(Dialect::$variant),+].len();
+
+            /// Every dialect (`dialect as usize` indexes it).
+            pub const ALL: [Dialect; Dialect::COUNT] = [$(Dialect::$variant),+];
+
+            /// The name used in targets, metrics and the CLI.
+            pub fn name(self) -> &'static str {
+                match self { $(Dialect::$variant => <$protocol>::NAME),+ }
             }
-            Dialect::Rees46 => {
-                use rees46 as $module;
-                $call
+
+            /// The path prefix all of this dialect's routes share.
+            fn prefix(self) -> &'static str {
+                match self { $(Dialect::$variant => <$protocol>::PREFIX),+ }
             }
-            Dialect::Sigmasms => {
-                use sigmasms as $module;
-                $call
+
+            fn also_produces(self) -> &'static [OutcomeKind] {
+                match self { $(Dialect::$variant => <$protocol>::ALSO_PRODUCES),+ }
             }
-            Dialect::Valify => {
-                use valify as $module;
-                $call
+
+            fn route_own(self, path: &str) -> Option<Operation> {
+                match self { $(Dialect::$variant => <$protocol>::route(path)),+ }
             }
-            Dialect::Nomado => {
-                use nomado as $module;
-                $call
+
+            /// Serves one routed request (what the server does after
+            /// routing and reading the body; public so benchmarks and
+            /// embedders can call it).
+            pub async fn serve(self, context: &ServeContext<'_>, request: Request<'_>) -> Reply {
+                match self { $(Dialect::$variant => serve::<$protocol>(context, request).await),+ }
             }
-            Dialect::Loyaltydog => {
-                use loyaltydog as $module;
-                $call
+
+            /// Answers a request that never reached an operation.
+            pub fn reject(self, rejection: Rejection) -> Reply {
+                match self { $(Dialect::$variant => <$protocol>::reject(rejection)),+ }
+            }
+
+            /// What of an engine outcome this dialect puts on the wire.
+            pub fn observe(self, outcome: &Outcome, echo_codes: bool) -> Observed {
+                match self { $(Dialect::$variant => <$protocol>::observe(outcome, echo_codes)),+ }
+            }
+
+            /// Renders an outcome, as observed, for `operation`.
+            pub fn render(self, observed: &Observed, operation: Operation, id: Option<&str>) -> Reply {
+                match self { $(Dialect::$variant => <$protocol>::render(observed, operation, id)),+ }
+            }
+
+            /// Client side: the login request, for dialects with sessions.
+            pub fn login_request(self, credentials: &Credentials) -> Option<WireRequest> {
+                match self { $(Dialect::$variant => <$protocol>::login_request(credentials)),+ }
+            }
+
+            /// Client side: reads a login answer into a session.
+            pub fn read_login(self, response: &WireResponse<'_>) -> Result<Session, ClientError> {
+                match self { $(Dialect::$variant => <$protocol>::read_login(response)),+ }
+            }
+
+            /// Client side: the request for a send.
+            pub fn send_request(
+                self,
+                credentials: &Credentials,
+                session: &Session,
+                send: &SendOp,
+            ) -> Result<WireRequest, ClientError> {
+                match self {
+                    $(Dialect::$variant => <$protocol>::send_request(credentials, session, send)),+
+                }
+            }
+
+            /// Client side: the request for a verify.
+            pub fn verify_request(
+                self,
+                credentials: &Credentials,
+                session: &Session,
+                verify: &VerifyOp,
+            ) -> Result<WireRequest, ClientError> {
+                match self {
+                    $(Dialect::$variant => <$protocol>::verify_request(credentials, session, verify)),+
+                }
+            }
+
+            /// Client side: what a response to `operation` says.
+            pub fn classify(self, operation: Operation, response: &WireResponse<'_>) -> Observed {
+                match self { $(Dialect::$variant => <$protocol>::classify(operation, response)),+ }
             }
         }
     };
 }
 
+dialects! {
+    Native => Native,
+    Rees46 => Rees46,
+    Sigmasms => SigmaSms,
+    Valify => Valify,
+    Nomado => Nomado,
+    Loyaltydog => LoyaltyDog,
+}
+
 impl Dialect {
-    /// Every dialect (`dialect as usize` indexes it).
-    pub const ALL: [Dialect; 6] = [
-        Dialect::Native,
-        Dialect::Rees46,
-        Dialect::Sigmasms,
-        Dialect::Valify,
-        Dialect::Nomado,
-        Dialect::Loyaltydog,
-    ];
-
-    /// The name used in targets, metrics and the CLI.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Native => "native",
-            Dialect::Rees46 => "rees46",
-            Dialect::Sigmasms => "sigmasms",
-            Dialect::Valify => "valify",
-            Dialect::Nomado => "nomado",
-            Dialect::Loyaltydog => "loyaltydog",
-        }
-    }
-
     /// The dialect with this name.
     pub fn from_name(name: &str) -> Option<Dialect> {
         Dialect::ALL.into_iter().find(|d| d.name() == name)
@@ -142,7 +286,7 @@ impl Dialect {
     pub fn route(path: &str) -> Option<(Dialect, Operation)> {
         Dialect::ALL
             .into_iter()
-            .find_map(|dialect| each!(dialect, d => d::route(path)).map(|op| (dialect, op)))
+            .find_map(|dialect| dialect.route_own(path).map(|op| (dialect, op)))
     }
 
     /// Whose error shape an unknown path gets: the dialect whose path
@@ -154,72 +298,127 @@ impl Dialect {
             .unwrap_or(Dialect::Native)
     }
 
-    /// The path prefix all of this dialect's routes share.
-    fn prefix(self) -> &'static str {
-        each!(self, d => d::PREFIX)
-    }
-
     /// The outcomes this dialect's server side can answer, in
     /// [`OutcomeKind::ALL`] order.
     pub fn produces(self) -> Vec<OutcomeKind> {
-        let also = each!(self, d => d::ALSO_PRODUCES);
+        let also = self.also_produces();
         OutcomeKind::ALL
             .into_iter()
             .filter(|kind| COMMON_OUTCOMES.contains(kind) || also.contains(kind))
             .collect()
     }
 
-    /// Serves one routed request (what the server does after routing and
-    /// reading the body; public so benchmarks and embedders can call it).
-    pub async fn serve(self, context: &ServeContext<'_>, request: Request<'_>) -> Reply {
-        each!(self, d => d::serve(context, request).await)
-    }
-
-    /// Answers a request that never reached an operation.
-    pub fn reject(self, rejection: Rejection) -> Reply {
-        each!(self, d => d::reject(rejection))
-    }
-
-    /// What of an engine outcome this dialect puts on the wire.
-    /// `echo_codes` is the server's `--echo-codes`.
-    pub fn observe(self, outcome: &Outcome, echo_codes: bool) -> Observed {
-        each!(self, d => d::observe(outcome, echo_codes))
-    }
-
-    /// Renders an outcome, as observed, for `operation`; `id` is the
-    /// challenge handle the request quoted (echoed by some verifies).
-    pub fn render(self, observed: &Observed, operation: Operation, id: Option<&str>) -> Reply {
-        each!(self, d => d::render(observed, operation, id))
-    }
-
-    /// Client side: the request for a send.
-    pub fn send_request(
-        self,
-        credentials: &Credentials,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError> {
-        each!(self, d => d::send_request(credentials, send))
-    }
-
-    /// Client side: the request for a verify.
-    pub fn verify_request(
-        self,
-        credentials: &Credentials,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError> {
-        each!(self, d => d::verify_request(credentials, verify))
-    }
-
-    /// Client side: what a response to `operation` says, or
-    /// [`Outcome::Unrecognized`] with the reason when it fits none of the
-    /// dialect's documented shapes.
-    pub fn classify(self, operation: Operation, response: &WireResponse<'_>) -> Observed {
-        each!(self, d => d::classify(operation, response))
+    /// Whether the client must log in before sending (and may have to
+    /// again when the session lapses).
+    pub fn has_login(self) -> bool {
+        self.login_request(&Credentials::default()).is_some()
     }
 }
 
-/// The outcomes every dialect's server side answers; each dialect file
-/// lists the rest it can answer as `ALSO_PRODUCES`.
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The one serve skeleton: admit → engine → observe → render.
+async fn serve<P: Protocol>(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
+    let operation = request.operation;
+    let admitted = match operation {
+        Operation::Send => match P::admit_send(context, &request) {
+            Ok(call) => {
+                let to = call.request.to.clone();
+                let outcome = context.engine.send(&call.policy, call.request).await;
+                if let Outcome::Sent(_) = outcome {
+                    P::on_sent(context, &to);
+                }
+                Ok((outcome, call.echo))
+            }
+            Err(refusal) => Err(refusal),
+        },
+        Operation::Verify => match P::admit_verify(context, &request) {
+            Ok(call) => Ok((context.engine.verify(call.request).await, call.echo)),
+            Err(refusal) => Err(refusal),
+        },
+        Operation::Token | Operation::Other => return P::serve_other(context, &request),
+    };
+    let (outcome, echo) = match admitted {
+        Ok(answer) => answer,
+        Err(Refusal::Outcome(outcome)) => (outcome, Echo::default()),
+        Err(Refusal::Answer(reply)) => return reply,
+    };
+    let mut observed = P::observe(&outcome, context.echo_codes);
+    if let (Observed::Sent(receipt), Outcome::Sent(sent)) = (&mut observed, &outcome) {
+        echo.annotate(receipt, sent.code.as_str());
+    }
+    P::render(&observed, operation, echo.id.as_deref())
+}
+
+/// Why a request gets no engine operation: an outcome the dialect renders
+/// like any other, or a ready answer in the dialect's shape.
+pub enum Refusal {
+    Outcome(Outcome),
+    Answer(Reply),
+}
+
+impl From<Outcome> for Refusal {
+    fn from(outcome: Outcome) -> Self {
+        Refusal::Outcome(outcome)
+    }
+}
+
+impl From<Reply> for Refusal {
+    fn from(reply: Reply) -> Self {
+        Refusal::Answer(reply)
+    }
+}
+
+impl From<crate::engine::outcome::Invalid> for Refusal {
+    fn from(reason: crate::engine::outcome::Invalid) -> Self {
+        Refusal::Outcome(Outcome::InvalidInput { reason })
+    }
+}
+
+/// A send the dialect admitted: the policy it runs under, the engine
+/// request, and what the answer repeats of the request.
+pub struct SendCall<'a> {
+    pub policy: Cow<'a, Policy>,
+    pub request: SendRequest,
+    pub echo: Echo,
+}
+
+/// A verify the dialect admitted.
+pub struct VerifyCall {
+    pub request: VerifyRequest,
+    pub echo: Echo,
+}
+
+/// What a dialect's answer repeats of its request, beyond the engine's
+/// outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Echo {
+    /// The challenge handle the request quoted (SigmaSMS, Valify verify).
+    pub id: Option<String>,
+    /// The recipient as the answer names it (Nomado's `data` key).
+    pub to: Option<String>,
+    /// The message template, for answers that show the text (Nomado).
+    pub template: Option<Template>,
+}
+
+impl Echo {
+    /// Adds what the answer shows of the request to a send's receipt.
+    fn annotate(&self, receipt: &mut Receipt, code: &str) {
+        if let Some(to) = &self.to {
+            receipt.to = Some(to.clone());
+        }
+        if let Some(template) = &self.template {
+            receipt.text = Some(template.render(code));
+        }
+    }
+}
+
+/// The outcomes every dialect's server side answers; each dialect lists
+/// the rest it can answer as [`Protocol::ALSO_PRODUCES`].
 pub const COMMON_OUTCOMES: [OutcomeKind; 12] = [
     OutcomeKind::Sent,
     OutcomeKind::Verified,
@@ -272,6 +471,8 @@ pub struct ServeContext<'a> {
     pub config: &'a Config,
     /// `--echo-codes`: put the code into responses that have a field for it.
     pub echo_codes: bool,
+    /// `--test-mode` (LoyaltyDog fills `mockCode`, as in its dev mode).
+    pub test_mode: bool,
     /// State some dialects keep besides challenges.
     pub state: &'a DialectState,
 }
@@ -279,16 +480,16 @@ pub struct ServeContext<'a> {
 /// What dialects remember besides challenges: REES46's customer records
 /// and the key LoyaltyDog signs its access tokens with.
 pub struct DialectState {
-    pub customers: rees46::Customers,
-    pub tokens: loyaltydog::TokenKeys,
+    pub customers: Customers,
+    pub tokens: TokenKeys,
 }
 
 impl DialectState {
     /// Fresh state for a server with this config.
     pub fn new(config: &Config) -> DialectState {
         DialectState {
-            customers: rees46::Customers::default(),
-            tokens: loyaltydog::TokenKeys::new(config.secret.as_deref()),
+            customers: Customers::default(),
+            tokens: TokenKeys::new(config.secret.as_deref()),
         }
     }
 }
@@ -313,103 +514,28 @@ pub enum Rejection {
     UnreadableBody,
 }
 
-/// A rendered answer and the outcome it stands for (for metrics).
-pub struct Reply {
-    pub response: Response<Full<Bytes>>,
-    pub outcome: OutcomeKind,
-}
-
-impl Reply {
-    /// Status, headers and body bytes (a rendered body is already whole).
-    pub fn into_parts(self) -> (StatusCode, HeaderMap, Bytes) {
-        let (parts, body) = self.response.into_parts();
-        let mut body = std::pin::pin!(body);
-        let mut context = Context::from_waker(Waker::noop());
-        let bytes = match body.as_mut().poll_frame(&mut context) {
-            Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
-            _ => Bytes::new(),
-        };
-        (parts.status, parts.headers, bytes)
-    }
-
-    /// A JSON reply.
-    pub(crate) fn json(
-        status: StatusCode,
-        content_type: &'static str,
-        body: &impl Serialize,
-        outcome: OutcomeKind,
-    ) -> Reply {
-        Reply {
-            response: json_response(status, content_type, body),
-            outcome,
+impl Rejection {
+    /// The outcome a rejection counts as.
+    pub fn outcome(self) -> OutcomeKind {
+        match self {
+            Rejection::NotFound => OutcomeKind::NotFound,
+            _ => OutcomeKind::InvalidInput,
         }
     }
-
-    /// Adds a header.
-    pub(crate) fn with_header(
-        mut self,
-        name: hyper::header::HeaderName,
-        value: HeaderValue,
-    ) -> Reply {
-        self.response.headers_mut().insert(name, value);
-        self
-    }
-}
-
-/// A JSON response: the one place every otpbench server builds one.
-pub(crate) fn json_response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: &impl Serialize,
-) -> Response<Full<Bytes>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-/// Whether the request says its body is JSON (`application/json` or
-/// `application/*+json`, parameters allowed).
-pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json")
-        || (essence.len() > 17
-            && essence[..12].eq_ignore_ascii_case("application/")
-            && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
-}
-
-/// The token of an `Authorization: Bearer <token>` header.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Constant-time equality for secrets from requests.
-pub(crate) fn secret_eq(given: &str, expected: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
-}
-
-/// Whole seconds for a `Retry-After`: rounded up, at least 1.
-pub(crate) fn retry_after_secs(retry_after: std::time::Duration) -> u64 {
-    retry_after.as_millis().div_ceil(1000).max(1) as u64
 }
 
 /// A wait as the wire carries it: whole seconds in `Retry-After`.
-pub(crate) fn wire_wait(wait: Duration) -> Option<Duration> {
-    Some(Duration::from_secs(retry_after_secs(wait)))
+fn wire_wait(wait: Duration) -> Option<Duration> {
+    Some(Duration::from_secs(reply::retry_after_secs(wait)))
 }
 
 /// What most dialects show of an engine outcome: a bare receipt, no
-/// attempt counts, waits in whole seconds (the `Retry-After` header).
-pub(crate) fn observe_common(outcome: &Outcome) -> Observed {
+/// attempt counts, waits in whole seconds (the `Retry-After` header), and
+/// invalid input reduced by `invalid` to what the dialect says of it.
+fn observe_common(
+    outcome: &Outcome,
+    invalid: impl FnOnce(&crate::engine::outcome::Invalid) -> crate::engine::outcome::Invalid,
+) -> Observed {
     match outcome {
         Outcome::Sent(_) => Observed::Sent(Receipt::default()),
         Outcome::Verified => Observed::Verified,
@@ -424,7 +550,9 @@ pub(crate) fn observe_common(outcome: &Outcome) -> Observed {
         Outcome::RateLimited { retry_after } => Observed::RateLimited {
             retry_after: wire_wait(*retry_after),
         },
-        Outcome::InvalidInput { reason } => Observed::invalid(reason.as_str()),
+        Outcome::InvalidInput { reason } => Observed::InvalidInput {
+            reason: invalid(reason),
+        },
         Outcome::Unauthorized => Observed::Unauthorized,
         Outcome::Forbidden => Observed::Forbidden,
         Outcome::UnsupportedMediaType => Observed::UnsupportedMediaType,
@@ -437,9 +565,14 @@ pub(crate) fn observe_common(outcome: &Outcome) -> Observed {
     }
 }
 
-/// The observed outcome of a documented error answer of `kind` whose text
-/// was `text`; waits come from the response's `Retry-After`.
-pub(crate) fn documented(kind: OutcomeKind, text: &str, response: &WireResponse<'_>) -> Observed {
+/// The observed outcome of a documented error answer of `kind`; waits come
+/// from the response's `Retry-After`, an invalid-input reason from
+/// `invalid` (what the dialect's answer says of the field).
+fn documented(
+    kind: OutcomeKind,
+    response: &WireResponse<'_>,
+    invalid: impl FnOnce() -> crate::engine::outcome::Invalid,
+) -> Observed {
     let wait = response.retry_after();
     match kind {
         OutcomeKind::WrongCode => Observed::WrongCode {
@@ -449,7 +582,7 @@ pub(crate) fn documented(kind: OutcomeKind, text: &str, response: &WireResponse<
         OutcomeKind::AttemptsExceeded => Observed::AttemptsExceeded { retry_after: wait },
         OutcomeKind::NotFound => Observed::NotFound,
         OutcomeKind::RateLimited => Observed::RateLimited { retry_after: wait },
-        OutcomeKind::InvalidInput => Observed::invalid(text),
+        OutcomeKind::InvalidInput => Observed::InvalidInput { reason: invalid() },
         OutcomeKind::Unauthorized => Observed::Unauthorized,
         OutcomeKind::Forbidden => Observed::Forbidden,
         OutcomeKind::UnsupportedMediaType => Observed::UnsupportedMediaType,
@@ -459,59 +592,5 @@ pub(crate) fn documented(kind: OutcomeKind, text: &str, response: &WireResponse<
         OutcomeKind::Sent | OutcomeKind::Verified | OutcomeKind::Unrecognized => {
             response.unrecognized("a success kind among the errors")
         }
-    }
-}
-
-/// The outcome a rejection counts as.
-pub(crate) fn rejection_outcome(rejection: Rejection) -> OutcomeKind {
-    match rejection {
-        Rejection::NotFound => OutcomeKind::NotFound,
-        _ => OutcomeKind::InvalidInput,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_content_types_are_recognised() {
-        let mut headers = HeaderMap::new();
-        for (value, json) in [
-            ("application/json", true),
-            ("Application/JSON; charset=utf-8", true),
-            ("application/problem+json", true),
-            ("text/plain", false),
-            ("application/jsonx", false),
-            ("application/x-www-form-urlencoded", false),
-        ] {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(value));
-            assert_eq!(is_json(&headers), json, "{value}");
-        }
-        headers.clear();
-        assert!(!is_json(&headers));
-    }
-
-    #[test]
-    fn bearer_tokens_are_read_case_insensitively() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            hyper::header::AUTHORIZATION,
-            HeaderValue::from_static("bearer abc"),
-        );
-        assert_eq!(bearer_token(&headers), Some("abc"));
-        headers.insert(
-            hyper::header::AUTHORIZATION,
-            HeaderValue::from_static("Basic abc"),
-        );
-        assert_eq!(bearer_token(&headers), None);
-    }
-
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
-        use std::time::Duration;
-        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
-        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
-        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
     }
 }

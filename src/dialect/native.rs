@@ -13,7 +13,9 @@
 //! `Content-Type: application/json`; the checks run in that order (401,
 //! then 415, then 400 for the body). Unknown JSON fields are ignored.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::StatusCode;
@@ -21,96 +23,255 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use std::time::Duration;
-
 use crate::delivery::{Channel, Template};
-use crate::dialect::client::{
-    bearer, count, is, text, ClientError, Credentials, SendOp, VerifyOp, WireRequest,
-};
+use crate::dialect::client::{bearer, count, is, text};
+use crate::dialect::reply::{retry_after_secs, JSON};
+use crate::dialect::wire;
 use crate::dialect::{
-    bearer_token, documented, is_json, observe_common, rejection_outcome, retry_after_secs,
-    secret_eq, Operation, Rejection, Reply, Request, ServeContext, WireResponse,
+    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
+    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
+    WireRequest, WireResponse,
 };
 use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{ChallengeId, Observed, Outcome, OutcomeKind, Receipt};
+use crate::engine::outcome::{
+    ChallengeId, Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt,
+};
 use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
+use crate::http::auth::{bearer_token, secret_eq};
+use crate::http::json::is_json;
 
-pub(crate) const PREFIX: &str = "/v1/";
-/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
-pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[OutcomeKind::UnsupportedMediaType];
+/// The native dialect.
+pub struct Native;
+
 /// Path of the send operation.
 pub const SEND_PATH: &str = "/v1/otp/send";
 /// Path of the verify operation.
 pub const VERIFY_PATH: &str = "/v1/otp/verify";
 /// Content type of every error.
 pub const PROBLEM_JSON: &str = "application/problem+json";
-const JSON: &str = "application/json";
 /// Limits and challenges of this dialect are kept apart from the others'.
 const TENANT: &str = "native";
 /// The purpose of requests that name none.
 pub const DEFAULT_PURPOSE: &str = "default";
 const MAX_PURPOSE_LEN: usize = 64;
+const EXPECTED_STRING: &str = "expected a string";
 
 static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
     Template::new("Your otpbench code is {{ code }}", "{{ code }}").expect("has a placeholder")
 });
 
-pub(crate) fn route(path: &str) -> Option<Operation> {
-    match path {
-        SEND_PATH => Some(Operation::Send),
-        VERIFY_PATH => Some(Operation::Verify),
-        _ => None,
-    }
-}
+impl Protocol for Native {
+    const NAME: &'static str = "native";
+    const PREFIX: &'static str = "/v1/";
+    const ALSO_PRODUCES: &'static [OutcomeKind] = &[OutcomeKind::UnsupportedMediaType];
 
-pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
-    let outcome = match request.operation {
-        Operation::Send => send(context, &request).await,
-        Operation::Verify => verify(context, &request).await,
-        Operation::Token | Operation::Other => return reject(Rejection::NotFound),
-    };
-    let outcome = outcome.unwrap_or_else(|refused| refused);
-    render(
-        &observe(&outcome, context.echo_codes),
-        request.operation,
-        None,
-    )
+    fn route(path: &str) -> Option<Operation> {
+        match path {
+            SEND_PATH => Some(Operation::Send),
+            VERIFY_PATH => Some(Operation::Verify),
+            _ => None,
+        }
+    }
+
+    fn admit_send<'a>(
+        context: &ServeContext<'a>,
+        request: &Request<'_>,
+    ) -> Result<SendCall<'a>, Refusal> {
+        let body = admit(context, request)?;
+        let to = recipient(&body)?;
+        let purpose = purpose(&body)?;
+        let channel = match string_field(&body, "channel")? {
+            None => None,
+            Some(name) => Some(Channel::from_name(name).ok_or_else(|| {
+                Invalid::new("channel", Fault::Malformed)
+                    .because("expected one of sms, email, push, telegram, max, whatsapp")
+            })?),
+        };
+        Ok(SendCall {
+            policy: Cow::Borrowed(&context.config.native.policy),
+            request: SendRequest {
+                tenant: TENANT.to_string(),
+                to,
+                purpose,
+                channel,
+                template: TEMPLATE.clone(),
+                from: None,
+            },
+            echo: Echo::default(),
+        })
+    }
+
+    fn admit_verify(
+        context: &ServeContext<'_>,
+        request: &Request<'_>,
+    ) -> Result<VerifyCall, Refusal> {
+        let body = admit(context, request)?;
+        let code = required(&body, "code")?.to_string();
+        let by = match (string_field(&body, "id")?, body.contains_key("to")) {
+            (Some(_), true) => {
+                return Err(Invalid::new("id", Fault::Conflict)
+                    .because("give either id or to (with purpose), not both")
+                    .into())
+            }
+            (Some(id), false) => {
+                let id = Uuid::parse_str(id)
+                    .map_err(|_| Invalid::new("id", Fault::Malformed).because("expected a UUID"))?;
+                ChallengeRef::Id {
+                    tenant: TENANT.to_string(),
+                    id: ChallengeId(id),
+                }
+            }
+            (None, true) => ChallengeRef::Key {
+                tenant: TENANT.to_string(),
+                to: recipient(&body)?,
+                purpose: purpose(&body)?,
+            },
+            (None, false) => {
+                return Err(Invalid::new("id", Fault::Missing)
+                    .because("give id or to (with purpose)")
+                    .into())
+            }
+        };
+        Ok(VerifyCall {
+            request: VerifyRequest { by, code },
+            echo: Echo::default(),
+        })
+    }
+
+    /// Everything but the code, which only `--echo-codes` adds; invalid
+    /// input as its detail says it.
+    fn observe(outcome: &Outcome, echo_codes: bool) -> Observed {
+        match outcome {
+            Outcome::Sent(sent) => Observed::Sent(Receipt {
+                id: Some(sent.id.to_string()),
+                code: echo_codes.then(|| sent.code.as_str().to_string()),
+                expires_in: Some(Duration::from_secs(sent.expires_in.as_secs())),
+                attempts_remaining: Some(sent.attempts_remaining),
+                sends_remaining: sent.sends_remaining,
+                ..Receipt::default()
+            }),
+            Outcome::WrongCode { attempts_remaining } => Observed::WrongCode {
+                attempts_remaining: Some(*attempts_remaining),
+            },
+            _ => observe_common(outcome, |reason| read_invalid(&reason.to_string())),
+        }
+    }
+
+    fn render(observed: &Observed, _operation: Operation, _id: Option<&str>) -> Reply {
+        match observed {
+            Outcome::Sent(receipt) => Reply::json(
+                StatusCode::OK,
+                JSON,
+                &SentBody {
+                    id: receipt.id.as_deref().unwrap_or_default(),
+                    expires_in: receipt.expires_in.unwrap_or_default().as_secs(),
+                    attempts_remaining: receipt.attempts_remaining.unwrap_or_default(),
+                    sends_remaining: receipt.sends_remaining,
+                    code: receipt.code.as_deref(),
+                },
+                OutcomeKind::Sent,
+            ),
+            Outcome::Verified => Reply::json(
+                StatusCode::OK,
+                JSON,
+                &VerifiedBody { verified: true },
+                OutcomeKind::Verified,
+            ),
+            _ => problem(observed),
+        }
+    }
+
+    /// 404 / 405 / 413 / 400 for requests that never reached an operation.
+    fn reject(rejection: Rejection) -> Reply {
+        reject(rejection)
+    }
+
+    fn send_request(
+        credentials: &Credentials,
+        _session: &Session,
+        send: &SendOp,
+    ) -> Result<WireRequest, ClientError> {
+        let mut body = Map::new();
+        body.insert("to".into(), send.to.clone().into());
+        if let Some(purpose) = &send.purpose {
+            body.insert("purpose".into(), purpose.clone().into());
+        }
+        if let Some(channel) = send.channel {
+            body.insert("channel".into(), channel.name().into());
+        }
+        let headers = vec![bearer(&credentials.bearer)];
+        Ok(WireRequest::json(SEND_PATH, headers, &Value::Object(body)))
+    }
+
+    fn verify_request(
+        credentials: &Credentials,
+        _session: &Session,
+        verify: &VerifyOp,
+    ) -> Result<WireRequest, ClientError> {
+        let mut body = Map::new();
+        match &verify.id {
+            Some(id) => {
+                body.insert("id".into(), id.clone().into());
+            }
+            None => {
+                body.insert("to".into(), verify.to.clone().into());
+                if let Some(purpose) = &verify.purpose {
+                    body.insert("purpose".into(), purpose.clone().into());
+                }
+            }
+        }
+        body.insert("code".into(), verify.code.clone().into());
+        let headers = vec![bearer(&credentials.bearer)];
+        Ok(WireRequest::json(
+            VERIFY_PATH,
+            headers,
+            &Value::Object(body),
+        ))
+    }
+
+    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+        classify(operation, response)
+    }
 }
 
 /// Auth, content type and JSON object, in that order.
-fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Outcome> {
+fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
     let authorized = bearer_token(request.headers)
         .is_some_and(|token| secret_eq(token, &context.config.native.bearer));
     if !authorized {
-        return Err(Outcome::Unauthorized);
+        return Err(Outcome::Unauthorized.into());
     }
     if !is_json(request.headers) {
-        return Err(Outcome::UnsupportedMediaType);
+        return Err(Outcome::UnsupportedMediaType.into());
     }
     match serde_json::from_slice::<Value>(request.body) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(Outcome::invalid("body: expected a JSON object")),
-        Err(error) => Err(Outcome::invalid(format!("body: invalid JSON: {error}"))),
+        Ok(_) => Err(Invalid::body(Fault::NotAnObject)
+            .because("expected a JSON object")
+            .into()),
+        Err(error) => Err(Invalid::body(Fault::NotJson)
+            .because(format!("invalid JSON: {error}"))
+            .into()),
     }
 }
 
-fn string_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Outcome> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Outcome::invalid(format!("{name}: expected a string"))),
-    }
+fn string_field<'a>(
+    body: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, Invalid> {
+    wire::optional(body, name).map_err(|fault| Invalid::new(name, fault).because(EXPECTED_STRING))
 }
 
-fn required<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, Outcome> {
-    string_field(body, name)?.ok_or_else(|| Outcome::invalid(format!("{name}: required")))
+fn required<'a>(body: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, Invalid> {
+    string_field(body, name)?.ok_or_else(|| Invalid::new(name, Fault::Missing))
 }
 
-fn recipient(body: &Map<String, Value>) -> Result<Identifier, Outcome> {
-    Identifier::parse(required(body, "to")?).map_err(|e| Outcome::invalid(format!("to: {e}")))
+fn recipient(body: &Map<String, Value>) -> Result<Identifier, Invalid> {
+    Identifier::parse(required(body, "to")?)
+        .map_err(|e| Invalid::new("to", Fault::Malformed).because(e.to_string()))
 }
 
-fn purpose(body: &Map<String, Value>) -> Result<String, Outcome> {
+fn purpose(body: &Map<String, Value>) -> Result<String, Invalid> {
     let Some(purpose) = string_field(body, "purpose")? else {
         return Ok(DEFAULT_PURPOSE.to_string());
     };
@@ -120,61 +281,11 @@ fn purpose(body: &Map<String, Value>) -> Result<String, Outcome> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !well_formed {
-        return Err(Outcome::invalid(
-            "purpose: expected 1 to 64 of a-z, 0-9 and _",
-        ));
+        return Err(
+            Invalid::new("purpose", Fault::Malformed).because("expected 1 to 64 of a-z, 0-9 and _")
+        );
     }
     Ok(purpose.to_string())
-}
-
-async fn send(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Outcome, Outcome> {
-    let body = admit(context, request)?;
-    let to = recipient(&body)?;
-    let purpose = purpose(&body)?;
-    let channel = match string_field(&body, "channel")? {
-        None => None,
-        Some(name) => Some(Channel::from_name(name).ok_or_else(|| {
-            Outcome::invalid("channel: expected one of sms, email, push, telegram, max, whatsapp")
-        })?),
-    };
-    let send = SendRequest {
-        tenant: TENANT.to_string(),
-        to,
-        purpose,
-        channel,
-        template: TEMPLATE.clone(),
-        from: None,
-    };
-    Ok(context
-        .engine
-        .send(&context.config.native.policy, send)
-        .await)
-}
-
-async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Outcome, Outcome> {
-    let body = admit(context, request)?;
-    let code = required(&body, "code")?.to_string();
-    let by = match (string_field(&body, "id")?, body.contains_key("to")) {
-        (Some(_), true) => {
-            return Err(Outcome::invalid(
-                "give either id or to (with purpose), not both",
-            ))
-        }
-        (Some(id), false) => {
-            let id = Uuid::parse_str(id).map_err(|_| Outcome::invalid("id: expected a UUID"))?;
-            ChallengeRef::Id {
-                tenant: TENANT.to_string(),
-                id: ChallengeId(id),
-            }
-        }
-        (None, true) => ChallengeRef::Key {
-            tenant: TENANT.to_string(),
-            to: recipient(&body)?,
-            purpose: purpose(&body)?,
-        },
-        (None, false) => return Err(Outcome::invalid("id or to: required")),
-    };
-    Ok(context.engine.verify(VerifyRequest { by, code }).await)
 }
 
 #[derive(Serialize)]
@@ -231,7 +342,7 @@ fn status_and_title(kind: OutcomeKind) -> (StatusCode, &'static str) {
 
 fn detail(outcome: &Observed) -> String {
     match outcome {
-        Outcome::InvalidInput { reason } => reason.clone(),
+        Outcome::InvalidInput { reason } => reason.to_string(),
         Outcome::Unauthorized => "missing or wrong bearer token".into(),
         Outcome::Forbidden => "not allowed".into(),
         Outcome::NotFound => "no active code for this request".into(),
@@ -249,53 +360,9 @@ fn detail(outcome: &Observed) -> String {
     }
 }
 
-/// What the native API shows of an outcome: everything but the code,
-/// which only `--echo-codes` adds.
-pub(crate) fn observe(outcome: &Outcome, echo_codes: bool) -> Observed {
-    match outcome {
-        Outcome::Sent(sent) => Observed::Sent(Receipt {
-            id: Some(sent.id.to_string()),
-            code: echo_codes.then(|| sent.code.as_str().to_string()),
-            expires_in: Some(Duration::from_secs(sent.expires_in.as_secs())),
-            attempts_remaining: Some(sent.attempts_remaining),
-            sends_remaining: sent.sends_remaining,
-            ..Receipt::default()
-        }),
-        Outcome::WrongCode { attempts_remaining } => Observed::WrongCode {
-            attempts_remaining: Some(*attempts_remaining),
-        },
-        _ => observe_common(outcome),
-    }
-}
-
-/// Renders an outcome in the native shape.
-pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&str>) -> Reply {
-    match observed {
-        Outcome::Sent(receipt) => Reply::json(
-            StatusCode::OK,
-            JSON,
-            &SentBody {
-                id: receipt.id.as_deref().unwrap_or_default(),
-                expires_in: receipt.expires_in.unwrap_or_default().as_secs(),
-                attempts_remaining: receipt.attempts_remaining.unwrap_or_default(),
-                sends_remaining: receipt.sends_remaining,
-                code: receipt.code.as_deref(),
-            },
-            OutcomeKind::Sent,
-        ),
-        Outcome::Verified => Reply::json(
-            StatusCode::OK,
-            JSON,
-            &VerifiedBody { verified: true },
-            OutcomeKind::Verified,
-        ),
-        _ => problem(observed),
-    }
-}
-
 /// An engine outcome as a native problem (the admin routes use it).
 pub(crate) fn render_outcome(outcome: &Outcome) -> Reply {
-    render(&observe(outcome, false), Operation::Other, None)
+    Native::render(&Native::observe(outcome, false), Operation::Other, None)
 }
 
 fn problem(outcome: &Observed) -> Reply {
@@ -372,7 +439,7 @@ pub(crate) fn reject(rejection: Rejection) -> Reply {
         attempts_remaining: None,
         retry_after: None,
     };
-    let reply = Reply::json(status, PROBLEM_JSON, &body, rejection_outcome(rejection));
+    let reply = Reply::json(status, PROBLEM_JSON, &body, rejection.outcome());
     match rejection {
         Rejection::MethodNotAllowed(allow) => {
             reply.with_header(ALLOW, HeaderValue::from_static(allow))
@@ -381,48 +448,7 @@ pub(crate) fn reject(rejection: Rejection) -> Reply {
     }
 }
 
-pub(crate) fn send_request(
-    credentials: &Credentials,
-    send: &SendOp,
-) -> Result<WireRequest, ClientError> {
-    let mut body = Map::new();
-    body.insert("to".into(), send.to.clone().into());
-    if let Some(purpose) = &send.purpose {
-        body.insert("purpose".into(), purpose.clone().into());
-    }
-    if let Some(channel) = send.channel {
-        body.insert("channel".into(), channel.name().into());
-    }
-    let headers = vec![bearer(&credentials.bearer)];
-    Ok(WireRequest::json(SEND_PATH, headers, &Value::Object(body)))
-}
-
-pub(crate) fn verify_request(
-    credentials: &Credentials,
-    verify: &VerifyOp,
-) -> Result<WireRequest, ClientError> {
-    let mut body = Map::new();
-    match &verify.id {
-        Some(id) => {
-            body.insert("id".into(), id.clone().into());
-        }
-        None => {
-            body.insert("to".into(), verify.to.clone().into());
-            if let Some(purpose) = &verify.purpose {
-                body.insert("purpose".into(), purpose.clone().into());
-            }
-        }
-    }
-    body.insert("code".into(), verify.code.clone().into());
-    let headers = vec![bearer(&credentials.bearer)];
-    Ok(WireRequest::json(
-        VERIFY_PATH,
-        headers,
-        &Value::Object(body),
-    ))
-}
-
-pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     let body = match response.object() {
         Ok(body) => body,
         Err(unrecognized) => return unrecognized,
@@ -471,8 +497,15 @@ pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Obs
         OutcomeKind::AttemptsExceeded => Observed::AttemptsExceeded { retry_after: wait },
         OutcomeKind::RateLimited => Observed::RateLimited { retry_after: wait },
         OutcomeKind::StoreUnavailable => Observed::StoreUnavailable { retry_after: wait },
-        kind => documented(kind, detail, response),
+        kind => documented(kind, response, || read_invalid(detail)),
     }
+}
+
+/// The reason a problem's `detail` gives: the text form of [`Invalid`],
+/// or (from another implementation) any text, as a reason about the body.
+fn read_invalid(detail: &str) -> Invalid {
+    Invalid::parse(detail)
+        .unwrap_or_else(|| Invalid::body(Fault::Invalid).because(detail.to_string()))
 }
 
 /// A send's 200 body, if it has the documented fields.
@@ -500,36 +533,27 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    use http_body_util::BodyExt;
-
     use crate::delivery::Channel;
     use crate::engine::code::{Alphabet, Code};
     use crate::engine::outcome::Sent;
 
     fn body(reply: Reply) -> (u16, serde_json::Value, hyper::HeaderMap) {
-        let status = reply.response.status().as_u16();
-        let (parts, body) = reply.response.into_parts();
-        let bytes = collect(body);
         (
-            status,
-            serde_json::from_slice(&bytes).unwrap(),
-            parts.headers,
+            reply.status.as_u16(),
+            serde_json::from_slice(&reply.body).unwrap(),
+            reply.headers,
         )
-    }
-
-    /// The bytes of a rendered body.
-    fn collect(body: http_body_util::Full<bytes::Bytes>) -> bytes::Bytes {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime.block_on(async { body.collect().await.unwrap().to_bytes() })
     }
 
     #[test]
     fn every_error_outcome_has_its_documented_status_and_type() {
         let second = Duration::from_secs(1);
         let cases = [
-            (Outcome::invalid("to: required"), 400, "invalid-input"),
+            (
+                Outcome::invalid(Invalid::new("to", Fault::Missing)),
+                400,
+                "invalid-input",
+            ),
             (Outcome::Unauthorized, 401, "unauthorized"),
             (Outcome::Forbidden, 403, "forbidden"),
             (Outcome::NotFound, 404, "not-found"),
@@ -573,7 +597,7 @@ mod tests {
         ];
         for (outcome, status, kind) in cases {
             let reply = render_outcome(&outcome);
-            let content_type = reply.response.headers()[hyper::header::CONTENT_TYPE].clone();
+            let content_type = reply.headers[hyper::header::CONTENT_TYPE].clone();
             assert_eq!(content_type, PROBLEM_JSON, "{outcome:?}");
             let (got, json, headers) = body(reply);
             assert_eq!(got, status, "{outcome:?}");
@@ -595,11 +619,12 @@ mod tests {
             sends_remaining: None,
             channel: Channel::Sms,
         });
-        let (status, json, _) = body(render(&observe(&sent, false), Operation::Send, None));
+        let render = |echo| Native::render(&Native::observe(&sent, echo), Operation::Send, None);
+        let (status, json, _) = body(render(false));
         assert_eq!(status, 200);
         assert!(json.get("code").is_none());
         assert_eq!(json["sends_remaining"], serde_json::Value::Null);
-        let (_, json, _) = body(render(&observe(&sent, true), Operation::Send, None));
+        let (_, json, _) = body(render(true));
         assert_eq!(json["code"].as_str().map(str::len), Some(6));
     }
 
@@ -613,6 +638,11 @@ mod tests {
         };
         assert_eq!(purpose(&body("login_2".into())), Ok("login_2".into()));
         assert_eq!(purpose(&Map::new()), Ok(DEFAULT_PURPOSE.into()));
+        let refused = purpose(&body("Log In".into())).unwrap_err();
+        assert_eq!(
+            (refused.field(), refused.fault()),
+            ("purpose", Fault::Malformed)
+        );
         for bad in ["", "Login", "a-b", &"x".repeat(65)] {
             assert!(purpose(&body(bad.into())).is_err(), "{bad:?}");
         }

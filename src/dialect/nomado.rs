@@ -18,6 +18,7 @@
 //! the config's `nomado.policy`. `type` is read case-insensitively; the
 //! content type is not checked.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -26,21 +27,25 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::delivery::Template;
-use crate::dialect::client::{
-    count, is, text, ClientError, Credentials, SendOp, VerifyOp, WireRequest,
-};
-use crate::dialect::wire::{self, with_retry_after, FieldError};
+use crate::dialect::client::{count, is, text};
+use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
+use crate::dialect::wire;
 use crate::dialect::{
-    documented, observe_common, rejection_outcome, secret_eq, Operation, Rejection, Reply, Request,
-    ServeContext, WireResponse,
+    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
+    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
+    WireRequest, WireResponse,
 };
 use crate::engine::code::Alphabet;
 use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
+use crate::engine::invalid::BODY;
+use crate::engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::policy::MAX_CODE_LENGTH;
 use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
+use crate::http::auth::{basic_credentials, secret_eq};
 
-pub(crate) const PREFIX: &str = "/2fa/";
+/// The Nomado dialect.
+pub struct Nomado;
+
 pub const CREATE_PATH: &str = "/2fa/create";
 pub const VERIFY_PATH: &str = "/2fa/verify";
 const TENANT: &str = "nomado";
@@ -49,126 +54,286 @@ const PURPOSE: &str = "2fa";
 pub const PLACEHOLDER: &str = "{{CODE}}";
 /// The longest expiry a request may ask for.
 const MAX_EXPIRY_SECS: u64 = 30 * 86_400;
-const BAD_REQUEST: &str = "Bad request";
+/// What every invalid-input message starts with.
+const BAD_REQUEST: &str = "Bad request: ";
+const NOT_AN_OBJECT: &str = "the body must be a JSON object";
 
 /// Every documented error but "Bad request: …": outcome, status, message.
-pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
-    (OutcomeKind::Unauthorized, 401, "Unauthorized"),
-    (OutcomeKind::WrongCode, 400, "Invalid token"),
-    (OutcomeKind::Expired, 400, "Token expired"),
-    (OutcomeKind::NotFound, 404, "No pending token"),
-    (OutcomeKind::RateLimited, 429, "Too many requests"),
-    (OutcomeKind::AttemptsExceeded, 429, "Too many attempts"),
-    (OutcomeKind::ProviderUnavailable, 503, "Delivery failed"),
-    (OutcomeKind::StoreUnavailable, 503, "Service unavailable"),
-    (OutcomeKind::InternalError, 500, "Internal server error"),
+pub const ERRORS: ErrorTable = ErrorTable::new(&[
+    ErrorRow::new(
+        OutcomeKind::Unauthorized,
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+    ),
+    ErrorRow::new(
+        OutcomeKind::WrongCode,
+        StatusCode::BAD_REQUEST,
+        "Invalid token",
+    ),
+    ErrorRow::new(
+        OutcomeKind::Expired,
+        StatusCode::BAD_REQUEST,
+        "Token expired",
+    ),
+    ErrorRow::new(
+        OutcomeKind::NotFound,
+        StatusCode::NOT_FOUND,
+        "No pending token",
+    ),
+    ErrorRow::new(
+        OutcomeKind::RateLimited,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many requests",
+    ),
+    ErrorRow::new(
+        OutcomeKind::AttemptsExceeded,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+    ),
+    ErrorRow::new(
+        OutcomeKind::ProviderUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Delivery failed",
+    ),
+    ErrorRow::new(
+        OutcomeKind::StoreUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service unavailable",
+    ),
+    INTERNAL_ERROR,
     // Requests that never reach an operation.
-    (OutcomeKind::NotFound, 404, "Not found"),
-    (OutcomeKind::InvalidInput, 405, "Method not allowed"),
-    (OutcomeKind::InvalidInput, 413, "Payload too large"),
-];
+    ErrorRow::new(OutcomeKind::NotFound, StatusCode::NOT_FOUND, "Not found"),
+    METHOD_NOT_ALLOWED,
+    PAYLOAD_TOO_LARGE,
+]);
 
-/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
-pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[];
+const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
+    OutcomeKind::InternalError,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "Internal server error",
+);
+const METHOD_NOT_ALLOWED: ErrorRow = ErrorRow::new(
+    OutcomeKind::InvalidInput,
+    StatusCode::METHOD_NOT_ALLOWED,
+    "Method not allowed",
+);
+const PAYLOAD_TOO_LARGE: ErrorRow = ErrorRow::new(
+    OutcomeKind::InvalidInput,
+    StatusCode::PAYLOAD_TOO_LARGE,
+    "Payload too large",
+);
 
-pub(crate) fn route(path: &str) -> Option<Operation> {
-    match path {
-        CREATE_PATH => Some(Operation::Send),
-        VERIFY_PATH => Some(Operation::Verify),
-        _ => None,
+impl Protocol for Nomado {
+    const NAME: &'static str = "nomado";
+    const PREFIX: &'static str = "/2fa/";
+    const ALSO_PRODUCES: &'static [OutcomeKind] = &[];
+
+    fn route(path: &str) -> Option<Operation> {
+        match path {
+            CREATE_PATH => Some(Operation::Send),
+            VERIFY_PATH => Some(Operation::Verify),
+            _ => None,
+        }
     }
-}
 
-pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
-    let observed = match request.operation {
-        Operation::Send => send(context, &request).await,
-        Operation::Verify => verify(context, &request).await,
-        Operation::Token | Operation::Other => return reject(Rejection::NotFound),
-    };
-    let observed = observed.unwrap_or_else(|refused| observe(&refused, false));
-    render(&observed, request.operation, None)
+    fn admit_send<'a>(
+        context: &ServeContext<'a>,
+        request: &Request<'_>,
+    ) -> Result<SendCall<'a>, Refusal> {
+        let (body, to) = admit(context, request)?;
+        let template_text = wire::optional(&body, "template")
+            .map_err(|fault| Invalid::new("template", fault))?
+            .unwrap_or(PLACEHOLDER);
+        let template = Template::new(template_text, PLACEHOLDER).ok_or_else(|| {
+            Invalid::new("template", Fault::Malformed).because("template must contain {{CODE}}")
+        })?;
+        let alphabet = match wire::optional(&body, "type") {
+            Ok(None) => Alphabet::Alphanumeric,
+            Ok(Some(kind)) => alphabet(kind).ok_or_else(|| {
+                Invalid::new("type", Fault::Malformed)
+                    .because("type must be NUMERIC, ALPHA or ALPHANUMERIC")
+            })?,
+            Err(fault) => return Err(Invalid::new("type", fault).into()),
+        };
+        let mut policy = context.config.nomado.policy.clone();
+        policy.alphabet = alphabet;
+        if let Some(length) = number(&body, "length", 1..=u64::from(MAX_CODE_LENGTH))? {
+            policy.length = length as u8;
+        }
+        if let Some(expiry) = number(&body, "expiry", 1..=MAX_EXPIRY_SECS)? {
+            policy.ttl = Duration::from_secs(expiry);
+        }
+        let echo = Echo {
+            to: Some(to.as_str().trim_start_matches('+').to_string()),
+            template: Some(template.clone()),
+            ..Echo::default()
+        };
+        Ok(SendCall {
+            policy: Cow::Owned(policy),
+            request: SendRequest {
+                tenant: TENANT.to_string(),
+                to,
+                purpose: PURPOSE.to_string(),
+                channel: None,
+                template,
+                from: None,
+            },
+            echo,
+        })
+    }
+
+    fn admit_verify(
+        context: &ServeContext<'_>,
+        request: &Request<'_>,
+    ) -> Result<VerifyCall, Refusal> {
+        let (body, to) = admit(context, request)?;
+        let token = wire::field(&body, "token")?;
+        let by = ChallengeRef::Key {
+            tenant: TENANT.to_string(),
+            to,
+            purpose: PURPOSE.to_string(),
+        };
+        Ok(VerifyCall {
+            request: VerifyRequest {
+                by,
+                code: token.to_string(),
+            },
+            echo: Echo::default(),
+        })
+    }
+
+    /// The token and its expiry (the skeleton adds the recipient and text
+    /// from the request); invalid input as its "Bad request: …" says it.
+    fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
+        match outcome {
+            Outcome::Sent(sent) => Observed::Sent(Receipt {
+                code: Some(sent.code.as_str().to_string()),
+                expires_in: Some(Duration::from_secs(sent.expires_in.as_secs())),
+                ..Receipt::default()
+            }),
+            Outcome::UnsupportedMediaType => Observed::invalid(read_bad_request(NOT_AN_OBJECT)),
+            Outcome::Forbidden => Observed::Unauthorized,
+            _ => observe_common(outcome, |reason| read_bad_request(&bad_request(reason))),
+        }
+    }
+
+    fn render(observed: &Observed, _operation: Operation, _id: Option<&str>) -> Reply {
+        let kind = observed.kind();
+        match observed {
+            Observed::Sent(receipt) => {
+                let body = Created {
+                    code: 200,
+                    message: "OK",
+                    data: CreatedData(receipt),
+                };
+                return Reply::json(StatusCode::OK, JSON, &body, kind);
+            }
+            Observed::Verified => {
+                let body = json!({"code": 200, "message": "OK", "data": {"verified": true}});
+                return Reply::json(StatusCode::OK, JSON, &body, kind);
+            }
+            Observed::InvalidInput { reason } => {
+                let message = format!("{BAD_REQUEST}{}", bad_request(reason));
+                return error(StatusCode::BAD_REQUEST, &message, kind);
+            }
+            _ => {}
+        }
+        let row = ERRORS.by_kind(kind).unwrap_or(&INTERNAL_ERROR);
+        error(row.status, row.text, row.kind).with_retry_after(observed)
+    }
+
+    fn reject(rejection: Rejection) -> Reply {
+        let row = match rejection {
+            Rejection::NotFound => ERRORS.by_status_text(404, "Not found"),
+            Rejection::MethodNotAllowed(_) => Some(&METHOD_NOT_ALLOWED),
+            Rejection::PayloadTooLarge => Some(&PAYLOAD_TOO_LARGE),
+            Rejection::UnreadableBody => {
+                let message = format!("{BAD_REQUEST}the body could not be read");
+                return error(StatusCode::BAD_REQUEST, &message, OutcomeKind::InvalidInput);
+            }
+        };
+        let row = row.unwrap_or(&INTERNAL_ERROR);
+        error(row.status, row.text, row.kind)
+    }
+
+    fn send_request(
+        credentials: &Credentials,
+        _session: &Session,
+        send: &SendOp,
+    ) -> Result<WireRequest, ClientError> {
+        let mut body = Map::new();
+        body.insert("to".into(), send.to.clone().into());
+        if let Some(template) = &send.template {
+            body.insert("template".into(), template.clone().into());
+        }
+        if let Some(alphabet) = send.alphabet {
+            body.insert("type".into(), type_name(alphabet).into());
+        }
+        if let Some(length) = send.length {
+            body.insert("length".into(), length.into());
+        }
+        if let Some(expiry) = send.expiry {
+            body.insert("expiry".into(), expiry.as_secs().into());
+        }
+        Ok(WireRequest::json(
+            CREATE_PATH,
+            vec![basic(credentials)],
+            &Value::Object(body),
+        ))
+    }
+
+    fn verify_request(
+        credentials: &Credentials,
+        _session: &Session,
+        verify: &VerifyOp,
+    ) -> Result<WireRequest, ClientError> {
+        let body = json!({"to": verify.to, "token": verify.code});
+        Ok(WireRequest::json(
+            VERIFY_PATH,
+            vec![basic(credentials)],
+            &body,
+        ))
+    }
+
+    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+        classify(operation, response)
+    }
 }
 
 /// Basic credentials, then a JSON object and a possible phone in `to`.
 fn admit(
     context: &ServeContext<'_>,
     request: &Request<'_>,
-) -> Result<(Map<String, Value>, Identifier), Outcome> {
-    let authorized = wire::basic_credentials(request.headers)
+) -> Result<(Map<String, Value>, Identifier), Refusal> {
+    let authorized = basic_credentials(request.headers)
         .is_some_and(|given| secret_eq(&given, &context.config.nomado.basic));
     if !authorized {
-        return Err(Outcome::Unauthorized);
+        return Err(Outcome::Unauthorized.into());
     }
-    let body = wire::object(request.body).ok_or_else(|| bad("the body must be a JSON object"))?;
-    let to = match wire::string(&body, "to") {
-        Ok(to) => Identifier::phone(to).map_err(|e| bad(&format!("to: {e}")))?,
-        Err(FieldError::Missing) => return Err(bad("to is required")),
-        Err(FieldError::WrongType) => return Err(bad("to must be a string")),
-    };
+    let body = wire::object(request.body)?;
+    let to = wire::field(&body, "to")?;
+    let to = Identifier::phone(to)
+        .map_err(|e| Invalid::new("to", Fault::Malformed).because(format!("to: {e}")))?;
     Ok((body, to))
-}
-
-fn bad(what: &str) -> Outcome {
-    Outcome::invalid(format!("{BAD_REQUEST}: {what}"))
 }
 
 /// An optional whole number in `range`.
 fn number(
     body: &Map<String, Value>,
-    name: &str,
+    name: &'static str,
     range: std::ops::RangeInclusive<u64>,
-) -> Result<Option<u64>, Outcome> {
+) -> Result<Option<u64>, Invalid> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => match value.as_u64() {
             Some(n) if range.contains(&n) => Ok(Some(n)),
-            _ => Err(bad(&format!(
+            _ => Err(Invalid::new(name, Fault::OutOfRange).because(format!(
                 "{name} must be a whole number from {} to {}",
                 range.start(),
                 range.end()
             ))),
         },
     }
-}
-
-async fn send(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Observed, Outcome> {
-    let (body, to) = admit(context, request)?;
-    let template_text = match wire::optional(&body, "template") {
-        Ok(text) => text.unwrap_or(PLACEHOLDER),
-        Err(_) => return Err(bad("template must be a string")),
-    };
-    let template = Template::new(template_text, PLACEHOLDER)
-        .ok_or_else(|| bad("template must contain {{CODE}}"))?;
-    let alphabet = match wire::optional(&body, "type") {
-        Ok(None) => Alphabet::Alphanumeric,
-        Ok(Some(kind)) => {
-            alphabet(kind).ok_or_else(|| bad("type must be NUMERIC, ALPHA or ALPHANUMERIC"))?
-        }
-        Err(_) => return Err(bad("type must be a string")),
-    };
-    let mut policy = context.config.nomado.policy.clone();
-    policy.alphabet = alphabet;
-    if let Some(length) = number(&body, "length", 1..=u64::from(MAX_CODE_LENGTH))? {
-        policy.length = length as u8;
-    }
-    if let Some(expiry) = number(&body, "expiry", 1..=MAX_EXPIRY_SECS)? {
-        policy.ttl = Duration::from_secs(expiry);
-    }
-    let send = SendRequest {
-        tenant: TENANT.to_string(),
-        to: to.clone(),
-        purpose: PURPOSE.to_string(),
-        channel: None,
-        template: template.clone(),
-        from: None,
-    };
-    let outcome = context.engine.send(&policy, send).await;
-    let mut observed = observe(&outcome, context.echo_codes);
-    if let (Observed::Sent(receipt), Outcome::Sent(sent)) = (&mut observed, &outcome) {
-        receipt.to = Some(to.as_str().trim_start_matches('+').to_string());
-        receipt.text = Some(template.render(sent.code.as_str()));
-    }
-    Ok(observed)
 }
 
 fn alphabet(kind: &str) -> Option<Alphabet> {
@@ -185,83 +350,39 @@ fn type_name(alphabet: Alphabet) -> &'static str {
     }
 }
 
-async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Observed, Outcome> {
-    let (body, to) = admit(context, request)?;
-    let token = match wire::string(&body, "token") {
-        Ok(token) => token,
-        Err(FieldError::Missing) => return Err(bad("token is required")),
-        Err(FieldError::WrongType) => return Err(bad("token must be a string")),
-    };
-    let by = ChallengeRef::Key {
-        tenant: TENANT.to_string(),
-        to,
-        purpose: PURPOSE.to_string(),
-    };
-    let outcome = context
-        .engine
-        .verify(VerifyRequest {
-            by,
-            code: token.to_string(),
-        })
-        .await;
-    Ok(observe(&outcome, context.echo_codes))
-}
-
-/// What Nomado shows of an outcome: the token and its expiry (the server
-/// adds the recipient and text, which the engine outcome does not hold).
-pub(crate) fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
-    match outcome {
-        Outcome::Sent(sent) => Observed::Sent(Receipt {
-            code: Some(sent.code.as_str().to_string()),
-            expires_in: Some(Duration::from_secs(sent.expires_in.as_secs())),
-            ..Receipt::default()
-        }),
-        Outcome::InvalidInput { reason } if !is_bad_request(reason) => {
-            Observed::invalid(format!("{BAD_REQUEST}: {reason}"))
-        }
-        Outcome::UnsupportedMediaType => Observed::invalid(format!("{BAD_REQUEST}: not JSON")),
-        Outcome::Forbidden => Observed::Unauthorized,
-        _ => observe_common(outcome),
+/// How Nomado words invalid input after "Bad request: " (its first
+/// problem): the explanation where there is one, else by the fault.
+fn bad_request(reason: &Invalid) -> String {
+    let problem = &reason.problems()[0];
+    if let Some(why) = &problem.why {
+        return why.to_string();
+    }
+    match problem.fault {
+        Fault::NotJson | Fault::NotAnObject => NOT_AN_OBJECT.to_string(),
+        Fault::Missing => format!("{} is required", problem.field),
+        Fault::WrongType => format!("{} must be a string", problem.field),
+        fault => format!("{} is {}", problem.field, fault.name().replace('_', " ")),
     }
 }
 
-fn is_bad_request(reason: &str) -> bool {
-    reason.starts_with(BAD_REQUEST)
-        || ERRORS
-            .iter()
-            .any(|e| e.0 == OutcomeKind::InvalidInput && e.2 == reason)
-}
-
-pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&str>) -> Reply {
-    let kind = observed.kind();
-    match observed {
-        Observed::Sent(receipt) => {
-            let body = Created {
-                code: 200,
-                message: "OK",
-                data: CreatedData(receipt),
-            };
-            return Reply::json(StatusCode::OK, "application/json", &body, kind);
-        }
-        Observed::Verified => {
-            let body = json!({"code": 200, "message": "OK", "data": {"verified": true}});
-            return Reply::json(StatusCode::OK, "application/json", &body, kind);
-        }
-        _ => {}
+/// The reason a "Bad request: …" message gives, read back: the field is
+/// its first word.
+fn read_bad_request(message: &str) -> Invalid {
+    if message == NOT_AN_OBJECT {
+        return Invalid::body(Fault::NotAnObject);
     }
-    let (kind, status, message) = match observed {
-        Observed::InvalidInput { reason } => ERRORS
-            .iter()
-            .find(|e| e.0 == kind && e.2 == reason)
-            .map(|&(k, s, _)| (k, s, reason.as_str()))
-            .unwrap_or((kind, 400, reason.as_str())),
-        _ => ERRORS.iter().find(|e| e.0 == kind).copied().unwrap_or((
-            OutcomeKind::InternalError,
-            500,
-            "Internal server error",
-        )),
+    let word_end = message.find([' ', ':']).unwrap_or(message.len());
+    let (field, rest) = message.split_at(word_end);
+    let field = if field.is_empty() { BODY } else { field };
+    let fault = match rest {
+        " is required" => Some(Fault::Missing),
+        " must be a string" => Some(Fault::WrongType),
+        _ => None,
     };
-    with_retry_after(error(status, message, kind), observed)
+    match fault {
+        Some(fault) => Invalid::new(field.to_string(), fault),
+        None => Invalid::new(field.to_string(), Fault::Invalid).because(message.to_string()),
+    }
 }
 
 #[derive(Serialize)]
@@ -299,25 +420,14 @@ impl Serialize for CreatedData<'_> {
     }
 }
 
-fn error(status: u16, message: &str, kind: OutcomeKind) -> Reply {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({"code": status, "message": message});
-    let reply = Reply::json(code, "application/json", &body, kind);
+fn error(status: StatusCode, message: &str, kind: OutcomeKind) -> Reply {
+    let body = json!({"code": status.as_u16(), "message": message});
+    let reply = Reply::json(status, JSON, &body, kind);
     if kind == OutcomeKind::Unauthorized {
         reply.with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"))
     } else {
         reply
     }
-}
-
-pub(crate) fn reject(rejection: Rejection) -> Reply {
-    let (status, message) = match rejection {
-        Rejection::NotFound => (404, "Not found"),
-        Rejection::MethodNotAllowed(_) => (405, "Method not allowed"),
-        Rejection::PayloadTooLarge => (413, "Payload too large"),
-        Rejection::UnreadableBody => (400, "Bad request: the body could not be read"),
-    };
-    error(status, message, rejection_outcome(rejection))
 }
 
 fn basic(credentials: &Credentials) -> (&'static str, String) {
@@ -326,44 +436,7 @@ fn basic(credentials: &Credentials) -> (&'static str, String) {
     ("Authorization", format!("Basic {encoded}"))
 }
 
-pub(crate) fn send_request(
-    credentials: &Credentials,
-    send: &SendOp,
-) -> Result<WireRequest, ClientError> {
-    let mut body = Map::new();
-    body.insert("to".into(), send.to.clone().into());
-    if let Some(template) = &send.template {
-        body.insert("template".into(), template.clone().into());
-    }
-    if let Some(alphabet) = send.alphabet {
-        body.insert("type".into(), type_name(alphabet).into());
-    }
-    if let Some(length) = send.length {
-        body.insert("length".into(), length.into());
-    }
-    if let Some(expiry) = send.expiry {
-        body.insert("expiry".into(), expiry.as_secs().into());
-    }
-    Ok(WireRequest::json(
-        CREATE_PATH,
-        vec![basic(credentials)],
-        &Value::Object(body),
-    ))
-}
-
-pub(crate) fn verify_request(
-    credentials: &Credentials,
-    verify: &VerifyOp,
-) -> Result<WireRequest, ClientError> {
-    let body = json!({"to": verify.to, "token": verify.code});
-    Ok(WireRequest::json(
-        VERIFY_PATH,
-        vec![basic(credentials)],
-        &body,
-    ))
-}
-
-pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     let body = match response.object() {
         Ok(body) => body,
         Err(unrecognized) => return unrecognized,
@@ -389,16 +462,18 @@ pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Obs
             _ => response.unrecognized("an undocumented 200"),
         };
     }
-    if let Some(&(kind, ..)) = ERRORS
-        .iter()
-        .find(|e| e.1 == response.status && e.2 == message)
-    {
-        return documented(kind, message, response);
+    if let Some(row) = ERRORS.by_status_text(response.status, message) {
+        return documented(row.kind, response, || {
+            Invalid::new(
+                if row.status == 405 { "method" } else { BODY },
+                Fault::Invalid,
+            )
+        });
     }
-    if response.status == 400 && message.starts_with(BAD_REQUEST) {
-        return Observed::invalid(message);
+    match message.strip_prefix(BAD_REQUEST) {
+        Some(rest) if response.status == 400 => Observed::invalid(read_bad_request(rest)),
+        _ => response.unrecognized("an undocumented status and message"),
     }
-    response.unrecognized("an undocumented status and message")
 }
 
 /// A create's `data`: one recipient entry with status SENT, and the rest.

@@ -17,28 +17,33 @@
 //! a customer record with source `loyalty_otp` ([`Customers`], served in
 //! test mode at `GET /_admin/customers/<identifier>`).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use foldhash::fast::RandomState;
-
 use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::delivery::Template;
-use crate::dialect::client::{text, ClientError, Credentials, SendOp, VerifyOp, WireRequest};
-use crate::dialect::wire::{self, with_retry_after};
+use crate::dialect::client::text;
+use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
+use crate::dialect::wire;
 use crate::dialect::{
-    documented, observe_common, secret_eq, Operation, Rejection, Reply, Request, ServeContext,
-    WireResponse,
+    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
+    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
+    WireRequest, WireResponse,
 };
 use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
-use crate::engine::ChallengeRef;
-use crate::engine::{SendRequest, VerifyRequest};
+use crate::engine::invalid::BODY;
+use crate::engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
+use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
+use crate::http::auth::secret_eq;
 
-pub(crate) const PREFIX: &str = "/loyalty/";
+/// The REES46 dialect.
+pub struct Rees46;
+
 pub const SEND_PATH: &str = "/loyalty/otp/send";
 pub const VERIFY_PATH: &str = "/loyalty/otp/verify";
 const TENANT: &str = "rees46";
@@ -50,42 +55,260 @@ pub const CUSTOMER_SOURCE: &str = "loyalty_otp";
 /// stays flat under endless load with random phones.
 const MAX_CUSTOMERS: usize = 100_000;
 
-const IDENTIFIER_INVALID: &str = "Identifier is not valid";
-const EVENT_INVALID: &str = "Event is not valid";
-const BAD_REQUEST: &str = "Bad request";
+const IDENTIFIER: &str = "identifier";
+const EVENT: &str = "event";
 
-/// Every documented error: outcome, status, message.
-pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
-    (OutcomeKind::InvalidInput, 400, IDENTIFIER_INVALID),
-    (OutcomeKind::InvalidInput, 400, EVENT_INVALID),
-    (OutcomeKind::InvalidInput, 400, BAD_REQUEST),
-    (OutcomeKind::Unauthorized, 401, "Invalid shop credentials"),
-    (OutcomeKind::WrongCode, 400, "Code is not valid"),
-    (OutcomeKind::Expired, 400, "Code expired"),
-    (OutcomeKind::NotFound, 404, "Code not found"),
-    (OutcomeKind::RateLimited, 429, "Too many requests"),
-    (OutcomeKind::AttemptsExceeded, 429, "Too many attempts"),
-    (OutcomeKind::ProviderUnavailable, 503, "Delivery failed"),
-    (OutcomeKind::StoreUnavailable, 503, "Service unavailable"),
-    (OutcomeKind::InternalError, 500, "Internal server error"),
+/// Every documented error: outcome, status, message, and for invalid
+/// input the field the message is about.
+pub const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::BAD_REQUEST,
+        "Identifier is not valid",
+        IDENTIFIER,
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::BAD_REQUEST,
+        "Event is not valid",
+        EVENT,
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::BAD_REQUEST,
+        "Bad request",
+        BODY,
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::Unauthorized,
+        StatusCode::UNAUTHORIZED,
+        "Invalid shop credentials",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::WrongCode,
+        StatusCode::BAD_REQUEST,
+        "Code is not valid",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::Expired,
+        StatusCode::BAD_REQUEST,
+        "Code expired",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::NotFound,
+        StatusCode::NOT_FOUND,
+        "Code not found",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::RateLimited,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many requests",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::AttemptsExceeded,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::ProviderUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Delivery failed",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::StoreUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service unavailable",
+        "",
+    ),
+    INTERNAL_ERROR,
     // Requests that never reach an operation.
-    (OutcomeKind::NotFound, 404, "Not found"),
-    (OutcomeKind::InvalidInput, 405, "Method not allowed"),
-    (OutcomeKind::InvalidInput, 413, "Request too large"),
-];
+    ErrorRow::keyed(
+        OutcomeKind::NotFound,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "method",
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request too large",
+        BODY,
+    ),
+]);
 
-/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
-pub(crate) const ALSO_PRODUCES: &[OutcomeKind] = &[];
+const INTERNAL_ERROR: ErrorRow<&str> = ErrorRow::keyed(
+    OutcomeKind::InternalError,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "Internal server error",
+    "",
+);
 
 static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
     Template::new("Ваш код подтверждения: {{ code }}", "{{ code }}").expect("has a placeholder")
 });
 
-pub(crate) fn route(path: &str) -> Option<Operation> {
-    match path {
-        SEND_PATH => Some(Operation::Send),
-        VERIFY_PATH => Some(Operation::Verify),
-        _ => None,
+impl Protocol for Rees46 {
+    const NAME: &'static str = "rees46";
+    const PREFIX: &'static str = "/loyalty/";
+    const ALSO_PRODUCES: &'static [OutcomeKind] = &[];
+
+    fn route(path: &str) -> Option<Operation> {
+        match path {
+            SEND_PATH => Some(Operation::Send),
+            VERIFY_PATH => Some(Operation::Verify),
+            _ => None,
+        }
+    }
+
+    fn admit_send<'a>(
+        context: &ServeContext<'a>,
+        request: &Request<'_>,
+    ) -> Result<SendCall<'a>, Refusal> {
+        let (_, phone, event) = admit(context, request)?;
+        Ok(SendCall {
+            policy: Cow::Borrowed(&context.config.rees46.policy),
+            request: SendRequest {
+                tenant: TENANT.to_string(),
+                to: phone,
+                purpose: event,
+                channel: None,
+                template: TEMPLATE.clone(),
+                from: None,
+            },
+            echo: Echo::default(),
+        })
+    }
+
+    fn admit_verify(
+        context: &ServeContext<'_>,
+        request: &Request<'_>,
+    ) -> Result<VerifyCall, Refusal> {
+        let (body, phone, event) = admit(context, request)?;
+        let code = wire::field(&body, "code")?;
+        let by = ChallengeRef::Key {
+            tenant: TENANT.to_string(),
+            to: phone,
+            purpose: event,
+        };
+        Ok(VerifyCall {
+            request: VerifyRequest {
+                by,
+                code: code.to_string(),
+            },
+            echo: Echo::default(),
+        })
+    }
+
+    /// The first accepted send to a phone creates its customer.
+    fn on_sent(context: &ServeContext<'_>, to: &Identifier) {
+        context.state.customers.record(to);
+    }
+
+    /// Success or a message; no ids, no counts. Invalid input names only
+    /// the identifier or the event; anything else is "Bad request".
+    fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
+        match outcome {
+            Outcome::UnsupportedMediaType => Observed::invalid(Invalid::body(Fault::Invalid)),
+            Outcome::Forbidden => Observed::Unauthorized,
+            _ => observe_common(outcome, |reason| {
+                match ERRORS.by_kind_and(OutcomeKind::InvalidInput, &reason.field()) {
+                    Some(row) => Invalid::new(row.extra, Fault::Invalid),
+                    None => Invalid::body(Fault::Invalid),
+                }
+            }),
+        }
+    }
+
+    fn render(observed: &Observed, _operation: Operation, _id: Option<&str>) -> Reply {
+        let kind = observed.kind();
+        if matches!(kind, OutcomeKind::Sent | OutcomeKind::Verified) {
+            return Reply::json(StatusCode::OK, JSON, &Success { success: true }, kind);
+        }
+        let row = match observed {
+            Observed::InvalidInput { reason } => ERRORS
+                .by_kind_and(kind, &reason.field())
+                .or_else(|| ERRORS.by_kind_and(kind, &BODY)),
+            _ => ERRORS.by_kind(kind),
+        };
+        error(row.unwrap_or(&INTERNAL_ERROR)).with_retry_after(observed)
+    }
+
+    fn reject(rejection: Rejection) -> Reply {
+        let row = match rejection {
+            Rejection::NotFound => ERRORS.by_status_text(404, "Not found"),
+            Rejection::MethodNotAllowed(_) => ERRORS.by_status_text(405, "Method not allowed"),
+            Rejection::PayloadTooLarge => ERRORS.by_status_text(413, "Request too large"),
+            Rejection::UnreadableBody => ERRORS.by_kind_and(OutcomeKind::InvalidInput, &BODY),
+        };
+        error(row.unwrap_or(&INTERNAL_ERROR))
+    }
+
+    fn send_request(
+        credentials: &Credentials,
+        _session: &Session,
+        send: &SendOp,
+    ) -> Result<WireRequest, ClientError> {
+        let body = body(credentials, &send.to, send.purpose.as_deref());
+        Ok(WireRequest::json(
+            SEND_PATH,
+            Vec::new(),
+            &Value::Object(body),
+        ))
+    }
+
+    fn verify_request(
+        credentials: &Credentials,
+        _session: &Session,
+        verify: &VerifyOp,
+    ) -> Result<WireRequest, ClientError> {
+        let mut body = body(credentials, &verify.to, verify.purpose.as_deref());
+        body.insert("code".into(), verify.code.clone().into());
+        Ok(WireRequest::json(
+            VERIFY_PATH,
+            Vec::new(),
+            &Value::Object(body),
+        ))
+    }
+
+    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+        let body = match response.object() {
+            Ok(body) => body,
+            Err(unrecognized) => return unrecognized,
+        };
+        if response.status == 200 {
+            return match (body.get("success"), operation) {
+                (Some(Value::Bool(true)), Operation::Send) => Observed::Sent(Receipt::default()),
+                (Some(Value::Bool(true)), Operation::Verify) => Observed::Verified,
+                _ => response
+                    .unrecognized("a 200 that is not {\"success\": true} for send or verify"),
+            };
+        }
+        let message = body
+            .get("payload")
+            .and_then(Value::as_object)
+            .and_then(|payload| text(payload, "message"));
+        let (Some(Value::Bool(false)), Some(message)) = (body.get("success"), message) else {
+            return response.unrecognized("an error without success: false and payload.message");
+        };
+        match ERRORS.by_status_text(response.status, message) {
+            Some(row) => documented(row.kind, response, || {
+                Invalid::new(row.extra, Fault::Invalid)
+            }),
+            None => response.unrecognized("an undocumented status and message"),
+        }
     }
 }
 
@@ -146,42 +369,27 @@ impl Customers {
     }
 }
 
-pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
-    let outcome = match request.operation {
-        Operation::Send => send(context, &request).await,
-        Operation::Verify => verify(context, &request).await,
-        Operation::Token | Operation::Other => return reject(Rejection::NotFound),
-    };
-    let outcome = outcome.unwrap_or_else(|refused| refused);
-    render(
-        &observe(&outcome, context.echo_codes),
-        request.operation,
-        None,
-    )
-}
-
 /// The body, the shop credentials, the phone and the event.
 fn admit(
     context: &ServeContext<'_>,
     request: &Request<'_>,
-) -> Result<(Map<String, Value>, Identifier, String), Outcome> {
-    let body = wire::object(request.body).ok_or_else(|| Outcome::invalid(BAD_REQUEST))?;
+) -> Result<(Map<String, Value>, Identifier, String), Refusal> {
+    let body = wire::object(request.body)?;
     let shop = &context.config.rees46;
     let authorized = matches!(
         (wire::string(&body, "shop_id"), wire::string(&body, "shop_secret")),
         (Ok(id), Ok(secret)) if secret_eq(id, &shop.shop_id) && secret_eq(secret, &shop.shop_secret)
     );
     if !authorized {
-        return Err(Outcome::Unauthorized);
+        return Err(Outcome::Unauthorized.into());
     }
-    let phone = wire::string(&body, "identifier")
-        .ok()
-        .and_then(|text| Identifier::phone(text).ok())
-        .ok_or_else(|| Outcome::invalid(IDENTIFIER_INVALID))?;
-    let event = match wire::string(&body, "event") {
-        Ok(event) if is_event(event) => event.to_string(),
-        _ => return Err(Outcome::invalid(EVENT_INVALID)),
-    };
+    let phone = wire::field(&body, IDENTIFIER)?;
+    let phone = Identifier::phone(phone).map_err(|_| Invalid::new(IDENTIFIER, Fault::Malformed))?;
+    let event = wire::field(&body, EVENT)?;
+    if !is_event(event) {
+        return Err(Invalid::new(EVENT, Fault::Malformed).into());
+    }
+    let event = event.to_string();
     Ok((body, phone, event))
 }
 
@@ -193,108 +401,14 @@ fn is_event(event: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-async fn send(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Outcome, Outcome> {
-    let (_, phone, event) = admit(context, request)?;
-    let send = SendRequest {
-        tenant: TENANT.to_string(),
-        to: phone.clone(),
-        purpose: event,
-        channel: None,
-        template: TEMPLATE.clone(),
-        from: None,
-    };
-    let outcome = context
-        .engine
-        .send(&context.config.rees46.policy, send)
-        .await;
-    if matches!(outcome, Outcome::Sent(_)) {
-        context.state.customers.record(&phone);
-    }
-    Ok(outcome)
-}
-
-async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Outcome, Outcome> {
-    let (body, phone, event) = admit(context, request)?;
-    let code = wire::string(&body, "code").map_err(|_| Outcome::invalid(BAD_REQUEST))?;
-    let by = ChallengeRef::Key {
-        tenant: TENANT.to_string(),
-        to: phone,
-        purpose: event,
-    };
-    Ok(context
-        .engine
-        .verify(VerifyRequest {
-            by,
-            code: code.to_string(),
-        })
-        .await)
-}
-
-/// What REES46 shows of an outcome: success or a message; no ids, no
-/// counts.
-pub(crate) fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
-    match observe_common(outcome) {
-        Observed::InvalidInput { reason }
-            if reason == IDENTIFIER_INVALID || reason == EVENT_INVALID =>
-        {
-            Observed::InvalidInput { reason }
-        }
-        Observed::InvalidInput { .. } | Observed::UnsupportedMediaType => {
-            Observed::invalid(BAD_REQUEST)
-        }
-        Observed::Forbidden => Observed::Unauthorized,
-        other => other,
-    }
-}
-
-pub(crate) fn render(observed: &Observed, _operation: Operation, _id: Option<&str>) -> Reply {
-    let kind = observed.kind();
-    if matches!(kind, OutcomeKind::Sent | OutcomeKind::Verified) {
-        return Reply::json(
-            StatusCode::OK,
-            "application/json",
-            &Success { success: true },
-            kind,
-        );
-    }
-    let (kind, status, message) = match observed {
-        Observed::InvalidInput { reason } => ERRORS
-            .iter()
-            .find(|(k, _, text)| *k == kind && text == reason)
-            .copied()
-            .unwrap_or((kind, 400, BAD_REQUEST)),
-        _ => ERRORS
-            .iter()
-            .find(|(k, _, _)| *k == kind)
-            .copied()
-            .unwrap_or((OutcomeKind::InternalError, 500, "Internal server error")),
-    };
-    with_retry_after(error(status, message, kind), observed)
-}
-
 #[derive(Serialize)]
 struct Success {
     success: bool,
 }
 
-fn error(status: u16, message: &str, kind: OutcomeKind) -> Reply {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({"success": false, "payload": {"message": message}});
-    Reply::json(status, "application/json", &body, kind)
-}
-
-pub(crate) fn reject(rejection: Rejection) -> Reply {
-    let (status, message) = match rejection {
-        Rejection::NotFound => (404, "Not found"),
-        Rejection::MethodNotAllowed(_) => (405, "Method not allowed"),
-        Rejection::PayloadTooLarge => (413, "Request too large"),
-        Rejection::UnreadableBody => (400, BAD_REQUEST),
-    };
-    error(
-        status,
-        message,
-        crate::dialect::rejection_outcome(rejection),
-    )
+fn error(row: &ErrorRow<&str>) -> Reply {
+    let body = json!({"success": false, "payload": {"message": row.text}});
+    Reply::json(row.status, JSON, &body, row.kind)
 }
 
 fn body(credentials: &Credentials, to: &str, purpose: Option<&str>) -> Map<String, Value> {
@@ -304,59 +418,6 @@ fn body(credentials: &Credentials, to: &str, purpose: Option<&str>) -> Map<Strin
     body.insert("identifier".into(), to.into());
     body.insert("event".into(), purpose.unwrap_or(DEFAULT_EVENT).into());
     body
-}
-
-pub(crate) fn send_request(
-    credentials: &Credentials,
-    send: &SendOp,
-) -> Result<WireRequest, ClientError> {
-    let body = body(credentials, &send.to, send.purpose.as_deref());
-    Ok(WireRequest::json(
-        SEND_PATH,
-        Vec::new(),
-        &Value::Object(body),
-    ))
-}
-
-pub(crate) fn verify_request(
-    credentials: &Credentials,
-    verify: &VerifyOp,
-) -> Result<WireRequest, ClientError> {
-    let mut body = body(credentials, &verify.to, verify.purpose.as_deref());
-    body.insert("code".into(), verify.code.clone().into());
-    Ok(WireRequest::json(
-        VERIFY_PATH,
-        Vec::new(),
-        &Value::Object(body),
-    ))
-}
-
-pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
-    let body = match response.object() {
-        Ok(body) => body,
-        Err(unrecognized) => return unrecognized,
-    };
-    if response.status == 200 {
-        return match (body.get("success"), operation) {
-            (Some(Value::Bool(true)), Operation::Send) => Observed::Sent(Receipt::default()),
-            (Some(Value::Bool(true)), Operation::Verify) => Observed::Verified,
-            _ => response.unrecognized("a 200 that is not {\"success\": true} for send or verify"),
-        };
-    }
-    let message = body
-        .get("payload")
-        .and_then(Value::as_object)
-        .and_then(|payload| text(payload, "message"));
-    let (Some(Value::Bool(false)), Some(message)) = (body.get("success"), message) else {
-        return response.unrecognized("an error without success: false and payload.message");
-    };
-    match ERRORS
-        .iter()
-        .find(|(_, status, text)| *status == response.status && *text == message)
-    {
-        Some(&(kind, _, text)) => documented(kind, text, response),
-        None => response.unrecognized("an undocumented status and message"),
-    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! international (`+201…`). The `lang` picks the SMS text; errors are in
 //! English. Paths are taken with or without the trailing slash.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use hyper::StatusCode;
@@ -29,79 +30,127 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::delivery::Template;
-use crate::dialect::client::{
-    bearer, count, is, text, ClientError, Credentials, SendOp, VerifyOp, WireRequest,
-};
-use crate::dialect::wire::{self, with_retry_after};
+use crate::dialect::client::{bearer, count, is, text};
+use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
+use crate::dialect::wire;
 use crate::dialect::{
-    bearer_token, documented, is_json, observe_common, rejection_outcome, secret_eq, Operation,
-    Rejection, Reply, Request, ServeContext, WireResponse,
+    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
+    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
+    WireRequest, WireResponse,
 };
 use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{ChallengeId, Observed, Outcome, OutcomeKind, Receipt};
+use crate::engine::outcome::{
+    ChallengeId, Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt,
+};
 use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
+use crate::http::auth::{bearer_token, secret_eq};
+use crate::http::json::is_json;
 
-pub(crate) const PREFIX: &str = "/api/v1/";
+/// The Valify dialect.
+pub struct Valify;
+
 pub const SEND_PATH: &str = "/api/v1/otp/send/";
 pub const VERIFY_PATH: &str = "/api/v1/otp/verify/";
 const TENANT: &str = "valify";
 /// One purpose: Valify has none.
 const PURPOSE: &str = "otp";
-
-const BAD_REQUEST: &str = "Bad Request – invalid request received (e.g. missing Bundle key, required parameters or invalid json) | Make sure all the required parameters are included";
-const INVALID_PHONE: &str = "Invalid phone number";
+const PHONE_NUMBER: &str = "phone_number";
 
 /// Errors in the plain `{"message"}` shape: outcome, status, text.
-pub const ERRORS: &[(OutcomeKind, u16, &str)] = &[
-    (OutcomeKind::InvalidInput, 400, BAD_REQUEST),
-    (
+pub const ERRORS: ErrorTable = ErrorTable::new(&[
+    ErrorRow::new(
+        OutcomeKind::InvalidInput,
+        StatusCode::BAD_REQUEST,
+        "Bad Request – invalid request received (e.g. missing Bundle key, required parameters or invalid json) | Make sure all the required parameters are included",
+    ),
+    ErrorRow::new(
         OutcomeKind::Unauthorized,
-        401,
+        StatusCode::UNAUTHORIZED,
         "Unauthorized – your Bundle key is invalid",
     ),
-    (
+    ErrorRow::new(
         OutcomeKind::Forbidden,
-        403,
+        StatusCode::FORBIDDEN,
         "Forbidden – specified access_token could not be found",
     ),
-    (OutcomeKind::NotFound, 404, "Not Found"),
-    (OutcomeKind::InvalidInput, 405, "Method Not Allowed"),
-    (OutcomeKind::InvalidInput, 413, "Request Entity Too Large"),
-    (
+    ErrorRow::new(OutcomeKind::NotFound, StatusCode::NOT_FOUND, "Not Found"),
+    ErrorRow::new(
+        OutcomeKind::InvalidInput,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+    ),
+    ErrorRow::new(
+        OutcomeKind::InvalidInput,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request Entity Too Large",
+    ),
+    ErrorRow::new(
         OutcomeKind::UnsupportedMediaType,
-        415,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "Unsupported Media Type",
     ),
-    (OutcomeKind::InternalError, 500, "Internal Server Error"),
-    (OutcomeKind::StoreUnavailable, 503, "Service Unavailable"),
-];
+    INTERNAL_ERROR,
+    ErrorRow::new(
+        OutcomeKind::StoreUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service Unavailable",
+    ),
+]);
 
-/// Domain errors, 422 `{"message", "error_code"}`: outcome, code, text.
-pub const DOMAIN_ERRORS: &[(OutcomeKind, u32, &str)] = &[
-    (OutcomeKind::InvalidInput, 1001, INVALID_PHONE),
-    (
+const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
+    OutcomeKind::InternalError,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "Internal Server Error",
+);
+
+/// Domain errors, 422 `{"message", "error_code"}`: outcome, text, code.
+pub const DOMAIN_ERRORS: ErrorTable<u32> = ErrorTable::new(&[
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid phone number",
+        INVALID_PHONE,
+    ),
+    ErrorRow::keyed(
         OutcomeKind::RateLimited,
-        1002,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "Maximum number of trials reached",
+        1002,
     ),
-    (OutcomeKind::WrongCode, 1003, "Invalid OTP"),
-    (OutcomeKind::Expired, 1004, "OTP expired"),
-    (
+    ErrorRow::keyed(
+        OutcomeKind::WrongCode,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid OTP",
+        1003,
+    ),
+    ErrorRow::keyed(
+        OutcomeKind::Expired,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "OTP expired",
+        1004,
+    ),
+    ErrorRow::keyed(
         OutcomeKind::AttemptsExceeded,
-        1005,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "Maximum number of verification attempts exceeded",
+        1005,
     ),
-    (OutcomeKind::NotFound, 1006, "Unknown transaction ID"),
-    (
+    ErrorRow::keyed(
+        OutcomeKind::NotFound,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Unknown transaction ID",
+        1006,
+    ),
+    ErrorRow::keyed(
         OutcomeKind::ProviderUnavailable,
-        1007,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "Failed to deliver OTP",
+        1007,
     ),
-];
+]);
 
-/// What this dialect answers besides [`super::COMMON_OUTCOMES`].
-pub(crate) const ALSO_PRODUCES: &[OutcomeKind] =
-    &[OutcomeKind::Forbidden, OutcomeKind::UnsupportedMediaType];
+/// The domain error of a phone that is not a valid Egyptian mobile.
+const INVALID_PHONE: u32 = 1001;
 
 static TEMPLATE_EN: LazyLock<Template> = LazyLock::new(|| {
     Template::new("Your verification code is {{code}}", "{{code}}").expect("has a placeholder")
@@ -110,47 +159,208 @@ static TEMPLATE_AR: LazyLock<Template> = LazyLock::new(|| {
     Template::new("رمز التحقق الخاص بك هو {{code}}", "{{code}}").expect("has a placeholder")
 });
 
-pub(crate) fn route(path: &str) -> Option<Operation> {
-    match path {
-        SEND_PATH | "/api/v1/otp/send" => Some(Operation::Send),
-        VERIFY_PATH | "/api/v1/otp/verify" => Some(Operation::Verify),
-        _ => None,
+impl Protocol for Valify {
+    const NAME: &'static str = "valify";
+    const PREFIX: &'static str = "/api/v1/";
+    const ALSO_PRODUCES: &'static [OutcomeKind] =
+        &[OutcomeKind::Forbidden, OutcomeKind::UnsupportedMediaType];
+
+    fn route(path: &str) -> Option<Operation> {
+        match path {
+            SEND_PATH | "/api/v1/otp/send" => Some(Operation::Send),
+            VERIFY_PATH | "/api/v1/otp/verify" => Some(Operation::Verify),
+            _ => None,
+        }
+    }
+
+    fn admit_send<'a>(
+        context: &ServeContext<'a>,
+        request: &Request<'_>,
+    ) -> Result<SendCall<'a>, Refusal> {
+        let body = admit(context, request)?;
+        let template = match wire::optional(&body, "lang") {
+            Ok(None | Some("en")) => TEMPLATE_EN.clone(),
+            Ok(Some("ar")) => TEMPLATE_AR.clone(),
+            Ok(Some(_)) => return Err(Invalid::new("lang", Fault::Malformed).into()),
+            Err(fault) => return Err(Invalid::new("lang", fault).into()),
+        };
+        let phone = wire::field(&body, PHONE_NUMBER)?;
+        let to =
+            egyptian_mobile(phone).ok_or_else(|| Invalid::new(PHONE_NUMBER, Fault::Malformed))?;
+        Ok(SendCall {
+            policy: Cow::Borrowed(&context.config.valify.policy),
+            request: SendRequest {
+                tenant: TENANT.to_string(),
+                to,
+                purpose: PURPOSE.to_string(),
+                channel: None,
+                template,
+                from: None,
+            },
+            echo: Echo::default(),
+        })
+    }
+
+    fn admit_verify(
+        context: &ServeContext<'_>,
+        request: &Request<'_>,
+    ) -> Result<VerifyCall, Refusal> {
+        let body = admit(context, request)?;
+        let id = wire::field(&body, "transaction_id")?;
+        let otp = wire::field(&body, "otp")?;
+        // An id that is no UUID names no transaction: 1006, like any other.
+        let Ok(uuid) = Uuid::parse_str(id) else {
+            return Err(Outcome::NotFound.into());
+        };
+        let by = ChallengeRef::Id {
+            tenant: TENANT.to_string(),
+            id: ChallengeId(uuid),
+        };
+        Ok(VerifyCall {
+            request: VerifyRequest {
+                by,
+                code: otp.to_string(),
+            },
+            echo: Echo {
+                id: Some(id.to_string()),
+                ..Echo::default()
+            },
+        })
+    }
+
+    /// The transaction id and sends left of a send; a message (and code)
+    /// otherwise. Invalid input is the phone's 1001 or the one 400.
+    fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
+        match outcome {
+            Outcome::Sent(sent) => Observed::Sent(Receipt {
+                id: Some(sent.id.to_string()),
+                sends_remaining: sent.sends_remaining,
+                ..Receipt::default()
+            }),
+            _ => observe_common(outcome, |reason| {
+                let phone = reason.field() == PHONE_NUMBER
+                    && matches!(reason.fault(), Fault::Malformed | Fault::Invalid);
+                invalid(phone)
+            }),
+        }
+    }
+
+    fn render(observed: &Observed, _operation: Operation, id: Option<&str>) -> Reply {
+        let kind = observed.kind();
+        match observed {
+            Observed::Sent(receipt) => {
+                let body = json!({
+                    "result": {"success": true},
+                    "transaction_id": receipt.id.as_deref().unwrap_or_default(),
+                    "trials_remaining": receipt.sends_remaining,
+                });
+                return Reply::json(StatusCode::OK, JSON, &body, kind);
+            }
+            Observed::Verified => {
+                let body = json!({
+                    "result": {"verified": true},
+                    "transaction_id": id.unwrap_or_default(),
+                });
+                return Reply::json(StatusCode::OK, JSON, &body, kind);
+            }
+            _ => {}
+        }
+        let domain = match observed {
+            Observed::InvalidInput { reason } if reason.field() == PHONE_NUMBER => {
+                DOMAIN_ERRORS.by_key(&INVALID_PHONE)
+            }
+            Observed::InvalidInput { .. } => None,
+            _ => DOMAIN_ERRORS.by_kind(kind),
+        };
+        let reply = match domain {
+            Some(row) => {
+                let body = json!({"message": row.text, "error_code": row.extra});
+                Reply::json(row.status, JSON, &body, row.kind)
+            }
+            None => error(ERRORS.by_kind(kind).unwrap_or(&INTERNAL_ERROR)),
+        };
+        reply.with_retry_after(observed)
+    }
+
+    fn reject(rejection: Rejection) -> Reply {
+        let row = match rejection {
+            Rejection::NotFound => ERRORS.by_kind(OutcomeKind::NotFound),
+            Rejection::MethodNotAllowed(_) => ERRORS.by_status_text(405, "Method Not Allowed"),
+            Rejection::PayloadTooLarge => ERRORS.by_status_text(413, "Request Entity Too Large"),
+            Rejection::UnreadableBody => ERRORS.by_kind(OutcomeKind::InvalidInput),
+        };
+        error(row.unwrap_or(&INTERNAL_ERROR))
+    }
+
+    fn send_request(
+        credentials: &Credentials,
+        _session: &Session,
+        send: &SendOp,
+    ) -> Result<WireRequest, ClientError> {
+        let mut body = json!({"phone_number": send.to, "bundle_key": credentials.bundle_key});
+        if let Some(lang) = &send.lang {
+            body["lang"] = lang.clone().into();
+        }
+        Ok(WireRequest::json(
+            SEND_PATH,
+            vec![bearer(&credentials.bearer)],
+            &body,
+        ))
+    }
+
+    fn verify_request(
+        credentials: &Credentials,
+        _session: &Session,
+        verify: &VerifyOp,
+    ) -> Result<WireRequest, ClientError> {
+        let id = verify
+            .id
+            .as_deref()
+            .ok_or(ClientError::Missing("the transaction_id of the send"))?;
+        let body = json!({
+            "transaction_id": id,
+            "otp": verify.code,
+            "bundle_key": credentials.bundle_key,
+        });
+        Ok(WireRequest::json(
+            VERIFY_PATH,
+            vec![bearer(&credentials.bearer)],
+            &body,
+        ))
+    }
+
+    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+        classify(operation, response)
     }
 }
 
-pub(crate) async fn serve(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
-    let answer = match request.operation {
-        Operation::Send => send(context, &request).await,
-        Operation::Verify => verify(context, &request).await,
-        Operation::Token | Operation::Other => return reject(Rejection::NotFound),
-    };
-    let (outcome, id) = answer.unwrap_or_else(|refused| (refused, None));
-    render(
-        &observe(&outcome, context.echo_codes),
-        request.operation,
-        id.as_deref(),
-    )
+/// What Valify says of invalid input: the phone (1001), or the request.
+fn invalid(phone: bool) -> Invalid {
+    if phone {
+        Invalid::new(PHONE_NUMBER, Fault::Invalid)
+    } else {
+        Invalid::body(Fault::Invalid)
+    }
 }
 
 /// Content type, access token, JSON object (unwrapping `data`), bundle key.
-fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Outcome> {
+fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
     if !is_json(request.headers) {
-        return Err(Outcome::UnsupportedMediaType);
+        return Err(Outcome::UnsupportedMediaType.into());
     }
     let config = &context.config.valify;
     let token_known =
         bearer_token(request.headers).is_some_and(|token| secret_eq(token, &config.bearer));
     if !token_known {
-        return Err(Outcome::Forbidden);
+        return Err(Outcome::Forbidden.into());
     }
-    let mut body = wire::object(request.body).ok_or_else(|| Outcome::invalid(BAD_REQUEST))?;
+    let mut body = wire::object(request.body)?;
     if let Some(Value::Object(data)) = body.remove("data") {
         body = data;
     }
-    let bundle_key =
-        wire::string(&body, "bundle_key").map_err(|_| Outcome::invalid(BAD_REQUEST))?;
+    let bundle_key = wire::field(&body, "bundle_key")?;
     if !secret_eq(bundle_key, &config.bundle_key) {
-        return Err(Outcome::Unauthorized);
+        return Err(Outcome::Unauthorized.into());
     }
     Ok(body)
 }
@@ -217,184 +427,11 @@ fn parsed_egyptian_mobile(text: &str) -> Option<Identifier> {
     Identifier::phone(&e164).ok()
 }
 
-type Answer = Result<(Outcome, Option<String>), Outcome>;
-
-async fn send(context: &ServeContext<'_>, request: &Request<'_>) -> Answer {
-    let body = admit(context, request)?;
-    let template = match wire::optional(&body, "lang") {
-        Ok(None | Some("en")) => TEMPLATE_EN.clone(),
-        Ok(Some("ar")) => TEMPLATE_AR.clone(),
-        _ => return Err(Outcome::invalid(BAD_REQUEST)),
-    };
-    let phone = wire::string(&body, "phone_number").map_err(|_| Outcome::invalid(BAD_REQUEST))?;
-    let to = egyptian_mobile(phone).ok_or_else(|| Outcome::invalid(INVALID_PHONE))?;
-    let send = SendRequest {
-        tenant: TENANT.to_string(),
-        to,
-        purpose: PURPOSE.to_string(),
-        channel: None,
-        template,
-        from: None,
-    };
-    let outcome = context
-        .engine
-        .send(&context.config.valify.policy, send)
-        .await;
-    Ok((outcome, None))
+fn error(row: &ErrorRow) -> Reply {
+    Reply::json(row.status, JSON, &json!({"message": row.text}), row.kind)
 }
 
-async fn verify(context: &ServeContext<'_>, request: &Request<'_>) -> Answer {
-    let body = admit(context, request)?;
-    let (Ok(id), Ok(otp)) = (
-        wire::string(&body, "transaction_id"),
-        wire::string(&body, "otp"),
-    ) else {
-        return Err(Outcome::invalid(BAD_REQUEST));
-    };
-    let Ok(uuid) = Uuid::parse_str(id) else {
-        return Ok((Outcome::NotFound, Some(id.to_string())));
-    };
-    let by = ChallengeRef::Id {
-        tenant: TENANT.to_string(),
-        id: ChallengeId(uuid),
-    };
-    let outcome = context
-        .engine
-        .verify(VerifyRequest {
-            by,
-            code: otp.to_string(),
-        })
-        .await;
-    Ok((outcome, Some(id.to_string())))
-}
-
-/// What Valify shows of an outcome: the transaction id and sends left of
-/// a send; a message (and code) otherwise.
-pub(crate) fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
-    match outcome {
-        Outcome::Sent(sent) => Observed::Sent(Receipt {
-            id: Some(sent.id.to_string()),
-            sends_remaining: sent.sends_remaining,
-            ..Receipt::default()
-        }),
-        Outcome::InvalidInput { reason } if !known_invalid(reason) => {
-            Observed::invalid(BAD_REQUEST)
-        }
-        _ => observe_common(outcome),
-    }
-}
-
-fn known_invalid(reason: &str) -> bool {
-    ERRORS
-        .iter()
-        .any(|e| e.0 == OutcomeKind::InvalidInput && e.2 == reason)
-        || reason == INVALID_PHONE
-}
-
-pub(crate) fn render(observed: &Observed, _operation: Operation, id: Option<&str>) -> Reply {
-    let kind = observed.kind();
-    match observed {
-        Observed::Sent(receipt) => {
-            let body = json!({
-                "result": {"success": true},
-                "transaction_id": receipt.id.as_deref().unwrap_or_default(),
-                "trials_remaining": receipt.sends_remaining,
-            });
-            return Reply::json(StatusCode::OK, "application/json", &body, kind);
-        }
-        Observed::Verified => {
-            let body = json!({
-                "result": {"verified": true},
-                "transaction_id": id.unwrap_or_default(),
-            });
-            return Reply::json(StatusCode::OK, "application/json", &body, kind);
-        }
-        _ => {}
-    }
-    let reason = match observed {
-        Observed::InvalidInput { reason } => Some(reason.as_str()),
-        _ => None,
-    };
-    let domain = DOMAIN_ERRORS
-        .iter()
-        .find(|e| e.0 == kind && reason.is_none_or(|r| r == e.2));
-    let reply = match domain {
-        Some(&(kind, code, message)) => {
-            let body = json!({"message": message, "error_code": code});
-            Reply::json(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "application/json",
-                &body,
-                kind,
-            )
-        }
-        None => {
-            let &(kind, status, message) = ERRORS
-                .iter()
-                .find(|e| e.0 == kind && reason.is_none_or(|r| r == e.2))
-                .unwrap_or(&(OutcomeKind::InternalError, 500, "Internal Server Error"));
-            error(status, message, kind)
-        }
-    };
-    with_retry_after(reply, observed)
-}
-
-fn error(status: u16, message: &str, kind: OutcomeKind) -> Reply {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Reply::json(
-        status,
-        "application/json",
-        &json!({"message": message}),
-        kind,
-    )
-}
-
-pub(crate) fn reject(rejection: Rejection) -> Reply {
-    let (status, message) = match rejection {
-        Rejection::NotFound => (404, "Not Found"),
-        Rejection::MethodNotAllowed(_) => (405, "Method Not Allowed"),
-        Rejection::PayloadTooLarge => (413, "Request Entity Too Large"),
-        Rejection::UnreadableBody => (400, BAD_REQUEST),
-    };
-    error(status, message, rejection_outcome(rejection))
-}
-
-pub(crate) fn send_request(
-    credentials: &Credentials,
-    send: &SendOp,
-) -> Result<WireRequest, ClientError> {
-    let mut body = json!({"phone_number": send.to, "bundle_key": credentials.bundle_key});
-    if let Some(lang) = &send.lang {
-        body["lang"] = lang.clone().into();
-    }
-    Ok(WireRequest::json(
-        SEND_PATH,
-        vec![bearer(&credentials.bearer)],
-        &body,
-    ))
-}
-
-pub(crate) fn verify_request(
-    credentials: &Credentials,
-    verify: &VerifyOp,
-) -> Result<WireRequest, ClientError> {
-    let id = verify
-        .id
-        .as_deref()
-        .ok_or(ClientError::Missing("the transaction_id of the send"))?;
-    let body = json!({
-        "transaction_id": id,
-        "otp": verify.code,
-        "bundle_key": credentials.bundle_key,
-    });
-    Ok(WireRequest::json(
-        VERIFY_PATH,
-        vec![bearer(&credentials.bearer)],
-        &body,
-    ))
-}
-
-pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     let body = match response.object() {
         Ok(body) => body,
         Err(unrecognized) => return unrecognized,
@@ -435,18 +472,22 @@ pub(crate) fn classify(operation: Operation, response: &WireResponse<'_>) -> Obs
         }
         _ => {}
     }
-    let Some(message) = text(&body, "message") else {
+    if text(&body, "message").is_none() {
         return response.unrecognized("an error without a message");
-    };
+    }
     if response.status == 422 {
         let code = body.get("error_code").and_then(count);
-        return match DOMAIN_ERRORS.iter().find(|e| Some(e.1) == code) {
-            Some(&(kind, ..)) => documented(kind, message, response),
+        return match code.and_then(|code| DOMAIN_ERRORS.by_key(&code)) {
+            Some(row) => documented(row.kind, response, || invalid(row.extra == INVALID_PHONE)),
             None => response.unrecognized("a 422 without a documented error_code"),
         };
     }
-    match ERRORS.iter().find(|e| e.1 == response.status) {
-        Some(&(kind, ..)) => documented(kind, message, response),
+    match ERRORS
+        .rows()
+        .iter()
+        .find(|row| row.status.as_u16() == response.status)
+    {
+        Some(row) => documented(row.kind, response, || invalid(false)),
         None => response.unrecognized("an undocumented status"),
     }
 }

@@ -1,74 +1,40 @@
-//! Server-side reading helpers the dialect files share: JSON objects,
-//! string fields, Basic credentials, and the `Retry-After` header every
-//! dialect adds to a 429 or a store 503.
+//! Server-side reading helpers the dialect files share: JSON objects and
+//! string fields, with what is wrong with them as a typed [`Fault`].
 
-use base64::Engine as _;
-use hyper::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
-use hyper::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::dialect::{retry_after_secs, Reply};
-use crate::engine::outcome::Observed;
+use crate::engine::outcome::{Fault, Invalid};
 
-/// The body as a JSON object, if it is one.
-pub(crate) fn object(body: &[u8]) -> Option<Map<String, Value>> {
+/// The body as a JSON object, or what is wrong with it.
+pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => Some(object),
-        _ => None,
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Invalid::body(Fault::NotAnObject)),
+        Err(_) => Err(Invalid::body(Fault::NotJson)),
     }
 }
 
-/// Why a field is unusable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FieldError {
-    Missing,
-    WrongType,
-}
-
 /// A required string member (`null` counts as missing).
-pub(crate) fn string<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-) -> Result<&'a str, FieldError> {
-    optional(object, name)?.ok_or(FieldError::Missing)
+pub(crate) fn string<'a>(object: &'a Map<String, Value>, name: &str) -> Result<&'a str, Fault> {
+    optional(object, name)?.ok_or(Fault::Missing)
 }
 
 /// An optional string member (`null` counts as absent).
 pub(crate) fn optional<'a>(
     object: &'a Map<String, Value>,
     name: &str,
-) -> Result<Option<&'a str>, FieldError> {
+) -> Result<Option<&'a str>, Fault> {
     match object.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(FieldError::WrongType),
+        Some(_) => Err(Fault::WrongType),
     }
 }
 
-/// The user and password of `Authorization: Basic <base64(user:pass)>`
-/// (scheme case-insensitive: Nomado's docs write `BASIC`).
-pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    String::from_utf8(decoded).ok()
-}
-
-/// Adds `Retry-After` when the outcome knows how long to wait.
-pub(crate) fn with_retry_after(reply: Reply, observed: &Observed) -> Reply {
-    let wait = match observed {
-        Observed::RateLimited { retry_after }
-        | Observed::AttemptsExceeded { retry_after }
-        | Observed::StoreUnavailable { retry_after } => *retry_after,
-        _ => None,
-    };
-    match wait {
-        Some(wait) => reply.with_header(RETRY_AFTER, HeaderValue::from(retry_after_secs(wait))),
-        None => reply,
-    }
+/// A required string member, or the invalid-input reason naming it.
+pub(crate) fn field<'a>(
+    object: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<&'a str, Invalid> {
+    string(object, name).map_err(|fault| Invalid::new(name, fault))
 }

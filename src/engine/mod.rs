@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod code;
 pub mod identifier;
+pub mod invalid;
 pub mod outcome;
 pub mod policy;
 
@@ -19,6 +20,7 @@ use crate::delivery::{Channel, Delivery, Message, Template};
 use crate::engine::clock::Clock;
 use crate::engine::code::{Code, CodeHasher};
 use crate::engine::identifier::Identifier;
+use crate::engine::invalid::{Fault, Invalid};
 use crate::engine::outcome::{ChallengeId, Outcome, Sent};
 use crate::engine::policy::Policy;
 use crate::store::{
@@ -100,17 +102,14 @@ impl Engine {
         &self.clock
     }
 
-    /// The engine's store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// Issues a new code under `policy`: checks the limits, replaces the
     /// key's challenge, delivers through the cascade. When every channel
     /// fails the challenge is revoked (the send still counts).
     pub async fn send(&self, policy: &Policy, request: SendRequest) -> Outcome {
         if let Err(error) = policy.validate() {
-            return Outcome::invalid(error.to_string());
+            return Outcome::invalid(
+                Invalid::new("policy", Fault::Invalid).because(error.to_string()),
+            );
         }
         let cascade = match delivery_cascade(policy, &request) {
             Ok(cascade) => cascade,
@@ -178,9 +177,14 @@ impl Engine {
     /// an attempt; see [`Store::verify`] for the order of the checks.
     pub async fn verify(&self, request: VerifyRequest) -> Outcome {
         if request.code.is_empty() || request.code.len() > MAX_SUBMITTED_CODE_LEN {
-            return Outcome::invalid(format!(
+            let fault = if request.code.is_empty() {
+                Fault::Empty
+            } else {
+                Fault::TooLong
+            };
+            return Outcome::invalid(Invalid::new("code", fault).because(format!(
                 "code must be 1 to {MAX_SUBMITTED_CODE_LEN} characters"
-            ));
+            )));
         }
         let candidate = self.hasher.digest(&request.code);
         let now_ms = self.clock.now_ms();
@@ -221,17 +225,28 @@ impl Engine {
     pub async fn purge(&self) -> Result<usize, StoreError> {
         self.store.purge(self.clock.now_ms()).await
     }
+
+    /// Forgets every challenge and send log (test mode's `/_admin/reset`).
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        self.store.reset().await
+    }
+
+    /// Whether the engine can reach its state.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.store.health().await
+    }
 }
 
 /// The channels to try, in order, for this recipient.
 fn delivery_cascade(policy: &Policy, request: &SendRequest) -> Result<Vec<Channel>, Outcome> {
     match (&request.to, request.channel) {
         (Identifier::Email(_), None | Some(Channel::Email)) => Ok(vec![Channel::Email]),
-        (Identifier::Email(_), Some(other)) => Err(Outcome::invalid(format!(
-            "channel {other} cannot reach an e-mail address"
-        ))),
+        (Identifier::Email(_), Some(other)) => Err(Outcome::invalid(
+            Invalid::new("channel", Fault::Invalid)
+                .because(format!("{other} cannot reach an e-mail address")),
+        )),
         (Identifier::Phone(_), Some(Channel::Email)) => Err(Outcome::invalid(
-            "channel email cannot reach a phone number",
+            Invalid::new("channel", Fault::Invalid).because("email cannot reach a phone number"),
         )),
         (Identifier::Phone(_), Some(channel)) => Ok(vec![channel]),
         (Identifier::Phone(_), None) => Ok(policy.channels.clone()),

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::delivery::Channel;
 use crate::engine::code::Code;
+pub use crate::engine::invalid::{Fault, Invalid, Problem};
 
 /// A challenge's public identifier (the `id` / `requestId` / `transaction_id`
 /// of the dialects).
@@ -77,8 +78,9 @@ pub enum Outcome<S = Sent, N = u32, T = Duration> {
     NotFound,
     /// A send limit or cooldown applies for `retry_after` more.
     RateLimited { retry_after: T },
-    /// The request was malformed; `reason` says which field and why.
-    InvalidInput { reason: String },
+    /// The request was malformed; `reason` says which field and what is
+    /// wrong with it.
+    InvalidInput { reason: Invalid },
     /// Credentials missing or wrong.
     Unauthorized,
     /// Credentials valid but not allowed to do this.
@@ -145,10 +147,8 @@ impl<S, N, T> Outcome<S, N, T> {
     }
 
     /// Shorthand for an invalid-input outcome.
-    pub fn invalid(reason: impl Into<String>) -> Self {
-        Outcome::InvalidInput {
-            reason: reason.into(),
-        }
+    pub fn invalid(reason: Invalid) -> Self {
+        Outcome::InvalidInput { reason }
     }
 }
 

@@ -7,15 +7,16 @@
 //!   405, 413).
 //! - `POST /2010-04-01/Accounts/{sid}/Messages.json` — Twilio-compatible
 //!   (`twilio.rs`).
-//! - `GET|DELETE /_admin/messages` — the journal (shape in
-//!   `server::journal_api`), long-poll with `wait_ms`.
+//! - `GET|DELETE /_admin/messages` — the journal (its wire view lives
+//!   beside it in `delivery::journal`), long-poll with `wait_ms`.
 //! - `PUT|DELETE|GET /_admin/faults` — the fault rules ([`faults`]);
 //!   `GET /_admin/stats` — requests per channel and per fault.
 //! - `GET /healthz`.
 //!
 //! [`run`] has the shape of every otpbench server: the caller owns the
-//! listener and the shutdown future. This module must not know about the
-//! engine or its stores.
+//! listener and the shutdown future. It is built from `http` (accept loop,
+//! body limit, JSON) and `delivery` (messages, the journal) alone, and must
+//! not know about the engine, its stores, the dialects or the server.
 
 pub mod faults;
 mod twilio;
@@ -27,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW};
 use hyper::service::service_fn;
@@ -36,16 +37,11 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::delivery::journal::{self, Journal};
+use crate::delivery::journal::{self, Journal, JournalQuery};
 use crate::delivery::{Channel, Message};
-use crate::dialect::{is_json, json_response};
-use crate::engine::clock::SystemClock;
+use crate::http::body::{self, BodyError};
+use crate::http::json::{self as json_http, is_json};
 use crate::provider::faults::{FaultSet, Verdict};
-use crate::server::connections::serve_connections;
-use crate::server::journal_api::JournalQuery;
-
-/// Largest request body taken.
-const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What `provider` needs besides its listener.
 #[derive(Debug, Clone)]
@@ -112,7 +108,7 @@ pub async fn run(
     listener.local_addr()?;
     let (stop, stopping) = watch::channel(false);
     let state = Arc::new(State {
-        journal: Journal::new(config.journal_capacity, Arc::new(SystemClock)),
+        journal: Journal::on_wall_clock(config.journal_capacity),
         faults: RwLock::new(Arc::new(FaultSet::default())),
         stats: Mutex::new(BTreeMap::new()),
         stopping,
@@ -133,12 +129,12 @@ pub async fn run(
     let on_stop = || {
         let _ = stop.send(true);
     };
-    serve_connections(listener, shutdown, for_connection, on_stop).await;
+    crate::http::accept::serve(listener, shutdown, for_connection, on_stop).await;
     Ok(())
 }
 
 fn json(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
-    json_response(status, "application/json", body)
+    json_http::response(status, "application/json", body)
 }
 
 #[derive(Serialize)]
@@ -171,12 +167,18 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, NoAnswer> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
+    let body = match body::read(&parts.headers, body).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
             return Ok(error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "bodies are limited to 64 KiB",
+            ))
+        }
+        Err(BodyError::Unreadable) => {
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
             ))
         }
     };
@@ -259,8 +261,12 @@ async fn handle(
     }
 }
 
+/// A random (version 4) UUID, for message ids.
 fn uuid_like() -> String {
-    crate::engine::outcome::ChallengeId::random().to_string()
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 fn current_faults(state: &State) -> Arc<FaultSet> {

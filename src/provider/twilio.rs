@@ -11,15 +11,15 @@
 //! with its codes (20003 authentication, 21604 no `To`, 21602 no `Body`).
 //! Fault rules apply as on `/v1/messages`.
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::delivery::{Channel, Message};
+use crate::http::auth::basic_credentials;
 use crate::provider::{accept, json, Accepted, NoAnswer, State};
 
 const PREFIX: &str = "/2010-04-01/Accounts/";
@@ -45,15 +45,7 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response<Full<B
 
 /// The user name of a Basic `Authorization` header.
 fn basic_user(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let pair = String::from_utf8(decoded).ok()?;
+    let pair = basic_credentials(headers)?;
     let (user, password) = pair.split_once(':')?;
     (!password.is_empty()).then(|| user.to_string())
 }

@@ -6,7 +6,8 @@
 //! - `POST /_admin/reset` → 204: forgets every challenge, send log and
 //!   journaled message (the clock keeps its offset).
 //! - `GET /_admin/messages?to=&channel=&after=&wait_ms=` → the journal in
-//!   the shape of [`super::journal_api`]; `DELETE /_admin/messages` → 204.
+//!   the shape of the journal's wire view (`delivery::journal`);
+//!   `DELETE /_admin/messages` → 204.
 //! - `GET /_admin/customers/<phone>` → `{"identifier", "source"}` for a
 //!   customer REES46 created on a first send (404 otherwise).
 //!
@@ -20,10 +21,12 @@ use http_body_util::Full;
 use hyper::{Method, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::dialect::{json_response, native, Rejection};
+use crate::delivery::journal::{percent_decode, JournalQuery};
+use crate::dialect::{reject_native, render_native, Rejection};
 use crate::engine::identifier::Identifier;
-use crate::engine::outcome::Outcome;
-use crate::server::{journal_api, State};
+use crate::engine::outcome::{Fault, Invalid, Outcome};
+use crate::http::json;
+use crate::server::State;
 
 pub(crate) async fn handle(
     state: &State,
@@ -55,18 +58,24 @@ pub(crate) async fn handle(
     };
     match reply {
         Ok(response) => response,
-        Err(rejection) => native::reject(rejection).response,
+        Err(rejection) => reject_native(rejection).into_response(),
     }
 }
 
 const CUSTOMERS: &str = "/_admin/customers/";
 
 fn customer(state: &State, phone: &str) -> Result<Response<Full<Bytes>>, Rejection> {
-    let Some(phone) = journal_api::percent_decode(phone) else {
-        return Ok(invalid(format!("{phone:?}: bad percent-encoding")));
+    let Some(phone) = percent_decode(phone) else {
+        return Ok(invalid(
+            Invalid::new("identifier", Fault::Malformed)
+                .because(format!("{phone:?}: bad percent-encoding")),
+        ));
     };
     let Ok(phone) = Identifier::phone(&phone) else {
-        return Ok(invalid(format!("{phone:?} is not a phone number")));
+        return Ok(invalid(
+            Invalid::new("identifier", Fault::Malformed)
+                .because(format!("{phone:?} is not a phone number")),
+        ));
     };
     match state.dialects.customers.get(&phone) {
         Some(customer) => Ok(ok_json(&customer)),
@@ -74,12 +83,12 @@ fn customer(state: &State, phone: &str) -> Result<Response<Full<Bytes>>, Rejecti
     }
 }
 
-fn invalid(reason: String) -> Response<Full<Bytes>> {
-    native::render_outcome(&Outcome::InvalidInput { reason }).response
+fn invalid(reason: Invalid) -> Response<Full<Bytes>> {
+    render_native(&Outcome::InvalidInput { reason }).into_response()
 }
 
 fn ok_json(body: &impl Serialize) -> Response<Full<Bytes>> {
-    json_response(StatusCode::OK, "application/json", body)
+    json::response(StatusCode::OK, "application/json", body)
 }
 
 fn no_content() -> Response<Full<Bytes>> {
@@ -113,14 +122,14 @@ fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejectio
         Ok(Advance { advance_ms }) => Ok(ok_json(&Now {
             now_ms: clock.advance_ms(advance_ms),
         })),
-        Err(error) => Ok(invalid(format!(
+        Err(error) => Ok(invalid(Invalid::body(Fault::Malformed).because(format!(
             "expected {{\"advance_ms\": <whole milliseconds ≥ 0>}}: {error}"
-        ))),
+        )))),
     }
 }
 
 async fn reset(state: &State) -> Response<Full<Bytes>> {
-    match state.engine.store().reset().await {
+    match state.engine.reset().await {
         Ok(()) => {
             state.journal.clear();
             state.dialects.customers.clear();
@@ -130,7 +139,7 @@ async fn reset(state: &State) -> Response<Full<Bytes>> {
             let outcome = Outcome::StoreUnavailable {
                 retry_after: Duration::from_secs(1),
             };
-            native::render_outcome(&outcome).response
+            render_native(&outcome).into_response()
         }
     }
 }
@@ -139,10 +148,14 @@ async fn messages(state: &State, query: Option<&str>) -> Result<Response<Full<By
     if let Some(provider) = &state.config.provider {
         let reason =
             format!("messages are delivered to the provider; read {provider}/_admin/messages");
-        return Ok(invalid(reason));
+        return Ok(invalid(
+            Invalid::new("provider", Fault::Invalid).because(reason),
+        ));
     }
-    match journal_api::JournalQuery::parse(query) {
+    match JournalQuery::parse(query) {
         Ok(query) => Ok(ok_json(&query.read(&state.journal, &state.stopping).await)),
-        Err(reason) => Ok(invalid(reason)),
+        Err(reason) => Ok(invalid(
+            Invalid::new("query", Fault::Malformed).because(reason),
+        )),
     }
 }

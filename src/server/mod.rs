@@ -13,9 +13,7 @@
 //! reading when it is given).
 
 mod admin;
-pub(crate) mod connections;
-pub(crate) mod journal_api;
-pub mod metrics;
+mod metrics;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,9 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
@@ -41,14 +39,14 @@ use crate::engine::clock::{Clock, ShiftedClock, SystemClock};
 use crate::engine::code::CodeHasher;
 use crate::engine::identifier::PossibleLengths;
 use crate::engine::Engine;
+use crate::http::body::{self, BodyError};
+use crate::http::json;
 use crate::server::metrics::Metrics;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
 
-/// Largest request body any route takes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-pub use connections::DRAIN_TIMEOUT;
+pub use crate::http::{DRAIN_TIMEOUT, MAX_BODY_BYTES};
 /// How often expired state is purged.
 const PURGE_EVERY: Duration = Duration::from_secs(1);
 
@@ -154,7 +152,7 @@ pub async fn run(
         let _ = stop.send(true);
         sweeper.abort();
     };
-    connections::serve_connections(listener, shutdown, for_connection, on_stop).await;
+    crate::http::accept::serve(listener, shutdown, for_connection, on_stop).await;
     Ok(())
 }
 
@@ -208,7 +206,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
     }
     if path.starts_with("/_admin/") {
         if !state.config.test_mode {
-            return Dialect::Native.reject(Rejection::NotFound).response;
+            return Dialect::Native.reject(Rejection::NotFound).into_response();
         }
         let (parts, body) = request.into_parts();
         return match read_body(&parts.headers, body).await {
@@ -222,7 +220,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
                 )
                 .await
             }
-            Err(rejection) => Dialect::Native.reject(rejection).response,
+            Err(rejection) => Dialect::Native.reject(rejection).into_response(),
         };
     }
     let Some((dialect, operation)) = Dialect::route(path) else {
@@ -256,6 +254,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         engine: &state.engine,
         config: &state.config.config,
         echo_codes: state.config.echo_codes,
+        test_mode: state.config.test_mode,
         state: &state.dialects,
     };
     let request = dialect::Request {
@@ -277,25 +276,18 @@ fn finish(
     state
         .metrics
         .record(dialect, operation, reply.outcome, started.elapsed());
-    reply.response
+    reply.into_response()
 }
 
-/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
+/// Reads the whole body within the limit, or says how the request is
+/// refused.
 async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, Rejection> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(Rejection::PayloadTooLarge);
-    }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(Rejection::PayloadTooLarge)
-        }
-        Err(_) => Err(Rejection::UnreadableBody),
-    }
+    body::read(headers, body)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge => Rejection::PayloadTooLarge,
+            BodyError::Unreadable => Rejection::UnreadableBody,
+        })
 }
 
 #[derive(Serialize)]
@@ -308,9 +300,9 @@ async fn health(state: &State, method: &Method) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
         return Dialect::Native
             .reject(Rejection::MethodNotAllowed("GET, HEAD"))
-            .response;
+            .into_response();
     }
-    let (status, health) = match state.engine.store().health().await {
+    let (status, health) = match state.engine.health().await {
         Ok(()) => (
             StatusCode::OK,
             Health {
@@ -326,14 +318,14 @@ async fn health(state: &State, method: &Method) -> Response<Full<Bytes>> {
             },
         ),
     };
-    dialect::json_response(status, "application/json", &health)
+    json::response(status, "application/json", &health)
 }
 
 fn metrics(state: &State, method: &Method) -> Response<Full<Bytes>> {
     if method != Method::GET {
         return Dialect::Native
             .reject(Rejection::MethodNotAllowed("GET"))
-            .response;
+            .into_response();
     }
     let mut response = Response::new(Full::new(Bytes::from(state.metrics.render())));
     response.headers_mut().insert(

@@ -4,7 +4,6 @@
 //! 5xx and always one of the dialect's documented shapes: its own client
 //! side must classify it as something other than `unrecognized`.
 
-use otpbench::dialect::loyaltydog::{read_token, token_request};
 use otpbench::dialect::{Credentials, Dialect, Operation, WireResponse};
 use otpbench::OutcomeKind;
 use std::sync::OnceLock;
@@ -93,17 +92,21 @@ const WORDS: &[&str] = &[
 /// A valid LoyaltyDog access token from the fuzzed server (fetched once).
 fn jwt<'a>(served: &Served, cell: &'a OnceLock<String>) -> &'a str {
     cell.get_or_init(|| {
-        let credentials = Credentials::default();
-        let reply = served
-            .runtime
-            .block_on(call(served.server.addr, &token_request(&credentials)));
+        let login = Dialect::Loyaltydog
+            .login_request(&Credentials::default())
+            .expect("LoyaltyDog logs in");
+        let reply = served.runtime.block_on(call(served.server.addr, &login));
         let headers = hyper::HeaderMap::new();
         let response = WireResponse {
             status: reply.status,
             headers: &headers,
             body: &reply.body,
         };
-        read_token(&response).unwrap().0
+        Dialect::Loyaltydog
+            .read_login(&response)
+            .unwrap()
+            .access_token
+            .unwrap()
     })
 }
 
@@ -151,7 +154,8 @@ fn check(
             headers: &headers,
             body: &reply.body,
         };
-        return read_token(&response)
+        return dialect
+            .read_login(&response)
             .map(|_| ())
             .map_err(|e| format!("{path}: {e}: {shown}"));
     }

@@ -9,7 +9,7 @@ use otpbench::delivery::Channel;
 use otpbench::dialect::{Dialect, Operation, WireResponse};
 use otpbench::engine::code::{Alphabet, Code};
 use otpbench::engine::outcome::{ChallengeId, Sent};
-use otpbench::{Observed, Outcome, OutcomeKind};
+use otpbench::{Fault, Invalid, Observed, Outcome, OutcomeKind};
 use proptest::prelude::*;
 
 fn channel() -> impl Strategy<Value = Channel> {
@@ -41,16 +41,39 @@ fn sent() -> impl Strategy<Value = Outcome> {
         })
 }
 
-/// Reasons as servers word them, and the dialects' own texts.
-fn reason() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[a-z_]{1,12}: [A-Za-z0-9 ]{1,30}",
-        Just("Identifier is not valid".to_string()),
-        Just("Event is not valid".to_string()),
-        Just("Invalid target format".to_string()),
-        Just("Invalid phone number".to_string()),
-        Just("Bad request: to is required".to_string()),
-    ]
+/// Invalid-input reasons as servers produce them: the fields the dialects
+/// name, every fault, with and without an explanation, one or two problems.
+fn reason() -> impl Strategy<Value = Invalid> {
+    let field = prop::sample::select(vec![
+        "to",
+        "purpose",
+        "identifier",
+        "event",
+        "phone_number",
+        "target",
+        "code",
+        "body",
+        "widgetId",
+        "template",
+        "length",
+    ]);
+    let fault = prop::sample::select(Fault::ALL.to_vec());
+    let why = prop::option::of("[A-Za-z0-9 ,.()+-]{1,30}");
+    let problem = (field, fault, why);
+    prop::collection::vec(problem, 1..=2).prop_map(|problems| {
+        let mut reason: Option<Invalid> = None;
+        for (field, fault, why) in problems {
+            let mut next = match reason.take() {
+                None => Invalid::new(field, fault),
+                Some(reason) => reason.and(field, fault),
+            };
+            if let Some(why) = why {
+                next = next.explain_last(why);
+            }
+            reason = Some(next);
+        }
+        reason.expect("one problem at least")
+    })
 }
 
 fn wait() -> impl Strategy<Value = Duration> {
@@ -125,12 +148,11 @@ proptest! {
         let id = ChallengeId::random().to_string();
         let reply = dialect.render(&observed, operation, Some(&id));
         prop_assert_eq!(reply.outcome, observed.kind());
-        let (status, headers, body) = reply.into_parts();
-        let response = WireResponse { status: status.as_u16(), headers: &headers, body: &body };
+        let response = WireResponse { status: reply.status.as_u16(), headers: &reply.headers, body: &reply.body };
         let classified = dialect.classify(operation, &response);
         prop_assert_eq!(
             &classified, &observed,
-            "{} {:?}: {} {}", dialect.name(), operation, status, String::from_utf8_lossy(&body)
+            "{} {:?}: {} {}", dialect.name(), operation, reply.status, String::from_utf8_lossy(&reply.body)
         );
     }
 }

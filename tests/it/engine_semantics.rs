@@ -257,7 +257,9 @@ async fn emails_go_by_email(store: Arc<dyn Store>) {
     let mut by_sms = send_request("ann@example.com", "login");
     by_sms.channel = Some(Channel::Sms);
     let refused = rig.engine.send(&policy(3, &[]), by_sms).await;
-    assert!(matches!(refused, Outcome::InvalidInput { reason } if reason.contains("sms")));
+    assert!(
+        matches!(refused, Outcome::InvalidInput { reason } if reason.to_string().contains("sms"))
+    );
 }
 
 async fn delivery_cascades_to_the_next_channel(store: Arc<dyn Store>) {

@@ -5,7 +5,7 @@ use otpbench::config::Config;
 use otpbench::delivery::Channel;
 use otpbench::dialect::{Dialect, Operation};
 use otpbench::server::ServerConfig;
-use otpbench::{Observed, OutcomeKind, Receipt};
+use otpbench::{Fault, Invalid, Observed, OutcomeKind, Receipt};
 use serde_json::{json, Value};
 
 use crate::support::dialect::{advance, golden, latest_code, Speaker};
@@ -31,7 +31,7 @@ fn verify_failure(error: &str) -> Value {
 fn bearer(speaker: &Speaker) -> String {
     format!(
         "Bearer {}",
-        speaker.credentials.access_token.as_deref().unwrap()
+        speaker.session.access_token.as_deref().unwrap()
     )
 }
 
@@ -230,7 +230,7 @@ async fn schema_violations_are_fastapi_422s() {
     let observed = dog.classify(Operation::Verify, &reply);
     assert_eq!(
         observed,
-        Observed::invalid("body.target: Field required; body.code: Input should be a valid string")
+        Observed::invalid(Invalid::new("target", Fault::Missing).and("code", Fault::WrongType))
     );
     let reply = dog
         .post(SEND, &headers, br#"{"target": "not a target"}"#)

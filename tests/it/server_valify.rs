@@ -2,7 +2,7 @@
 //! status and exact body, spoken through the client side.
 
 use otpbench::dialect::{Dialect, Operation, SendOp};
-use otpbench::{Observed, OutcomeKind};
+use otpbench::{Fault, Invalid, Observed, OutcomeKind};
 use serde_json::{json, Value};
 
 use crate::support::dialect::{advance, golden, latest_code, Speaker};
@@ -96,7 +96,10 @@ async fn domain_errors_carry_their_codes() {
 
     let (reply, observed) = valify.send("+14155550100").await;
     golden(&reply, 422, domain("Invalid phone number", 1001));
-    assert_eq!(observed, Observed::invalid("Invalid phone number"));
+    assert_eq!(
+        observed,
+        Observed::invalid(Invalid::new("phone_number", Fault::Invalid))
+    );
     let (reply, _) = valify.send("0223456789").await;
     golden(&reply, 422, domain("Invalid phone number", 1001));
 }

@@ -1,14 +1,19 @@
 //! FastAPI's request validation as LoyaltyDog answers it: a body checked
 //! against a model of required string fields, every problem one 422 item
 //! `{"type", "loc", "msg", "input", "ctx"?}` worded as pydantic 2 words it;
-//! and, for the client side, those items read back as `"<loc>: <msg>"`.
+//! any typed [`Invalid`] written as such items; and, for the client side,
+//! items read back into an [`Invalid`] (field from `loc`, fault from
+//! `type`, the message as the explanation unless it is the type's usual one).
 
 use hyper::header::CONTENT_TYPE;
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
+use crate::dialect::reply::JSON;
 use crate::dialect::Reply;
-use crate::engine::outcome::OutcomeKind;
+use crate::engine::invalid::BODY;
+use crate::engine::outcome::{Fault, Invalid, OutcomeKind};
+use crate::http::json::is_json;
 
 /// Checks the body against a model of required string fields (name, most
 /// characters) the way FastAPI and pydantic 2 do, returning the values in
@@ -19,12 +24,12 @@ pub(crate) fn check(
     fields: &[(&'static str, usize)],
 ) -> Result<Vec<String>, Reply> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let json_type = content_type.is_none_or(|_| crate::dialect::is_json(headers));
+    let json_type = content_type.is_none_or(|_| is_json(headers));
     let not_object = |input: Value| {
         json!({
             "type": "model_attributes_type",
             "loc": ["body"],
-            "msg": "Input should be a valid dictionary or object to extract fields from",
+            "msg": NOT_AN_OBJECT,
             "input": input,
         })
     };
@@ -105,43 +110,97 @@ fn json_error_text(error: &serde_json::Error) -> String {
 pub(crate) fn unprocessable(items: Vec<Value>) -> Reply {
     Reply::json(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "application/json",
+        JSON,
         &json!({ "detail": items }),
         OutcomeKind::InvalidInput,
     )
 }
 
-/// A 422 item from its `"<loc>: <msg>"` wording.
-pub(crate) fn item_from(problem: &str) -> Value {
-    let (loc, msg) = problem.split_once(": ").unwrap_or(("body", problem));
-    let loc: Vec<Value> = loc
-        .split('.')
-        .map(|part| match part.parse::<u64>() {
-            Ok(n) => n.into(),
-            Err(_) => part.into(),
-        })
-        .collect();
-    json!({"type": "value_error", "loc": loc, "msg": msg, "input": null})
+const NOT_AN_OBJECT: &str = "Input should be a valid dictionary or object to extract fields from";
+
+/// Pydantic's error type and usual message for each fault.
+fn pydantic(fault: Fault) -> (&'static str, &'static str) {
+    match fault {
+        Fault::Missing => ("missing", "Field required"),
+        Fault::WrongType => ("string_type", "Input should be a valid string"),
+        Fault::Empty => (
+            "string_too_short",
+            "String should have at least 1 character",
+        ),
+        Fault::TooLong => ("string_too_long", "String is too long"),
+        Fault::NotJson => ("json_invalid", "JSON decode error"),
+        Fault::NotAnObject => ("model_attributes_type", NOT_AN_OBJECT),
+        Fault::OutOfRange => ("value_error", "Value error, out of range"),
+        Fault::Malformed => ("value_error", "Value error, malformed"),
+        Fault::Invalid => ("value_error", "Value error, not valid"),
+        Fault::Conflict => ("value_error", "Value error, conflicting fields"),
+    }
 }
 
-/// `"<loc>: <msg>"` for each 422 item, joined by `"; "`.
-pub(crate) fn problems(items: &[Value]) -> Option<String> {
-    let mut problems = Vec::with_capacity(items.len());
+/// The 422 items of a typed reason, one per problem.
+pub(crate) fn items(reason: &Invalid) -> Vec<Value> {
+    reason
+        .problems()
+        .iter()
+        .map(|problem| {
+            let (kind, usual) = pydantic(problem.fault);
+            let mut loc = vec![Value::from("body")];
+            if problem.fault == Fault::NotJson {
+                loc.push(0.into());
+            } else if problem.field != BODY {
+                loc.extend(problem.field.split('.').map(Value::from));
+            }
+            let msg = problem.why.as_deref().unwrap_or(usual);
+            json!({"type": kind, "loc": loc, "msg": msg, "input": null})
+        })
+        .collect()
+}
+
+/// The reason 422 items give; `None` when an item lacks `loc`, `msg` or
+/// `type`.
+pub(crate) fn problems(items: &[Value]) -> Option<Invalid> {
+    let mut reason: Option<Invalid> = None;
     for item in items {
         let loc = item.get("loc")?.as_array()?;
-        let loc: Vec<String> = loc
-            .iter()
-            .map(|part| match part {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect::<Option<_>>()?;
+        let mut parts = Vec::new();
+        for (n, part) in loc.iter().enumerate() {
+            match part {
+                Value::String(s) if n == 0 && s == "body" => {}
+                Value::String(s) => parts.push(s.as_str()),
+                Value::Number(_) => {}
+                _ => return None,
+            }
+        }
+        let field = if parts.is_empty() {
+            BODY.to_string()
+        } else {
+            parts.join(".")
+        };
         let msg = item.get("msg")?.as_str()?;
-        item.get("type")?.as_str()?;
-        problems.push(format!("{}: {msg}", loc.join(".")));
+        let kind = item.get("type")?.as_str()?;
+        let fault = Fault::ALL
+            .into_iter()
+            .find(|&fault| {
+                pydantic(fault).0 == kind && (kind != "value_error" || pydantic(fault).1 == msg)
+            })
+            .unwrap_or(Fault::Invalid);
+        let why = (pydantic(fault).1 != msg).then(|| msg.to_string());
+        let mut problem = match reason.take() {
+            None => Invalid::new(field, fault),
+            Some(reason) => reason.and(field, fault),
+        };
+        if let Some(why) = why {
+            problem = problem.explain_last(why);
+        }
+        reason = Some(problem);
     }
-    (!problems.is_empty()).then(|| problems.join("; "))
+    reason
+}
+
+/// What the items of a reason read back as (the reason as LoyaltyDog's
+/// wire can carry it).
+pub(crate) fn read(items: &[Value]) -> Invalid {
+    problems(items).unwrap_or_else(|| Invalid::body(Fault::Invalid))
 }
 
 #[cfg(test)]

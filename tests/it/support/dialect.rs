@@ -5,9 +5,8 @@
 
 use std::net::SocketAddr;
 
-use otpbench::dialect::loyaltydog::{read_token, token_request};
 use otpbench::dialect::{
-    Credentials, Dialect, Operation, SendOp, VerifyOp, WireRequest, WireResponse,
+    Credentials, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest, WireResponse,
 };
 use otpbench::Observed;
 use serde_json::{json, Value};
@@ -19,22 +18,26 @@ pub struct Speaker {
     pub addr: SocketAddr,
     pub dialect: Dialect,
     pub credentials: Credentials,
+    pub session: Session,
 }
 
 impl Speaker {
-    /// Ready to talk (LoyaltyDog: with a fresh access token).
+    /// Ready to talk (LoyaltyDog: logged in, with a fresh access token).
     pub async fn new(addr: SocketAddr, dialect: Dialect) -> Speaker {
-        let mut credentials = Credentials::default();
-        if dialect == Dialect::Loyaltydog {
-            let reply = call(addr, &token_request(&credentials)).await;
+        let credentials = Credentials::default();
+        let mut session = Session::default();
+        if let Some(login) = dialect.login_request(&credentials) {
+            let reply = call(addr, &login).await;
             let headers = header_map(&reply);
-            let (token, _) = read_token(&response(&reply, &headers)).expect("a token");
-            credentials.access_token = Some(token);
+            session = dialect
+                .read_login(&response(&reply, &headers))
+                .expect("a token");
         }
         Speaker {
             addr,
             dialect,
             credentials,
+            session,
         }
     }
 
@@ -47,7 +50,10 @@ impl Speaker {
     }
 
     pub async fn send_op(&self, op: SendOp) -> (Reply, Observed) {
-        let wire = self.dialect.send_request(&self.credentials, &op).unwrap();
+        let wire = self
+            .dialect
+            .send_request(&self.credentials, &self.session, &op)
+            .unwrap();
         let reply = call(self.addr, &wire).await;
         let observed = classify(self.dialect, Operation::Send, &reply);
         (reply, observed)
@@ -60,7 +66,10 @@ impl Speaker {
             code: code.into(),
             ..VerifyOp::default()
         };
-        let wire = self.dialect.verify_request(&self.credentials, &op).unwrap();
+        let wire = self
+            .dialect
+            .verify_request(&self.credentials, &self.session, &op)
+            .unwrap();
         let reply = call(self.addr, &wire).await;
         let observed = classify(self.dialect, Operation::Verify, &reply);
         (reply, observed)

@@ -26,7 +26,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// the connection with `None`), until `shutdown` completes. Then the
 /// listener closes, `on_stop` runs (to end long-polls and the like), and
 /// in-flight requests get up to [`DRAIN_TIMEOUT`] to finish.
-pub(crate) async fn serve_connections<S, E>(
+pub(crate) async fn serve<S, E>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     mut for_connection: impl FnMut(TcpStream) -> Option<(TcpStream, S)>,

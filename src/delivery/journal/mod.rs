@@ -16,7 +16,10 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use crate::delivery::{Channel, Delivery, DeliveryError, Message};
+
+mod wire;
 use crate::engine::clock::Clock;
+pub(crate) use wire::{percent_decode, JournalQuery};
 
 /// How many messages the journal keeps by default.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -79,6 +82,12 @@ impl Journal {
             capacity: capacity.max(1),
             clock,
         }
+    }
+
+    /// A journal stamping messages with the wall clock (the mock
+    /// provider's: its time is never moved).
+    pub fn on_wall_clock(capacity: usize) -> Journal {
+        Journal::new(capacity, Arc::new(crate::engine::clock::SystemClock))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
