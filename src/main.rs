@@ -44,7 +44,8 @@ fn serve(args: ServeArgs) -> i32 {
         .clone()
         .unwrap_or_else(|| "in-process journal".into());
     let details = format!(
-        "dialects: native; store: {store}; delivery: {delivery}; test mode: {}; echo codes: {}",
+        "dialects: {}; store: {store}; delivery: {delivery}; test mode: {}; echo codes: {}",
+        otpbench::dialect::Dialect::ALL.map(|d| d.name()).join(", "),
         on_off(config.test_mode),
         on_off(config.echo_codes)
     );

@@ -2,8 +2,9 @@
 //!
 //! The engine hands each code to a [`Delivery`] as a [`Message`] and tries
 //! the channels of its cascade in order. Implementations: the in-process
-//! [`journal::Journal`] (the default of `serve`, no network hop); the HTTP
-//! client for `serve --provider URL` comes with the mock-provider issue.
+//! [`journal::Journal`] (the default of `serve`, no network hop, with its
+//! wire view for `GET …/_admin/messages`), and [`http::HttpDelivery`] for
+//! `serve --provider URL` (retries, timeouts, a provider's error statuses).
 //! This module must not know about stores or dialects.
 
 pub mod http;

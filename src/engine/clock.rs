@@ -68,7 +68,9 @@ impl Clock for ManualClock {
 /// The wall clock plus an offset that only grows: the clock of
 /// `serve --test-mode`. Time flows as usual, and `POST /_admin/clock`
 /// jumps it forward so scenarios can cross a ttl or a window without
-/// sleeping. It never goes backwards, so sliding logs stay ordered.
+/// sleeping. Advancing never moves it backwards, so sliding logs stay
+/// ordered; only [`ShiftedClock::reset`] drops the offset, for tests that
+/// start over.
 #[derive(Debug, Default)]
 pub struct ShiftedClock {
     offset_ms: AtomicU64,

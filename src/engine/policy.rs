@@ -1,8 +1,9 @@
 //! What a dialect promises: code shape, lifetime, attempt cap, send limits,
 //! cooldown and delivery channels.
 //!
-//! A [`Policy`] is plain data checked once by [`Policy::validate`]; the
-//! engine and the stores trust a validated policy. Defaults follow
+//! A [`Policy`] is plain data checked by [`Policy::validate`] when the
+//! config is read, and again by the engine on every send (a dialect may
+//! build a policy per request, as Nomado does); the stores trust it. Defaults follow
 //! DESIGN.md §3 (6 numeric digits, 5 minutes, 3 attempts, 5 sends per hour).
 
 use std::fmt;

@@ -157,29 +157,30 @@ proptest! {
     }
 }
 
-#[test]
-fn every_dialect_produces_the_core_outcomes() {
-    for dialect in Dialect::ALL {
-        for kind in [
-            OutcomeKind::Sent,
-            OutcomeKind::Verified,
-            OutcomeKind::WrongCode,
-            OutcomeKind::Expired,
-            OutcomeKind::AttemptsExceeded,
-            OutcomeKind::NotFound,
-            OutcomeKind::RateLimited,
-            OutcomeKind::InvalidInput,
-            OutcomeKind::Unauthorized,
-            OutcomeKind::ProviderUnavailable,
-            OutcomeKind::StoreUnavailable,
-        ] {
-            assert!(dialect.produces().contains(&kind), "{dialect:?} {kind}");
-        }
+crate::for_each_dialect!(
+    produces_the_core_outcomes,
+    responses_outside_the_documented_shapes_are_unrecognized,
+);
+
+async fn produces_the_core_outcomes(dialect: Dialect) {
+    for kind in [
+        OutcomeKind::Sent,
+        OutcomeKind::Verified,
+        OutcomeKind::WrongCode,
+        OutcomeKind::Expired,
+        OutcomeKind::AttemptsExceeded,
+        OutcomeKind::NotFound,
+        OutcomeKind::RateLimited,
+        OutcomeKind::InvalidInput,
+        OutcomeKind::Unauthorized,
+        OutcomeKind::ProviderUnavailable,
+        OutcomeKind::StoreUnavailable,
+    ] {
+        assert!(dialect.produces().contains(&kind), "{dialect:?} {kind}");
     }
 }
 
-#[test]
-fn responses_outside_the_documented_shapes_are_unrecognized() {
+async fn responses_outside_the_documented_shapes_are_unrecognized(dialect: Dialect) {
     let headers = hyper::HeaderMap::new();
     let cases: &[(u16, &str)] = &[
         (200, "{}"),
@@ -191,21 +192,19 @@ fn responses_outside_the_documented_shapes_are_unrecognized() {
             r#"{"success": false, "payload": {"message": "Something else"}}"#,
         ),
     ];
-    for dialect in Dialect::ALL {
-        for (status, body) in cases {
-            let response = WireResponse {
-                status: *status,
-                headers: &headers,
-                body: body.as_bytes(),
-            };
-            for operation in [Operation::Send, Operation::Verify] {
-                let observed = dialect.classify(operation, &response);
-                assert_eq!(
-                    observed.kind(),
-                    OutcomeKind::Unrecognized,
-                    "{dialect:?} {status} {body}: {observed:?}"
-                );
-            }
+    for (status, body) in cases {
+        let response = WireResponse {
+            status: *status,
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        for operation in [Operation::Send, Operation::Verify] {
+            let observed = dialect.classify(operation, &response);
+            assert_eq!(
+                observed.kind(),
+                OutcomeKind::Unrecognized,
+                "{dialect:?} {status} {body}: {observed:?}"
+            );
         }
     }
 }

@@ -24,63 +24,73 @@ fn recipient(dialect: Dialect) -> &'static str {
     }
 }
 
-#[tokio::test]
-async fn every_dialect_sends_on_one_listener_with_its_own_limits() {
+crate::for_each_dialect!(
+    sends_on_a_shared_listener_with_its_own_limits,
+    unknown_paths_answer_in_the_shape_of_the_prefix,
+    a_dead_store_is_answered_fast_in_the_dialects_shape,
+);
+
+/// Five sends go through, the sixth is limited — though every other
+/// dialect sent to the same phone first on the same listener.
+async fn sends_on_a_shared_listener_with_its_own_limits(dialect: Dialect) {
     let server = TestServer::start().await;
-    for dialect in Dialect::ALL {
-        let speaker = Speaker::new(server.addr, dialect).await;
-        for _ in 0..5 {
-            let (reply, observed) = speaker.send(recipient(dialect)).await;
-            assert_eq!(observed.kind(), OutcomeKind::Sent, "{}", reply.text());
-        }
-        // The other dialects' sends to the same phone did not count here.
-        let (_, observed) = speaker.send(recipient(dialect)).await;
-        assert_eq!(observed.kind(), OutcomeKind::RateLimited, "{dialect:?}");
+    for other in Dialect::ALL.into_iter().filter(|&d| d != dialect) {
+        let speaker = Speaker::new(server.addr, other).await;
+        let (reply, observed) = speaker.send(recipient(other)).await;
+        assert_eq!(observed.kind(), OutcomeKind::Sent, "{}", reply.text());
     }
+    let speaker = Speaker::new(server.addr, dialect).await;
+    for _ in 0..5 {
+        let (reply, observed) = speaker.send(recipient(dialect)).await;
+        assert_eq!(observed.kind(), OutcomeKind::Sent, "{}", reply.text());
+    }
+    // The other dialects' sends to the same phone did not count here.
+    let (_, observed) = speaker.send(recipient(dialect)).await;
+    assert_eq!(observed.kind(), OutcomeKind::RateLimited, "{dialect:?}");
     let metrics = get(server.addr, "/metrics").await.text();
-    for dialect in Dialect::ALL {
-        let sent = format!(
-            "otpbench_requests_total{{dialect=\"{}\",operation=\"send\",outcome=\"sent\"}} 5\n",
-            dialect.name()
-        );
-        let limited = format!(
-            "otpbench_requests_total{{dialect=\"{}\",operation=\"send\",outcome=\"rate_limited\"}} 1\n",
-            dialect.name()
-        );
-        assert!(metrics.contains(&sent), "{sent} missing from\n{metrics}");
-        assert!(metrics.contains(&limited), "{limited} missing");
+    let sent = format!(
+        "otpbench_requests_total{{dialect=\"{}\",operation=\"send\",outcome=\"sent\"}} 5\n",
+        dialect.name()
+    );
+    let limited = format!(
+        "otpbench_requests_total{{dialect=\"{}\",operation=\"send\",outcome=\"rate_limited\"}} 1\n",
+        dialect.name()
+    );
+    assert!(metrics.contains(&sent), "{sent} missing from\n{metrics}");
+    assert!(metrics.contains(&limited), "{limited} missing");
+    if dialect == Dialect::Loyaltydog {
+        let tokens = "otpbench_requests_total{dialect=\"loyaltydog\",operation=\"token\",outcome=\"sent\"} 1\n";
+        assert!(metrics.contains(tokens), "{tokens} missing");
     }
-    let tokens =
-        "otpbench_requests_total{dialect=\"loyaltydog\",operation=\"token\",outcome=\"sent\"} 1\n";
-    assert!(metrics.contains(tokens), "{tokens} missing");
 }
 
-#[tokio::test]
-async fn unknown_paths_answer_in_the_shape_of_their_prefix() {
+async fn unknown_paths_answer_in_the_shape_of_the_prefix(dialect: Dialect) {
     let server = TestServer::start().await;
-    let cases = [
-        (
+    let (path, body) = match dialect {
+        Dialect::Native => {
+            for path in ["/v1/x", "/elsewhere"] {
+                let native = get(server.addr, path).await;
+                assert_eq!(native.status, 404);
+                assert_eq!(native.json()["type"], "urn:otpbench:not-found");
+            }
+            return;
+        }
+        Dialect::Rees46 => (
             "/loyalty/x",
             json!({"success": false, "payload": {"message": "Not found"}}),
         ),
-        (
+        Dialect::Sigmasms => (
             "/api/n/x",
             json!({"type": "NotFoundException", "message": "Ресурс не найден", "httpStatus": 404}),
         ),
-        ("/api/v1/x", json!({"message": "Not Found"})),
-        ("/2fa/x", json!({"code": 404, "message": "Not found"})),
-        ("/v2/x", json!({"detail": "Not Found"})),
-    ];
-    for (path, body) in cases {
-        golden(&get(server.addr, path).await, 404, body);
-    }
-    let native = get(server.addr, "/elsewhere").await;
-    assert_eq!(native.status, 404);
-    assert_eq!(native.json()["type"], "urn:otpbench:not-found");
+        Dialect::Valify => ("/api/v1/x", json!({"message": "Not Found"})),
+        Dialect::Nomado => ("/2fa/x", json!({"code": 404, "message": "Not found"})),
+        Dialect::Loyaltydog => ("/v2/x", json!({"detail": "Not Found"})),
+    };
+    golden(&get(server.addr, path).await, 404, body);
 }
 
-#[tokio::test]
-async fn a_dead_store_is_answered_fast_in_every_dialects_shape() {
+async fn a_dead_store_is_answered_fast_in_the_dialects_shape(dialect: Dialect) {
     // Nothing listens on port 1: every store call fails at once.
     let server = TestServer::with(ServerConfig {
         config: Config {
@@ -95,29 +105,19 @@ async fn a_dead_store_is_answered_fast_in_every_dialects_shape() {
         ..ServerConfig::default()
     })
     .await;
-    let expected = [
-        (Dialect::Native, 503),
-        (Dialect::Rees46, 503),
-        (Dialect::Sigmasms, 503),
-        (Dialect::Valify, 503),
-        (Dialect::Nomado, 503),
-        (Dialect::Loyaltydog, 503),
-    ];
-    for (dialect, status) in expected {
-        let speaker = Speaker::new(server.addr, dialect).await;
-        let started = Instant::now();
-        let (reply, observed) = speaker.send(recipient(dialect)).await;
-        assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(reply.status, status, "{dialect:?}: {}", reply.text());
-        assert!(
-            matches!(
-                observed,
-                Observed::StoreUnavailable {
-                    retry_after: Some(_)
-                }
-            ),
-            "{dialect:?}: {observed:?} from {}",
-            reply.text()
-        );
-    }
+    let speaker = Speaker::new(server.addr, dialect).await;
+    let started = Instant::now();
+    let (reply, observed) = speaker.send(recipient(dialect)).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(reply.status, 503, "{dialect:?}: {}", reply.text());
+    assert!(
+        matches!(
+            observed,
+            Observed::StoreUnavailable {
+                retry_after: Some(_)
+            }
+        ),
+        "{dialect:?}: {observed:?} from {}",
+        reply.text()
+    );
 }

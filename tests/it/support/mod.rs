@@ -53,6 +53,30 @@ macro_rules! for_each_store {
     };
 }
 
+/// Runs each listed `async fn(Dialect)` once per dialect, as a test of its
+/// own (`<dialect>::<case>`), so one failing dialect hides no other.
+#[macro_export]
+macro_rules! for_each_dialect {
+    ($($case:ident),* $(,)?) => {
+        $crate::for_each_dialect!(@dialects [$($case),*]
+            native => Native, rees46 => Rees46, sigmasms => Sigmasms,
+            valify => Valify, nomado => Nomado, loyaltydog => Loyaltydog);
+    };
+    (@dialects $cases:tt $($module:ident => $dialect:ident),*) => {
+        $( $crate::for_each_dialect!(@one $module $dialect $cases); )*
+    };
+    (@one $module:ident $dialect:ident [$($case:ident),*]) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(otpbench::dialect::Dialect::$dialect).await
+                }
+            )*
+        }
+    };
+}
+
 pub fn memory_store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
