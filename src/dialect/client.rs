@@ -97,6 +97,14 @@ pub struct VerifyOp {
     pub code: String,
 }
 
+impl VerifyOp {
+    /// The handle of the send this verify quotes, which `what` names in
+    /// the dialect's words (SigmaSMS and Valify verify by it).
+    pub fn handle(&self, what: &'static str) -> Result<&str, ClientError> {
+        self.id.as_deref().ok_or(ClientError::Missing(what))
+    }
+}
+
 /// A request to send: always `POST` with a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireRequest {

@@ -23,26 +23,13 @@
 //! clock); the FastAPI-style body checks and their 422s in `validation`.
 //! The client side logs in through the [`Protocol::login_request`] hook.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
-use hyper::StatusCode;
-use serde_json::{json, Map, Value};
 
-use crate::delivery::{Channel, Template};
-use crate::dialect::client::{bearer, text};
-use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
-use crate::dialect::{
-    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
-    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
-    WireRequest, WireResponse,
-};
-use crate::engine::identifier::Identifier;
-use crate::engine::invalid::BODY;
-use crate::engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
-use crate::engine::{ChallengeRef, SendRequest, VerifyRequest, MAX_SUBMITTED_CODE_LEN};
-use crate::http::auth::{bearer_token, secret_eq};
+use crate::delivery::Channel;
+use crate::dialect::prelude::*;
+use crate::engine::MAX_SUBMITTED_CODE_LEN;
 
 mod tokens;
 mod validation;
@@ -52,9 +39,9 @@ pub use tokens::TokenKeys;
 /// The LoyaltyDog dialect.
 pub struct LoyaltyDog;
 
-pub const TOKEN_PATH: &str = "/v2/token";
-pub const SEND_PATH: &str = "/v2/giftcards/customers/otp/send";
-pub const VERIFY_PATH: &str = "/v2/giftcards/customers/otp/verify";
+pub(super) const TOKEN_PATH: &str = "/v2/token";
+pub(super) const SEND_PATH: &str = "/v2/giftcards/customers/otp/send";
+pub(super) const VERIFY_PATH: &str = "/v2/giftcards/customers/otp/verify";
 const TENANT: &str = "loyaltydog";
 const PURPOSE: &str = "otp";
 const TARGET: &str = "target";
@@ -62,7 +49,7 @@ const MAX_TARGET_CHARS: usize = 255;
 const NOT_AUTHENTICATED: &str = "Not authenticated";
 
 /// Domain errors: outcome, status, `error` text.
-pub const ERRORS: ErrorTable = ErrorTable::new(&[
+pub(super) const ERRORS: ErrorTable = ErrorTable::new(&[
     ErrorRow::new(
         OutcomeKind::InvalidInput,
         StatusCode::BAD_REQUEST,
@@ -114,7 +101,7 @@ const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
 
 /// `{"detail": "<text>"}` answers: outcome, status, text, and for invalid
 /// input the field it is about.
-pub const DETAILS: ErrorTable<&str> = ErrorTable::new(&[
+pub(super) const DETAILS: ErrorTable<&str> = ErrorTable::new(&[
     ErrorRow::keyed(
         OutcomeKind::Unauthorized,
         StatusCode::UNAUTHORIZED,
@@ -156,50 +143,22 @@ impl Protocol for LoyaltyDog {
     const PREFIX: &'static str = "/v2/";
     const ALSO_PRODUCES: &'static [OutcomeKind] = &[];
 
-    fn route(path: &str) -> Option<Operation> {
-        match path {
-            TOKEN_PATH => Some(Operation::Token),
-            SEND_PATH => Some(Operation::Send),
-            VERIFY_PATH => Some(Operation::Verify),
-            _ => None,
-        }
-    }
+    const ROUTES: &'static [(&'static str, Operation)] = &[
+        (TOKEN_PATH, Operation::Token),
+        (SEND_PATH, Operation::Send),
+        (VERIFY_PATH, Operation::Verify),
+    ];
 
-    fn admit_send<'a>(
-        context: &ServeContext<'a>,
-        request: &Request<'_>,
-    ) -> Result<SendCall<'a>, Refusal> {
+    fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let (target, _) = admit(context, request, &[(TARGET, MAX_TARGET_CHARS)])?;
-        Ok(SendCall {
-            policy: Cow::Borrowed(&context.config.loyaltydog.policy),
-            request: SendRequest {
-                tenant: TENANT.to_string(),
-                to: target,
-                purpose: PURPOSE.to_string(),
-                channel: None,
-                template: TEMPLATE.clone(),
-                from: None,
-            },
-            echo: Echo::default(),
-        })
+        let policy = &context.config.loyaltydog.policy;
+        Ok(SendCall::new(policy, TENANT, target, PURPOSE, &TEMPLATE))
     }
 
-    fn admit_verify(
-        context: &ServeContext<'_>,
-        request: &Request<'_>,
-    ) -> Result<VerifyCall, Refusal> {
+    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let fields = [(TARGET, MAX_TARGET_CHARS), ("code", MAX_SUBMITTED_CODE_LEN)];
-        let (target, mut values) = admit(context, request, &fields)?;
-        let by = ChallengeRef::Key {
-            tenant: TENANT.to_string(),
-            to: target,
-            purpose: PURPOSE.to_string(),
-        };
-        let code = values.pop().unwrap_or_default();
-        Ok(VerifyCall {
-            request: VerifyRequest { by, code },
-            echo: Echo::default(),
-        })
+        let (target, values) = admit(context, request, &fields)?;
+        Ok(VerifyCall::by_key(TENANT, target, PURPOSE, &values[1]))
     }
 
     /// `/v2/token`: the API key for a JWT.
@@ -347,11 +306,7 @@ impl Protocol for LoyaltyDog {
         })
     }
 
-    fn send_request(
-        _credentials: &Credentials,
-        session: &Session,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn send_request(_credentials: &Credentials, session: &Session, send: &SendOp) -> Built {
         Ok(WireRequest::json(
             SEND_PATH,
             authorization(session)?,
@@ -359,11 +314,7 @@ impl Protocol for LoyaltyDog {
         ))
     }
 
-    fn verify_request(
-        _credentials: &Credentials,
-        session: &Session,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn verify_request(_credentials: &Credentials, session: &Session, verify: &VerifyOp) -> Built {
         Ok(WireRequest::json(
             VERIFY_PATH,
             authorization(session)?,

@@ -53,11 +53,12 @@ mod client;
 mod loyaltydog;
 mod native;
 mod nomado;
+mod prelude;
 mod rees46;
 mod reply;
 mod sigmasms;
 mod valify;
-mod wire;
+pub(crate) mod wire;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -80,7 +81,13 @@ use crate::delivery::Template;
 use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::policy::Policy;
-use crate::engine::{Engine, SendRequest, VerifyRequest};
+use crate::engine::{ChallengeRef, Engine, SendRequest, VerifyRequest};
+
+/// What admitting a request gives: the engine call, or the refusal.
+pub type Admitted<T> = Result<T, Refusal>;
+
+/// What building a client request gives.
+pub type Built = Result<WireRequest, ClientError>;
 
 /// What one wire dialect is: its routes, its server side and its client
 /// side. Implemented by one unit type per dialect file.
@@ -92,24 +99,25 @@ pub trait Protocol {
     const PREFIX: &'static str;
     /// The outcomes this dialect answers besides [`COMMON_OUTCOMES`].
     const ALSO_PRODUCES: &'static [OutcomeKind];
+    /// Every path this dialect serves and the operation at it.
+    const ROUTES: &'static [(&'static str, Operation)];
 
     /// The operation served at `path`, if this dialect serves it.
-    fn route(path: &str) -> Option<Operation>;
+    fn route(path: &str) -> Option<Operation> {
+        Self::ROUTES
+            .iter()
+            .find(|(route, _)| *route == path)
+            .map(|&(_, operation)| operation)
+    }
 
     // ---- server side -------------------------------------------------
 
     /// Checks a send request, in the dialect's documented order, and says
     /// what to ask the engine.
-    fn admit_send<'a>(
-        context: &ServeContext<'a>,
-        request: &Request<'_>,
-    ) -> Result<SendCall<'a>, Refusal>;
+    fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>>;
 
     /// Checks a verify request and says what to ask the engine.
-    fn admit_verify(
-        context: &ServeContext<'_>,
-        request: &Request<'_>,
-    ) -> Result<VerifyCall, Refusal>;
+    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall>;
 
     /// Serves an operation that is neither send nor verify (LoyaltyDog's
     /// token endpoint); by default, no such path.
@@ -150,18 +158,10 @@ pub trait Protocol {
     }
 
     /// The request for a send.
-    fn send_request(
-        credentials: &Credentials,
-        session: &Session,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError>;
+    fn send_request(credentials: &Credentials, session: &Session, send: &SendOp) -> Built;
 
     /// The request for a verify.
-    fn verify_request(
-        credentials: &Credentials,
-        session: &Session,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError>;
+    fn verify_request(credentials: &Credentials, session: &Session, verify: &VerifyOp) -> Built;
 
     /// What a response to `operation` says, or [`Outcome::Unrecognized`]
     /// with the reason when it fits none of the dialect's documented shapes.
@@ -387,10 +387,79 @@ pub struct SendCall<'a> {
     pub echo: Echo,
 }
 
+impl<'a> SendCall<'a> {
+    /// A send of a code to `to` for `purpose`, within `tenant`, under
+    /// `policy`, in a message made from `template`.
+    pub fn new(
+        policy: &'a Policy,
+        tenant: &str,
+        to: Identifier,
+        purpose: impl Into<String>,
+        template: &Template,
+    ) -> SendCall<'a> {
+        SendCall {
+            policy: Cow::Borrowed(policy),
+            request: SendRequest {
+                tenant: tenant.to_string(),
+                to,
+                purpose: purpose.into(),
+                channel: None,
+                template: template.clone(),
+                from: None,
+            },
+            echo: Echo::default(),
+        }
+    }
+
+    /// The same under a policy made for this request (Nomado's).
+    pub fn under(mut self, policy: Policy) -> SendCall<'a> {
+        self.policy = Cow::Owned(policy);
+        self
+    }
+}
+
 /// A verify the dialect admitted.
 pub struct VerifyCall {
     pub request: VerifyRequest,
     pub echo: Echo,
+}
+
+impl VerifyCall {
+    /// Checks `code` against the challenge of `to` and `purpose`.
+    pub fn by_key(tenant: &str, to: Identifier, purpose: &str, code: &str) -> VerifyCall {
+        let by = ChallengeRef::Key {
+            tenant: tenant.to_string(),
+            to,
+            purpose: purpose.to_string(),
+        };
+        VerifyCall::new(by, code)
+    }
+
+    /// Checks `code` against the challenge a send answered with `id`.
+    pub fn by_id(tenant: &str, id: uuid::Uuid, code: &str) -> VerifyCall {
+        let by = ChallengeRef::Id {
+            tenant: tenant.to_string(),
+            id: crate::engine::outcome::ChallengeId(id),
+        };
+        VerifyCall::new(by, code)
+    }
+
+    /// Checks `code` against the challenge `by` names.
+    pub fn new(by: ChallengeRef, code: &str) -> VerifyCall {
+        VerifyCall {
+            request: VerifyRequest {
+                by,
+                code: code.to_string(),
+            },
+            echo: Echo::default(),
+        }
+    }
+
+    /// The same, with the answer repeating the handle the request quoted.
+    pub fn quoting(mut self, id: impl Into<String>) -> VerifyCall {
+        self.echo.id = Some(id.into());
+        self
+    }
 }
 
 /// What a dialect's answer repeats of its request, beyond the engine's
@@ -532,7 +601,7 @@ fn wire_wait(wait: Duration) -> Option<Duration> {
 /// What most dialects show of an engine outcome: a bare receipt, no
 /// attempt counts, waits in whole seconds (the `Retry-After` header), and
 /// invalid input reduced by `invalid` to what the dialect says of it.
-fn observe_common(
+pub(crate) fn observe_common(
     outcome: &Outcome,
     invalid: impl FnOnce(&crate::engine::outcome::Invalid) -> crate::engine::outcome::Invalid,
 ) -> Observed {
@@ -568,7 +637,7 @@ fn observe_common(
 /// The observed outcome of a documented error answer of `kind`; waits come
 /// from the response's `Retry-After`, an invalid-input reason from
 /// `invalid` (what the dialect's answer says of the field).
-fn documented(
+pub(crate) fn documented(
     kind: OutcomeKind,
     response: &WireResponse<'_>,
     invalid: impl FnOnce() -> crate::engine::outcome::Invalid,

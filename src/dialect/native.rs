@@ -13,46 +13,32 @@
 //! `Content-Type: application/json`; the checks run in that order (401,
 //! then 415, then 400 for the body). Unknown JSON fields are ignored.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
-use hyper::StatusCode;
 use serde::Serialize;
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::delivery::{Channel, Template};
-use crate::dialect::client::{bearer, count, is, text};
-use crate::dialect::reply::{retry_after_secs, JSON};
-use crate::dialect::wire;
-use crate::dialect::{
-    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
-    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
-    WireRequest, WireResponse,
-};
-use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{
-    ChallengeId, Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt,
-};
-use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
-use crate::http::auth::{bearer_token, secret_eq};
-use crate::http::json::is_json;
+use crate::delivery::Channel;
+use crate::dialect::prelude::*;
+use crate::dialect::reply::retry_after_secs;
+use crate::engine::outcome::ChallengeId;
+use crate::engine::ChallengeRef;
 
 /// The native dialect.
 pub struct Native;
 
 /// Path of the send operation.
-pub const SEND_PATH: &str = "/v1/otp/send";
+pub(super) const SEND_PATH: &str = "/v1/otp/send";
 /// Path of the verify operation.
-pub const VERIFY_PATH: &str = "/v1/otp/verify";
+pub(super) const VERIFY_PATH: &str = "/v1/otp/verify";
 /// Content type of every error.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(super) const PROBLEM_JSON: &str = "application/problem+json";
 /// Limits and challenges of this dialect are kept apart from the others'.
 const TENANT: &str = "native";
 /// The purpose of requests that name none.
-pub const DEFAULT_PURPOSE: &str = "default";
+pub(super) const DEFAULT_PURPOSE: &str = "default";
 const MAX_PURPOSE_LEN: usize = 64;
 const EXPECTED_STRING: &str = "expected a string";
 
@@ -65,18 +51,12 @@ impl Protocol for Native {
     const PREFIX: &'static str = "/v1/";
     const ALSO_PRODUCES: &'static [OutcomeKind] = &[OutcomeKind::UnsupportedMediaType];
 
-    fn route(path: &str) -> Option<Operation> {
-        match path {
-            SEND_PATH => Some(Operation::Send),
-            VERIFY_PATH => Some(Operation::Verify),
-            _ => None,
-        }
-    }
+    const ROUTES: &'static [(&'static str, Operation)] = &[
+        (SEND_PATH, Operation::Send),
+        (VERIFY_PATH, Operation::Verify),
+    ];
 
-    fn admit_send<'a>(
-        context: &ServeContext<'a>,
-        request: &Request<'_>,
-    ) -> Result<SendCall<'a>, Refusal> {
+    fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let body = admit(context, request)?;
         let to = recipient(&body)?;
         let purpose = purpose(&body)?;
@@ -87,24 +67,18 @@ impl Protocol for Native {
                     .because("expected one of sms, email, push, telegram, max, whatsapp")
             })?),
         };
-        Ok(SendCall {
-            policy: Cow::Borrowed(&context.config.native.policy),
-            request: SendRequest {
-                tenant: TENANT.to_string(),
-                to,
-                purpose,
-                channel,
-                template: TEMPLATE.clone(),
-                from: None,
-            },
-            echo: Echo::default(),
-        })
+        let mut call = SendCall::new(
+            &context.config.native.policy,
+            TENANT,
+            to,
+            purpose,
+            &TEMPLATE,
+        );
+        call.request.channel = channel;
+        Ok(call)
     }
 
-    fn admit_verify(
-        context: &ServeContext<'_>,
-        request: &Request<'_>,
-    ) -> Result<VerifyCall, Refusal> {
+    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let body = admit(context, request)?;
         let code = required(&body, "code")?.to_string();
         let by = match (string_field(&body, "id")?, body.contains_key("to")) {
@@ -132,10 +106,7 @@ impl Protocol for Native {
                     .into())
             }
         };
-        Ok(VerifyCall {
-            request: VerifyRequest { by, code },
-            echo: Echo::default(),
-        })
+        Ok(VerifyCall::new(by, &code))
     }
 
     /// Everything but the code, which only `--echo-codes` adds; invalid
@@ -186,11 +157,7 @@ impl Protocol for Native {
         reject(rejection)
     }
 
-    fn send_request(
-        credentials: &Credentials,
-        _session: &Session,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn send_request(credentials: &Credentials, _session: &Session, send: &SendOp) -> Built {
         let mut body = Map::new();
         body.insert("to".into(), send.to.clone().into());
         if let Some(purpose) = &send.purpose {
@@ -203,11 +170,7 @@ impl Protocol for Native {
         Ok(WireRequest::json(SEND_PATH, headers, &Value::Object(body)))
     }
 
-    fn verify_request(
-        credentials: &Credentials,
-        _session: &Session,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn verify_request(credentials: &Credentials, _session: &Session, verify: &VerifyOp) -> Built {
         let mut body = Map::new();
         match &verify.id {
             Some(id) => {

@@ -18,40 +18,24 @@
 //! the config's `nomado.policy`. `type` is read case-insensitively; the
 //! content type is not checked.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
-use hyper::StatusCode;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 
-use crate::delivery::Template;
-use crate::dialect::client::{count, is, text};
-use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
-use crate::dialect::wire;
-use crate::dialect::{
-    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
-    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
-    WireRequest, WireResponse,
-};
+use crate::dialect::prelude::*;
 use crate::engine::code::Alphabet;
-use crate::engine::identifier::Identifier;
-use crate::engine::invalid::BODY;
-use crate::engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::policy::MAX_CODE_LENGTH;
-use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
-use crate::http::auth::{basic_credentials, secret_eq};
 
 /// The Nomado dialect.
 pub struct Nomado;
 
-pub const CREATE_PATH: &str = "/2fa/create";
-pub const VERIFY_PATH: &str = "/2fa/verify";
+pub(super) const CREATE_PATH: &str = "/2fa/create";
+pub(super) const VERIFY_PATH: &str = "/2fa/verify";
 const TENANT: &str = "nomado";
 const PURPOSE: &str = "2fa";
 /// The placeholder every template must hold.
-pub const PLACEHOLDER: &str = "{{CODE}}";
+pub(super) const PLACEHOLDER: &str = "{{CODE}}";
 /// The longest expiry a request may ask for.
 const MAX_EXPIRY_SECS: u64 = 30 * 86_400;
 /// What every invalid-input message starts with.
@@ -59,7 +43,7 @@ const BAD_REQUEST: &str = "Bad request: ";
 const NOT_AN_OBJECT: &str = "the body must be a JSON object";
 
 /// Every documented error but "Bad request: …": outcome, status, message.
-pub const ERRORS: ErrorTable = ErrorTable::new(&[
+pub(super) const ERRORS: ErrorTable = ErrorTable::new(&[
     ErrorRow::new(
         OutcomeKind::Unauthorized,
         StatusCode::UNAUTHORIZED,
@@ -128,18 +112,12 @@ impl Protocol for Nomado {
     const PREFIX: &'static str = "/2fa/";
     const ALSO_PRODUCES: &'static [OutcomeKind] = &[];
 
-    fn route(path: &str) -> Option<Operation> {
-        match path {
-            CREATE_PATH => Some(Operation::Send),
-            VERIFY_PATH => Some(Operation::Verify),
-            _ => None,
-        }
-    }
+    const ROUTES: &'static [(&'static str, Operation)] = &[
+        (CREATE_PATH, Operation::Send),
+        (VERIFY_PATH, Operation::Verify),
+    ];
 
-    fn admit_send<'a>(
-        context: &ServeContext<'a>,
-        request: &Request<'_>,
-    ) -> Result<SendCall<'a>, Refusal> {
+    fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let (body, to) = admit(context, request)?;
         let template_text = wire::optional(&body, "template")
             .map_err(|fault| Invalid::new("template", fault))?
@@ -168,38 +146,22 @@ impl Protocol for Nomado {
             template: Some(template.clone()),
             ..Echo::default()
         };
-        Ok(SendCall {
-            policy: Cow::Owned(policy),
-            request: SendRequest {
-                tenant: TENANT.to_string(),
-                to,
-                purpose: PURPOSE.to_string(),
-                channel: None,
-                template,
-                from: None,
-            },
-            echo,
-        })
+        let mut call = SendCall::new(
+            &context.config.nomado.policy,
+            TENANT,
+            to,
+            PURPOSE,
+            &template,
+        )
+        .under(policy);
+        call.echo = echo;
+        Ok(call)
     }
 
-    fn admit_verify(
-        context: &ServeContext<'_>,
-        request: &Request<'_>,
-    ) -> Result<VerifyCall, Refusal> {
+    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let (body, to) = admit(context, request)?;
         let token = wire::field(&body, "token")?;
-        let by = ChallengeRef::Key {
-            tenant: TENANT.to_string(),
-            to,
-            purpose: PURPOSE.to_string(),
-        };
-        Ok(VerifyCall {
-            request: VerifyRequest {
-                by,
-                code: token.to_string(),
-            },
-            echo: Echo::default(),
-        })
+        Ok(VerifyCall::by_key(TENANT, to, PURPOSE, token))
     }
 
     /// The token and its expiry (the skeleton adds the recipient and text
@@ -256,11 +218,7 @@ impl Protocol for Nomado {
         error(row.status, row.text, row.kind)
     }
 
-    fn send_request(
-        credentials: &Credentials,
-        _session: &Session,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn send_request(credentials: &Credentials, _session: &Session, send: &SendOp) -> Built {
         let mut body = Map::new();
         body.insert("to".into(), send.to.clone().into());
         if let Some(template) = &send.template {
@@ -282,11 +240,7 @@ impl Protocol for Nomado {
         ))
     }
 
-    fn verify_request(
-        credentials: &Credentials,
-        _session: &Session,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn verify_request(credentials: &Credentials, _session: &Session, verify: &VerifyOp) -> Built {
         let body = json!({"to": verify.to, "token": verify.code});
         Ok(WireRequest::json(
             VERIFY_PATH,

@@ -17,40 +17,24 @@
 //! a customer record with source `loyalty_otp` ([`Customers`], served in
 //! test mode at `GET /_admin/customers/<identifier>`).
 
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use foldhash::fast::RandomState;
-use hyper::StatusCode;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 
-use crate::delivery::Template;
-use crate::dialect::client::text;
-use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
-use crate::dialect::wire;
-use crate::dialect::{
-    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
-    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
-    WireRequest, WireResponse,
-};
-use crate::engine::identifier::Identifier;
-use crate::engine::invalid::BODY;
-use crate::engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
-use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
-use crate::http::auth::secret_eq;
+use crate::dialect::prelude::*;
 
 /// The REES46 dialect.
 pub struct Rees46;
 
-pub const SEND_PATH: &str = "/loyalty/otp/send";
-pub const VERIFY_PATH: &str = "/loyalty/otp/verify";
+pub(super) const SEND_PATH: &str = "/loyalty/otp/send";
+pub(super) const VERIFY_PATH: &str = "/loyalty/otp/verify";
 const TENANT: &str = "rees46";
 /// The `event` a client sends when the scenario names no purpose.
-pub const DEFAULT_EVENT: &str = "default";
+pub(super) const DEFAULT_EVENT: &str = "default";
 /// The source REES46 records on customers it creates.
-pub const CUSTOMER_SOURCE: &str = "loyalty_otp";
+pub(super) const CUSTOMER_SOURCE: &str = "loyalty_otp";
 /// How many customer records are kept (the oldest go first), so memory
 /// stays flat under endless load with random phones.
 const MAX_CUSTOMERS: usize = 100_000;
@@ -60,7 +44,7 @@ const EVENT: &str = "event";
 
 /// Every documented error: outcome, status, message, and for invalid
 /// input the field the message is about.
-pub const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
+pub(super) const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
     ErrorRow::keyed(
         OutcomeKind::InvalidInput,
         StatusCode::BAD_REQUEST,
@@ -165,51 +149,21 @@ impl Protocol for Rees46 {
     const PREFIX: &'static str = "/loyalty/";
     const ALSO_PRODUCES: &'static [OutcomeKind] = &[];
 
-    fn route(path: &str) -> Option<Operation> {
-        match path {
-            SEND_PATH => Some(Operation::Send),
-            VERIFY_PATH => Some(Operation::Verify),
-            _ => None,
-        }
-    }
+    const ROUTES: &'static [(&'static str, Operation)] = &[
+        (SEND_PATH, Operation::Send),
+        (VERIFY_PATH, Operation::Verify),
+    ];
 
-    fn admit_send<'a>(
-        context: &ServeContext<'a>,
-        request: &Request<'_>,
-    ) -> Result<SendCall<'a>, Refusal> {
+    fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let (_, phone, event) = admit(context, request)?;
-        Ok(SendCall {
-            policy: Cow::Borrowed(&context.config.rees46.policy),
-            request: SendRequest {
-                tenant: TENANT.to_string(),
-                to: phone,
-                purpose: event,
-                channel: None,
-                template: TEMPLATE.clone(),
-                from: None,
-            },
-            echo: Echo::default(),
-        })
+        let policy = &context.config.rees46.policy;
+        Ok(SendCall::new(policy, TENANT, phone, event, &TEMPLATE))
     }
 
-    fn admit_verify(
-        context: &ServeContext<'_>,
-        request: &Request<'_>,
-    ) -> Result<VerifyCall, Refusal> {
+    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let (body, phone, event) = admit(context, request)?;
         let code = wire::field(&body, "code")?;
-        let by = ChallengeRef::Key {
-            tenant: TENANT.to_string(),
-            to: phone,
-            purpose: event,
-        };
-        Ok(VerifyCall {
-            request: VerifyRequest {
-                by,
-                code: code.to_string(),
-            },
-            echo: Echo::default(),
-        })
+        Ok(VerifyCall::by_key(TENANT, phone, &event, code))
     }
 
     /// The first accepted send to a phone creates its customer.
@@ -256,11 +210,7 @@ impl Protocol for Rees46 {
         error(row.unwrap_or(&INTERNAL_ERROR))
     }
 
-    fn send_request(
-        credentials: &Credentials,
-        _session: &Session,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn send_request(credentials: &Credentials, _session: &Session, send: &SendOp) -> Built {
         let body = body(credentials, &send.to, send.purpose.as_deref());
         Ok(WireRequest::json(
             SEND_PATH,
@@ -269,11 +219,7 @@ impl Protocol for Rees46 {
         ))
     }
 
-    fn verify_request(
-        credentials: &Credentials,
-        _session: &Session,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn verify_request(credentials: &Credentials, _session: &Session, verify: &VerifyOp) -> Built {
         let mut body = body(credentials, &verify.to, verify.purpose.as_deref());
         body.insert("code".into(), verify.code.clone().into());
         Ok(WireRequest::json(

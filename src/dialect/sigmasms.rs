@@ -16,42 +16,24 @@
 //! another account), the recipient (a possible phone number). Paths are
 //! taken with or without the trailing slash.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
-use hyper::StatusCode;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::config::WidgetState;
-use crate::delivery::Template;
-use crate::dialect::client::{bearer, text};
-use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
-use crate::dialect::wire;
-use crate::dialect::{
-    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
-    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
-    WireRequest, WireResponse,
-};
-use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{
-    ChallengeId, Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt,
-};
-use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
-use crate::http::auth::{bearer_token, secret_eq};
-use crate::http::json::is_json;
+use crate::dialect::prelude::*;
 
 /// The SigmaSMS dialect.
 pub struct SigmaSms;
 
-pub const SEND_PATH: &str = "/api/n/otp-handler/";
-pub const CHECK_PATH: &str = "/api/n/otp-handler/check";
+pub(super) const SEND_PATH: &str = "/api/n/otp-handler/";
+pub(super) const CHECK_PATH: &str = "/api/n/otp-handler/check";
 const TENANT: &str = "sigmasms";
 
 /// Every documented error: outcome, status, message and exception name.
 /// The first row of a kind is what the engine's outcomes render as.
-pub const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
+pub(super) const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
     ErrorRow::keyed(
         OutcomeKind::ProviderUnavailable,
         StatusCode::BAD_REQUEST,
@@ -165,18 +147,14 @@ impl Protocol for SigmaSms {
     const PREFIX: &'static str = "/api/n/";
     const ALSO_PRODUCES: &'static [OutcomeKind] = &[OutcomeKind::Forbidden];
 
-    fn route(path: &str) -> Option<Operation> {
-        match path {
-            SEND_PATH | "/api/n/otp-handler" => Some(Operation::Send),
-            CHECK_PATH | "/api/n/otp-handler/check/" => Some(Operation::Verify),
-            _ => None,
-        }
-    }
+    const ROUTES: &'static [(&'static str, Operation)] = &[
+        (SEND_PATH, Operation::Send),
+        ("/api/n/otp-handler", Operation::Send),
+        (CHECK_PATH, Operation::Verify),
+        ("/api/n/otp-handler/check/", Operation::Verify),
+    ];
 
-    fn admit_send<'a>(
-        context: &ServeContext<'a>,
-        request: &Request<'_>,
-    ) -> Result<SendCall<'a>, Refusal> {
+    fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let body = admit(context, request)?;
         let widget = wire::field(&body, "widgetId")?;
         let widget =
@@ -197,44 +175,18 @@ impl Protocol for SigmaSms {
         }
         let to = Identifier::phone(recipient)
             .map_err(|_| Invalid::new("recipient", Fault::Malformed))?;
-        Ok(SendCall {
-            policy: Cow::Borrowed(&context.config.sigmasms.policy),
-            request: SendRequest {
-                tenant: TENANT.to_string(),
-                to,
-                // Each widget is its own purpose: codes of two widgets to
-                // one phone are independent.
-                purpose: widget.to_string(),
-                channel: None,
-                template: TEMPLATE.clone(),
-                from: None,
-            },
-            echo: Echo::default(),
-        })
+        // Each widget is its own purpose: codes of two widgets to one
+        // phone are independent.
+        let policy = &context.config.sigmasms.policy;
+        Ok(SendCall::new(policy, TENANT, to, widget, &TEMPLATE))
     }
 
-    fn admit_verify(
-        context: &ServeContext<'_>,
-        request: &Request<'_>,
-    ) -> Result<VerifyCall, Refusal> {
+    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let body = admit(context, request)?;
         let id = wire::field(&body, "requestId")?;
         let id = Uuid::parse_str(id).map_err(|_| Invalid::new("requestId", Fault::Malformed))?;
         let code = wire::field(&body, "code")?;
-        let by = ChallengeRef::Id {
-            tenant: TENANT.to_string(),
-            id: ChallengeId(id),
-        };
-        Ok(VerifyCall {
-            request: VerifyRequest {
-                by,
-                code: code.to_string(),
-            },
-            echo: Echo {
-                id: Some(id.hyphenated().to_string()),
-                ..Echo::default()
-            },
-        })
+        Ok(VerifyCall::by_id(TENANT, id, code).quoting(id.hyphenated().to_string()))
     }
 
     /// The request id of a send, an exception otherwise; every invalid
@@ -279,11 +231,7 @@ impl Protocol for SigmaSms {
         reply
     }
 
-    fn send_request(
-        credentials: &Credentials,
-        _session: &Session,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn send_request(credentials: &Credentials, _session: &Session, send: &SendOp) -> Built {
         let body = json!({"widgetId": credentials.widget_id, "recipient": send.to});
         Ok(WireRequest::json(
             SEND_PATH,
@@ -292,15 +240,8 @@ impl Protocol for SigmaSms {
         ))
     }
 
-    fn verify_request(
-        credentials: &Credentials,
-        _session: &Session,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError> {
-        let id = verify
-            .id
-            .as_deref()
-            .ok_or(ClientError::Missing("the requestId of the send"))?;
+    fn verify_request(credentials: &Credentials, _session: &Session, verify: &VerifyOp) -> Built {
+        let id = verify.handle("the requestId of the send")?;
         let body = json!({"requestId": id, "code": verify.code});
         Ok(WireRequest::json(
             CHECK_PATH,

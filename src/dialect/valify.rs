@@ -21,43 +21,25 @@
 //! international (`+201…`). The `lang` picks the SMS text; errors are in
 //! English. Paths are taken with or without the trailing slash.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use hyper::StatusCode;
 use phonenumber::country::Id as Country;
-use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::delivery::Template;
-use crate::dialect::client::{bearer, count, is, text};
-use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
-use crate::dialect::wire;
-use crate::dialect::{
-    documented, observe_common, ClientError, Credentials, Echo, Operation, Protocol, Refusal,
-    Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session, VerifyCall, VerifyOp,
-    WireRequest, WireResponse,
-};
-use crate::engine::identifier::Identifier;
-use crate::engine::outcome::{
-    ChallengeId, Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt,
-};
-use crate::engine::{ChallengeRef, SendRequest, VerifyRequest};
-use crate::http::auth::{bearer_token, secret_eq};
-use crate::http::json::is_json;
+use crate::dialect::prelude::*;
 
 /// The Valify dialect.
 pub struct Valify;
 
-pub const SEND_PATH: &str = "/api/v1/otp/send/";
-pub const VERIFY_PATH: &str = "/api/v1/otp/verify/";
+pub(super) const SEND_PATH: &str = "/api/v1/otp/send/";
+pub(super) const VERIFY_PATH: &str = "/api/v1/otp/verify/";
 const TENANT: &str = "valify";
 /// One purpose: Valify has none.
 const PURPOSE: &str = "otp";
 const PHONE_NUMBER: &str = "phone_number";
 
 /// Errors in the plain `{"message"}` shape: outcome, status, text.
-pub const ERRORS: ErrorTable = ErrorTable::new(&[
+pub(super) const ERRORS: ErrorTable = ErrorTable::new(&[
     ErrorRow::new(
         OutcomeKind::InvalidInput,
         StatusCode::BAD_REQUEST,
@@ -104,7 +86,7 @@ const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
 );
 
 /// Domain errors, 422 `{"message", "error_code"}`: outcome, text, code.
-pub const DOMAIN_ERRORS: ErrorTable<u32> = ErrorTable::new(&[
+pub(super) const DOMAIN_ERRORS: ErrorTable<u32> = ErrorTable::new(&[
     ErrorRow::keyed(
         OutcomeKind::InvalidInput,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,46 +147,29 @@ impl Protocol for Valify {
     const ALSO_PRODUCES: &'static [OutcomeKind] =
         &[OutcomeKind::Forbidden, OutcomeKind::UnsupportedMediaType];
 
-    fn route(path: &str) -> Option<Operation> {
-        match path {
-            SEND_PATH | "/api/v1/otp/send" => Some(Operation::Send),
-            VERIFY_PATH | "/api/v1/otp/verify" => Some(Operation::Verify),
-            _ => None,
-        }
-    }
+    const ROUTES: &'static [(&'static str, Operation)] = &[
+        (SEND_PATH, Operation::Send),
+        ("/api/v1/otp/send", Operation::Send),
+        (VERIFY_PATH, Operation::Verify),
+        ("/api/v1/otp/verify", Operation::Verify),
+    ];
 
-    fn admit_send<'a>(
-        context: &ServeContext<'a>,
-        request: &Request<'_>,
-    ) -> Result<SendCall<'a>, Refusal> {
+    fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let body = admit(context, request)?;
         let template = match wire::optional(&body, "lang") {
-            Ok(None | Some("en")) => TEMPLATE_EN.clone(),
-            Ok(Some("ar")) => TEMPLATE_AR.clone(),
+            Ok(None | Some("en")) => &*TEMPLATE_EN,
+            Ok(Some("ar")) => &*TEMPLATE_AR,
             Ok(Some(_)) => return Err(Invalid::new("lang", Fault::Malformed).into()),
             Err(fault) => return Err(Invalid::new("lang", fault).into()),
         };
         let phone = wire::field(&body, PHONE_NUMBER)?;
         let to =
             egyptian_mobile(phone).ok_or_else(|| Invalid::new(PHONE_NUMBER, Fault::Malformed))?;
-        Ok(SendCall {
-            policy: Cow::Borrowed(&context.config.valify.policy),
-            request: SendRequest {
-                tenant: TENANT.to_string(),
-                to,
-                purpose: PURPOSE.to_string(),
-                channel: None,
-                template,
-                from: None,
-            },
-            echo: Echo::default(),
-        })
+        let policy = &context.config.valify.policy;
+        Ok(SendCall::new(policy, TENANT, to, PURPOSE, template))
     }
 
-    fn admit_verify(
-        context: &ServeContext<'_>,
-        request: &Request<'_>,
-    ) -> Result<VerifyCall, Refusal> {
+    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let body = admit(context, request)?;
         let id = wire::field(&body, "transaction_id")?;
         let otp = wire::field(&body, "otp")?;
@@ -212,20 +177,7 @@ impl Protocol for Valify {
         let Ok(uuid) = Uuid::parse_str(id) else {
             return Err(Outcome::NotFound.into());
         };
-        let by = ChallengeRef::Id {
-            tenant: TENANT.to_string(),
-            id: ChallengeId(uuid),
-        };
-        Ok(VerifyCall {
-            request: VerifyRequest {
-                by,
-                code: otp.to_string(),
-            },
-            echo: Echo {
-                id: Some(id.to_string()),
-                ..Echo::default()
-            },
-        })
+        Ok(VerifyCall::by_id(TENANT, uuid, otp).quoting(id))
     }
 
     /// The transaction id and sends left of a send; a message (and code)
@@ -292,11 +244,7 @@ impl Protocol for Valify {
         error(row.unwrap_or(&INTERNAL_ERROR))
     }
 
-    fn send_request(
-        credentials: &Credentials,
-        _session: &Session,
-        send: &SendOp,
-    ) -> Result<WireRequest, ClientError> {
+    fn send_request(credentials: &Credentials, _session: &Session, send: &SendOp) -> Built {
         let mut body = json!({"phone_number": send.to, "bundle_key": credentials.bundle_key});
         if let Some(lang) = &send.lang {
             body["lang"] = lang.clone().into();
@@ -308,15 +256,8 @@ impl Protocol for Valify {
         ))
     }
 
-    fn verify_request(
-        credentials: &Credentials,
-        _session: &Session,
-        verify: &VerifyOp,
-    ) -> Result<WireRequest, ClientError> {
-        let id = verify
-            .id
-            .as_deref()
-            .ok_or(ClientError::Missing("the transaction_id of the send"))?;
+    fn verify_request(credentials: &Credentials, _session: &Session, verify: &VerifyOp) -> Built {
+        let id = verify.handle("the transaction_id of the send")?;
         let body = json!({
             "transaction_id": id,
             "otp": verify.code,

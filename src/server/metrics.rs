@@ -29,7 +29,7 @@ struct Histogram {
 }
 
 /// Request counts and latencies per dialect and operation.
-pub struct Metrics {
+pub(super) struct Metrics {
     requests: Vec<AtomicU64>,
     latency: Vec<Histogram>,
 }
@@ -49,7 +49,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts one answered request.
-    pub fn record(
+    pub(super) fn record(
         &self,
         dialect: Dialect,
         operation: Operation,
@@ -66,13 +66,18 @@ impl Metrics {
     }
 
     /// How many requests got `outcome` (for tests).
-    pub fn count(&self, dialect: Dialect, operation: Operation, outcome: OutcomeKind) -> u64 {
+    pub(super) fn count(
+        &self,
+        dialect: Dialect,
+        operation: Operation,
+        outcome: OutcomeKind,
+    ) -> u64 {
         let pair = dialect as usize * OPERATIONS + operation as usize;
         self.requests[pair * OUTCOMES + outcome as usize].load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP otpbench_requests_total Requests answered, by dialect, operation and outcome.\n");
         out.push_str("# TYPE otpbench_requests_total counter\n");
