@@ -6,11 +6,12 @@
 //! what was expected and the line and column. Unknown keys are errors too:
 //! a typo must not silently fall back to a default.
 
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::source::FileError;
 
 use crate::delivery::Channel;
 use crate::duration;
@@ -176,23 +177,20 @@ impl Default for Config {
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            origin: path.display().to_string(),
-            message: format!("cannot read: {e}"),
-        })?;
-        Config::parse(&text, &path.display().to_string())
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
+        Config::parse(&text, &origin)
     }
 
     /// Reads config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let error = |message: String| ConfigError {
-            origin: origin.to_string(),
-            message,
-        };
+        let error = |message: String| FileError::at(origin, text, None, message);
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let file: FileConfig = serde_yaml::from_str(text).map_err(|e| error(describe(&e, text)))?;
+        let file: FileConfig =
+            serde_yaml::from_str(text).map_err(|e| FileError::from_yaml(origin, text, &e))?;
         let mut config = Config::default();
         if let Some(secret) = file.secret {
             config.secret = Some(parse_secret(&secret).map_err(|e| error(format!("secret: {e}")))?);
@@ -240,22 +238,9 @@ impl Config {
     }
 }
 
-/// A config file that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file (or other source) it came from.
-    pub origin: String,
-    /// Field path, what was expected, and the position.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.origin, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+/// A config file that cannot be used: the file, the field path, what was
+/// expected, and where.
+pub type ConfigError = FileError;
 
 fn set(value: &mut String, field: Option<TokenField>) {
     if let Some(field) = field {
@@ -393,46 +378,6 @@ impl PolicySection {
             policy.channels = channels.0;
         }
         policy
-    }
-}
-
-/// serde_yaml reports a failed value check at the key's position but with
-/// the *parent's* path (`native.policy: expected …`). The key is right there
-/// in the source, so put it back into the path.
-fn describe(error: &serde_yaml::Error, text: &str) -> String {
-    let message = error.to_string();
-    let Some(location) = error.location() else {
-        return message;
-    };
-    let key = text
-        .lines()
-        .nth(location.line().saturating_sub(1))
-        .and_then(|line| line.get(location.column().saturating_sub(1)..))
-        .and_then(|rest| rest.split_once(':'))
-        .map(|(key, _)| key.trim())
-        .filter(|key| {
-            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
-    let Some(key) = key else {
-        return message;
-    };
-    let (path, rest) = match message.split_once(": ") {
-        Some((path, rest))
-            if path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) =>
-        {
-            (path, rest)
-        }
-        _ => ("", message.as_str()),
-    };
-    if path == key || path.ends_with(&format!(".{key}")) || rest.contains(&format!("`{key}`")) {
-        return message;
-    }
-    if path.is_empty() {
-        format!("{key}: {rest}")
-    } else {
-        format!("{path}.{key}: {rest}")
     }
 }
 
@@ -588,43 +533,43 @@ native:
                 "native:\n  policy:\n    length: 25\n",
                 "native.policy.length",
                 "1..=20, got 25",
-                "line 3",
+                ":3:",
             ),
             (
                 "native:\n  policy:\n    ttl: 5 minutes\n",
                 "native.policy.ttl",
                 "invalid duration",
-                "line 3",
+                ":3:",
             ),
             (
                 "native:\n  policy:\n    send_limits: [5/1w]\n",
                 "native.policy.send_limits",
                 "5/1w",
-                "line 3",
+                ":3:",
             ),
             (
                 "native:\n  policy:\n    code: hex\n",
                 "native.policy.code",
                 "numeric",
-                "line 3",
+                ":3:",
             ),
             (
                 "native:\n  policy:\n    channels: [fax]\n",
                 "native.policy.channels",
                 "sms",
-                "line 3",
+                ":3:",
             ),
             (
                 "native:\n  policy:\n    max_attempts: 0\n",
                 "native.policy.max_attempts",
                 "at least 1",
-                "line 3",
+                ":3:",
             ),
             (
                 "native:\n  bearr: x\n",
                 "native",
                 "unknown field `bearr`",
-                "line 2",
+                ":2:",
             ),
             (
                 "secret: abc\n",

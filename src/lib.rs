@@ -32,6 +32,8 @@
 //! - [`cli`] — clap definitions and their conversion into library options;
 //!   `main.rs` only dispatches.
 //! - [`duration`] — `300ms` / `5s` / `5m` / `1h` / `1d`, read the same everywhere.
+//! - [`source`] — errors in the files otpbench reads, with their position,
+//!   rendered once for every report.
 //!
 //! Rules of the house: the engine knows nothing of HTTP, dialects nothing
 //! of stores; time is read only through a `Clock`; servers take their
@@ -47,6 +49,7 @@ pub mod engine;
 mod http;
 pub mod provider;
 pub mod server;
+pub mod source;
 pub mod store;
 
 pub use engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};

@@ -97,15 +97,17 @@ impl ServeArgs {
             None => Config::default(),
         };
         if matches!(self.store, StoreSpec::Redis(_)) && config.secret.is_none() {
-            return Err(ConfigError {
-                origin: self
-                    .config
-                    .as_ref()
-                    .map_or("--store".to_string(), |p| p.display().to_string()),
-                message: "secret: required with --store redis://…: every engine sharing the \
-                          store must hash codes with the same key (32+ hex digits)"
-                    .into(),
-            });
+            let origin = self
+                .config
+                .as_ref()
+                .map_or("--store".to_string(), |p| p.display().to_string());
+            return Err(ConfigError::at(
+                &origin,
+                "",
+                None,
+                "secret: required with --store redis://…: every engine sharing the \
+                 store must hash codes with the same key (32+ hex digits)",
+            ));
         }
         Ok(ServerConfig {
             config,

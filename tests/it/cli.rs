@@ -56,7 +56,7 @@ fn a_bad_config_file_exits_one_naming_file_field_and_line() {
         path.to_str().unwrap(),
         "native.policy.ttl",
         "invalid duration",
-        "line 3",
+        "otpbench.yaml:3:",
     ] {
         assert!(stderr.contains(part), "{stderr:?} lacks {part:?}");
     }
