@@ -341,10 +341,11 @@ impl TryFrom<String> for BasicField {
     }
 }
 
-/// A policy with every field optional, laid over a dialect's default.
-#[derive(Deserialize)]
+/// A policy with every field optional, laid over a dialect's default (the
+/// config file's `policy` sections and a target file's `policy`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PolicySection {
+pub(crate) struct PolicySection {
     code: Option<Alphabet>,
     length: Option<LengthField>,
     ttl: Option<DurationField>,
@@ -355,7 +356,7 @@ struct PolicySection {
 }
 
 impl PolicySection {
-    fn apply_to(self, mut policy: Policy) -> Policy {
+    pub(crate) fn apply_to(self, mut policy: Policy) -> Policy {
         if let Some(code) = self.code {
             policy.alphabet = code;
         }
@@ -407,7 +408,7 @@ impl TryFrom<String> for TokenField {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "u64")]
 struct LengthField(u8);
 
@@ -418,13 +419,13 @@ impl TryFrom<u64> for LengthField {
             Ok(LengthField(n as u8))
         } else {
             Err(format!(
-                "expected a code length of 1..={MAX_CODE_LENGTH}, got {n}"
+                "expected a code length of 1..={MAX_CODE_LENGTH}, got `{n}`"
             ))
         }
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "u64")]
 struct AttemptsField(u32);
 
@@ -434,14 +435,14 @@ impl TryFrom<u64> for AttemptsField {
         match u32::try_from(n) {
             Ok(n) if n >= 1 => Ok(AttemptsField(n)),
             _ => Err(format!(
-                "expected at least 1 attempt (and at most {}), got {n}",
+                "expected at least 1 attempt (and at most {}), got `{n}`",
                 u32::MAX
             )),
         }
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "String")]
 struct DurationField(Duration);
 
@@ -450,11 +451,11 @@ impl TryFrom<String> for DurationField {
     fn try_from(text: String) -> Result<Self, String> {
         duration::parse(&text)
             .map(DurationField)
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("`{text}`: {e}"))
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "String")]
 struct SendLimitField(SendLimit);
 
@@ -467,7 +468,7 @@ impl TryFrom<String> for SendLimitField {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "Vec<Channel>")]
 struct ChannelsField(Vec<Channel>);
 
@@ -527,12 +528,25 @@ native:
     }
 
     #[test]
+    fn a_bad_value_after_a_good_one_is_named_and_placed_as_itself() {
+        // serde_yaml places value errors at the start of their mapping
+        // (here `length`); the error must still name and point at `ttl`.
+        let text = "native:\n  policy:\n    length: 6\n    ttl: forever\n";
+        let error = Config::parse(text, "c.yaml").unwrap_err();
+        assert_eq!(error.place(), "c.yaml:4:10");
+        assert!(
+            error.message().starts_with("native.policy.ttl: `forever`"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_file_the_field_what_was_expected_and_where() {
         let cases = [
             (
                 "native:\n  policy:\n    length: 25\n",
                 "native.policy.length",
-                "1..=20, got 25",
+                "1..=20, got `25`",
                 ":3:",
             ),
             (

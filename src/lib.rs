@@ -28,6 +28,8 @@
 //!   dialect, with `/healthz`, `/metrics` and the test-mode admin routes.
 //! - [`provider`] — the mock SMS/e-mail gateway: message journal, fault
 //!   injection, a Twilio-compatible endpoint.
+//! - [`client`] — the one HTTP executor that reaches a target: pooling,
+//!   TLS, target files, dialect sessions, code sources, the clock hook.
 //! - [`config`] — the `otpbench.yaml` file: policies and credentials.
 //! - [`cli`] — clap definitions and their conversion into library options;
 //!   `main.rs` only dispatches.
@@ -41,6 +43,7 @@
 //! ([`server::run`]), so tests bind `127.0.0.1:0`.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod delivery;
 pub mod dialect;

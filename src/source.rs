@@ -27,29 +27,33 @@ pub enum FileErrorKind {
     Invalid(String),
 }
 
-/// A file that cannot be used, and where.
+/// A file that cannot be used, and where. (Boxed: it travels in
+/// `Result`s, and is read once.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileError {
+pub struct FileError(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
     /// The file as it was named.
-    pub file: String,
-    pub position: Option<Position>,
-    pub kind: FileErrorKind,
+    file: String,
+    position: Option<Position>,
+    kind: FileErrorKind,
     /// The source line at the position, to show under the message.
-    pub line: Option<String>,
+    line: Option<String>,
     /// What to try, where there is an obvious fix.
-    pub hint: Option<String>,
+    hint: Option<String>,
 }
 
 impl FileError {
     /// A file that cannot be read.
     pub fn unreadable(file: &str, why: impl fmt::Display) -> FileError {
-        FileError {
+        FileError(Box::new(Details {
             file: file.to_string(),
             position: None,
             kind: FileErrorKind::Unreadable(why.to_string()),
             line: None,
             hint: None,
-        }
+        }))
     }
 
     /// A problem at `position` in `text`, the contents of `file`.
@@ -60,47 +64,79 @@ impl FileError {
         message: impl Into<String>,
     ) -> FileError {
         let line = position.and_then(|p| text.lines().nth(p.line.saturating_sub(1)));
-        FileError {
+        FileError(Box::new(Details {
             file: file.to_string(),
             position,
             kind: FileErrorKind::Invalid(message.into()),
             line: line.map(str::to_string),
             hint: None,
-        }
+        }))
     }
 
     /// What serde_yaml said about `text`, at the position it gives, with
     /// the key put back into the path where serde_yaml leaves it out.
+    ///
+    /// serde_yaml places an error raised by a value (an unknown dialect, a
+    /// bad duration) at the start of the mapping or sequence around it, not
+    /// at the value; every such message here quotes the value (`` `x` `` or
+    /// `"x"`), so the position is moved to where that value stands.
     pub fn from_yaml(file: &str, text: &str, error: &serde_yaml::Error) -> FileError {
-        let position = error.location().map(|l| Position {
+        let raw = error.to_string();
+        let raw = match raw.rfind(" at line ") {
+            Some(at) => raw[..at].to_string(),
+            None => raw,
+        };
+        let reported = error.location().map(|l| Position {
             line: l.line(),
             column: l.column(),
         });
-        let message = describe(error, text);
-        let hint = hint_for(&message);
-        FileError {
-            hint,
-            ..FileError::at(file, text, position, message)
-        }
+        let position = reported.map(|p| refine(text, p, &raw).unwrap_or(p));
+        let message = match position {
+            Some(p) => with_key(&raw, text, p),
+            None => raw,
+        };
+        let mut error = FileError::at(file, text, position, message);
+        error.0.hint = hint_for(error.message());
+        error
     }
 
     /// The same with a hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> FileError {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
+    }
+
+    /// The file as it was named.
+    pub fn file(&self) -> &str {
+        &self.0.file
+    }
+
+    /// Where in it, if known.
+    pub fn position(&self) -> Option<Position> {
+        self.0.position
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> &FileErrorKind {
+        &self.0.kind
+    }
+
+    /// What to try, if there is an obvious fix.
+    pub fn hint(&self) -> Option<&str> {
+        self.0.hint.as_deref()
     }
 
     /// `file:line:col` (or just the file).
     pub fn place(&self) -> String {
-        match self.position {
-            Some(p) => format!("{}:{}:{}", self.file, p.line, p.column),
-            None => self.file.clone(),
+        match self.0.position {
+            Some(p) => format!("{}:{}:{}", self.0.file, p.line, p.column),
+            None => self.0.file.clone(),
         }
     }
 
     /// The message alone.
     pub fn message(&self) -> &str {
-        match &self.kind {
+        match &self.0.kind {
             FileErrorKind::Unreadable(why) | FileErrorKind::Invalid(why) => why,
         }
     }
@@ -109,15 +145,13 @@ impl FileError {
     /// line with a caret under the column, and the hint.
     pub fn render(&self) -> String {
         let mut text = format!("{}: {}", self.place(), self.message());
-        if let (Some(line), Some(position)) = (&self.line, self.position) {
+        if let (Some(line), Some(position)) = (&self.0.line, self.0.position) {
             let number = position.line.to_string();
             let pad = " ".repeat(number.len());
             let caret = " ".repeat(position.column.saturating_sub(1));
-            text.push_str(&format!(
-                "\n{pad} |\n{number} | {line}\n{pad} | {caret}^"
-            ));
+            text.push_str(&format!("\n{pad} |\n{number} | {line}\n{pad} | {caret}^"));
         }
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &self.0.hint {
             text.push_str(&format!("\n  = hint: {hint}"));
         }
         text
@@ -133,31 +167,84 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// serde_yaml's message without its ` at line L column C` suffix (the
-/// position is kept apart), with the key put back into the path: a failed
-/// value check is reported at the key's position but with the *parent's*
-/// path (`native.policy: expected …`), and the key is right there in the
-/// source.
-fn describe(error: &serde_yaml::Error, text: &str) -> String {
-    let message = error.to_string();
-    let message = match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message,
+/// Where the value `message` quotes stands, at or after `from`: the first
+/// place on a later column of the same line, or on a later line, where it
+/// is written as a value (after `:`, `-`, `[` or `,`).
+fn refine(text: &str, from: Position, message: &str) -> Option<Position> {
+    let quoted = quoted_value(message)?;
+    if quoted.is_empty() {
+        return None;
+    }
+    for (index, line) in text.lines().enumerate().skip(from.line.saturating_sub(1)) {
+        let start = if index + 1 == from.line {
+            from.column.saturating_sub(1)
+        } else {
+            0
+        };
+        let mut search = start;
+        while let Some(found) = line.get(search..).and_then(|rest| rest.find(quoted)) {
+            let at = search + found;
+            let before = line[..at].trim_end_matches(['"', '\'', ' ']);
+            let end = at + quoted.len();
+            let after = line[end..].trim_start_matches(['"', '\'']);
+            let is_value = (before.is_empty()
+                || before.ends_with(':')
+                || before.ends_with('-')
+                || before.ends_with('[')
+                || before.ends_with(','))
+                && (after.is_empty() || after.starts_with([',', ']', '}', ' ', '#']));
+            if is_value {
+                let column = line[..at].trim_end_matches(['"', '\'']).chars().count() + 1;
+                return Some(Position {
+                    line: index + 1,
+                    column,
+                });
+            }
+            search = end;
+        }
+    }
+    None
+}
+
+/// The first value a message quotes: `` `x` `` or `"x"`.
+fn quoted_value(message: &str) -> Option<&str> {
+    let tick = message.find('`');
+    let quote = message.find('"');
+    let (open, close) = match (tick, quote) {
+        (Some(t), Some(q)) if q < t => (q, '"'),
+        (Some(t), _) => (t, '`'),
+        (None, Some(q)) => (q, '"'),
+        (None, None) => return None,
     };
-    let Some(location) = error.location() else {
-        return message;
-    };
+    let rest = &message[open + 1..];
+    rest.find(close).map(|end| &rest[..end])
+}
+
+/// The message with the key at `position` put into its path: serde_yaml
+/// names the path of the mapping around a value, not the value's key
+/// (`native.policy: expected …` for `native.policy.ttl`).
+fn with_key(message: &str, text: &str, position: Position) -> String {
     let key = text
         .lines()
-        .nth(location.line().saturating_sub(1))
-        .and_then(|line| line.get(location.column().saturating_sub(1)..))
-        .and_then(|rest| rest.split_once(':'))
-        .map(|(key, _)| key.trim())
+        .nth(position.line.saturating_sub(1))
+        .and_then(|line| {
+            let upto: String = line
+                .chars()
+                .take(position.column.saturating_sub(1))
+                .collect();
+            let upto = if upto.trim().is_empty() {
+                line.to_string()
+            } else {
+                upto
+            };
+            upto.split_once(':').map(|(key, _)| key.to_string())
+        })
+        .map(|key| key.trim().trim_start_matches("- ").trim().to_string())
         .filter(|key| {
             !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         });
     let Some(key) = key else {
-        return message;
+        return message.to_string();
     };
     let (path, rest) = match message.split_once(": ") {
         Some((path, rest))
@@ -167,10 +254,10 @@ fn describe(error: &serde_yaml::Error, text: &str) -> String {
         {
             (path, rest)
         }
-        _ => ("", message.as_str()),
+        _ => ("", message),
     };
     if path == key || path.ends_with(&format!(".{key}")) || rest.contains(&format!("`{key}`")) {
-        return message;
+        return message.to_string();
     }
     if path.is_empty() {
         format!("{key}: {rest}")
@@ -235,10 +322,16 @@ mod tests {
         let error = serde_yaml::from_str::<File>(text).unwrap_err();
         let error = FileError::from_yaml("s.yaml", text, &error);
         assert_eq!(error.place(), "s.yaml:3:5");
-        assert!(error.message().contains("unknown field `expext`"), "{error}");
-        assert_eq!(error.hint.as_deref(), Some("did you mean `expect`?"));
+        assert!(
+            error.message().contains("unknown field `expext`"),
+            "{error}"
+        );
+        assert_eq!(error.hint(), Some("did you mean `expect`?"));
         let rendered = error.render();
-        assert!(rendered.contains("3 |     expext: y\n  |     ^"), "{rendered}");
+        assert!(
+            rendered.contains("3 |     expext: y\n  |     ^"),
+            "{rendered}"
+        );
     }
 
     #[test]

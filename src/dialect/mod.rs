@@ -315,6 +315,20 @@ impl Dialect {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Dialect {
+    /// A dialect by name; anything else is an error naming the dialects.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Dialect::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown dialect `{name}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
 impl std::fmt::Display for Dialect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

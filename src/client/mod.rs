@@ -1,0 +1,380 @@
+//! The one HTTP executor that reaches a target: the scenario runner, the
+//! load generator and the model checker all talk to implementations
+//! through it (DESIGN.md §1, §5).
+//!
+//! - [`HttpClient`] — hyper's pooled client, per-request timeouts,
+//!   `https://` through rustls (`insecure` for self-signed test servers).
+//! - [`TargetSpec`] — a target file: dialect, URLs, credentials, code
+//!   source, clock, policy, what it lacks.
+//! - [`Target`] — a target opened for use: embedded servers started, the
+//!   dialect's session kept (LoyaltyDog's JWT, fetched before first use,
+//!   renewed before it expires and after a 401), requests built by the
+//!   dialect's client side and answers classified by it, codes read by the
+//!   target's code source (the response, or the provider's journal), the
+//!   clock hook (`POST /_admin/clock`, or a sleep), provider faults.
+//!
+//! Session state lives here, never in configuration structs. This module
+//! must not know about scenarios or load models.
+
+mod embedded;
+mod http;
+mod inbox;
+mod target;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::{HeaderMap, Method, Request};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+pub use embedded::Embedded;
+pub use http::{Exchange, HttpClient, HttpOptions, TransportError, MAX_RESPONSE_BYTES};
+pub use inbox::Message;
+pub use target::{
+    documented_policy, BaseUrl, Capability, ClockMode, CodeSource, Endpoint, TargetSpec,
+};
+
+use crate::dialect::{
+    ClientError, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest, WireResponse,
+};
+use crate::engine::code::Alphabet;
+use crate::engine::outcome::Observed;
+use crate::server::StoreSpec;
+
+/// A request the target answered, and what the dialect makes of it.
+#[derive(Debug, Clone)]
+pub struct Called {
+    pub exchange: Exchange,
+    pub observed: Observed,
+}
+
+/// Why a call got no answer to judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The request cannot be built from what was given (a verify without
+    /// the handle its dialect needs, a header value HTTP does not allow).
+    Build(String),
+    /// The exchange did not complete.
+    Transport(TransportError),
+    /// The dialect's login failed (LoyaltyDog `/v2/token`).
+    Login(String),
+    /// A test-mode hook (clock, faults, journal) answered something else
+    /// than documented.
+    Hook(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Build(why) => write!(f, "cannot build the request: {why}"),
+            CallError::Transport(e) => e.fmt(f),
+            CallError::Login(why) => write!(f, "login failed: {why}"),
+            CallError::Hook(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl From<TransportError> for CallError {
+    fn from(error: TransportError) -> Self {
+        CallError::Transport(error)
+    }
+}
+
+/// A target opened for use.
+pub struct Target {
+    pub spec: Arc<TargetSpec>,
+    http: HttpClient,
+    base: BaseUrl,
+    provider: Option<BaseUrl>,
+    /// The dialect's session, and when it was opened.
+    session: Mutex<Option<(Session, Instant)>>,
+    /// Keeps embedded servers running as long as the target is open.
+    _embedded: Embedded,
+}
+
+impl Target {
+    /// Opens `spec`: starts what is embedded (keeping its state in
+    /// `store`) and builds the HTTP client. Nothing is sent yet.
+    pub async fn open(spec: TargetSpec, store: &StoreSpec) -> Result<Target, String> {
+        let embedded = Embedded::start(&spec, store).await?;
+        let base = match (&spec.base, embedded.engine) {
+            (Endpoint::Url(url), _) => url.clone(),
+            (Endpoint::Embedded, Some(addr)) => BaseUrl::local(addr),
+            (Endpoint::Embedded, None) => return Err("the embedded engine did not start".into()),
+        };
+        let provider = match (&spec.provider, embedded.provider) {
+            (Some(Endpoint::Url(url)), _) => Some(url.clone()),
+            (Some(Endpoint::Embedded), Some(addr)) => Some(BaseUrl::local(addr)),
+            _ => None,
+        };
+        let http = HttpClient::new(spec.http)?;
+        Ok(Target {
+            spec: Arc::new(spec),
+            http,
+            base,
+            provider,
+            session: Mutex::new(None),
+            _embedded: embedded,
+        })
+    }
+
+    /// The dialect spoken.
+    pub fn dialect(&self) -> Dialect {
+        self.spec.dialect
+    }
+
+    /// Where the target listens.
+    pub fn base(&self) -> &BaseUrl {
+        &self.base
+    }
+
+    /// Where its provider listens, if it has one.
+    pub fn provider(&self) -> Option<&BaseUrl> {
+        self.provider.as_ref()
+    }
+
+    /// Whether anything answers HTTP at the target's address.
+    pub async fn probe(&self) -> Result<(), TransportError> {
+        let request = Request::get(self.base.join("/"))
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        self.http.execute(request).await.map(|_| ())
+    }
+
+    /// A send through the dialect's client side.
+    pub async fn send(&self, send: &SendOp) -> Result<Called, CallError> {
+        let dialect = self.dialect();
+        let credentials = &self.spec.credentials;
+        self.call(Operation::Send, |session| {
+            dialect.send_request(credentials, session, send)
+        })
+        .await
+    }
+
+    /// A verify through the dialect's client side.
+    pub async fn verify(&self, verify: &VerifyOp) -> Result<Called, CallError> {
+        let dialect = self.dialect();
+        let credentials = &self.spec.credentials;
+        self.call(Operation::Verify, |session| {
+            dialect.verify_request(credentials, session, verify)
+        })
+        .await
+    }
+
+    /// Builds with the current session, sends, classifies; a 401 on a
+    /// dialect with a login renews the session and tries once more.
+    async fn call(
+        &self,
+        operation: Operation,
+        build: impl Fn(&Session) -> Result<WireRequest, ClientError>,
+    ) -> Result<Called, CallError> {
+        let mut renewed = false;
+        loop {
+            let session = self.session(renewed).await?;
+            let wire = build(&session).map_err(|e| CallError::Build(e.to_string()))?;
+            let exchange = self.http.execute(self.post(&wire)?).await?;
+            if exchange.status == 401 && self.dialect().has_login() && !renewed {
+                renewed = true;
+                continue;
+            }
+            let observed = self.dialect().classify(
+                operation,
+                &WireResponse {
+                    status: exchange.status,
+                    headers: &exchange.headers,
+                    body: &exchange.body,
+                },
+            );
+            return Ok(Called { exchange, observed });
+        }
+    }
+
+    /// The session to send with: opened on first use, renewed when 90% of
+    /// its lifetime has passed or when `renew` says the last one was
+    /// refused.
+    async fn session(&self, renew: bool) -> Result<Session, CallError> {
+        let dialect = self.dialect();
+        let Some(login) = dialect.login_request(&self.spec.credentials) else {
+            return Ok(Session::default());
+        };
+        let mut held = self.session.lock().await;
+        if let (false, Some((session, opened))) = (renew, held.as_ref()) {
+            let fresh = session
+                .lifetime
+                .is_none_or(|life| opened.elapsed() < life.mul_f64(0.9));
+            if fresh {
+                return Ok(session.clone());
+            }
+        }
+        let exchange = self.http.execute(self.post(&login)?).await?;
+        let session = dialect
+            .read_login(&WireResponse {
+                status: exchange.status,
+                headers: &exchange.headers,
+                body: &exchange.body,
+            })
+            .map_err(|e| CallError::Login(e.to_string()))?;
+        *held = Some((session.clone(), Instant::now()));
+        Ok(session)
+    }
+
+    /// The headers the dialect authenticates with (a send's, which carry
+    /// the bearer token, Basic credentials or JWT), for raw requests.
+    pub async fn auth_headers(&self) -> Result<Vec<(&'static str, String)>, CallError> {
+        let session = self.session(false).await?;
+        let probe = SendOp {
+            to: String::new(),
+            ..SendOp::default()
+        };
+        let wire = self
+            .dialect()
+            .send_request(&self.spec.credentials, &session, &probe)
+            .map_err(|e| CallError::Build(e.to_string()))?;
+        Ok(wire.headers)
+    }
+
+    /// A raw request to `path` on the target.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<Exchange, CallError> {
+        let mut request = Request::builder().method(method).uri(self.base.join(path));
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| CallError::Build(e.to_string()))?;
+        Ok(self.http.execute(request).await?)
+    }
+
+    fn post(&self, wire: &WireRequest) -> Result<Request<Full<Bytes>>, CallError> {
+        let mut headers = HeaderMap::with_capacity(wire.headers.len() + 1);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in &wire.headers {
+            let bad = || CallError::Build(format!("the {name} header is not valid HTTP"));
+            let value = HeaderValue::from_str(value).map_err(|_| bad())?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            headers.insert(name, value);
+        }
+        let mut request = Request::new(Full::new(Bytes::from(wire.body.clone())));
+        *request.method_mut() = Method::POST;
+        let url = self.base.join(wire.path);
+        *request.uri_mut() = url
+            .parse()
+            .map_err(|_| CallError::Build(format!("{url} is not a URL")))?;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    /// Moves the target's clock forward: `POST /_admin/clock`, or a sleep
+    /// on a real clock.
+    pub async fn advance_clock(&self, by: Duration) -> Result<(), CallError> {
+        if self.spec.clock == ClockMode::Real {
+            tokio::time::sleep(by).await;
+            return Ok(());
+        }
+        let body = json!({ "advance_ms": by.as_millis() as u64 }).to_string();
+        let exchange = self
+            .raw(
+                Method::POST,
+                "/_admin/clock",
+                &[("Content-Type".into(), "application/json".into())],
+                Bytes::from(body),
+            )
+            .await?;
+        if exchange.status != 200 {
+            return Err(CallError::Hook(format!(
+                "POST /_admin/clock answered {}: {}",
+                exchange.status,
+                exchange.text()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Replaces the provider's fault rules (`PUT /_admin/faults`).
+    pub async fn set_faults(&self, rules: &serde_json::Value) -> Result<(), CallError> {
+        let provider = self.provider_url()?;
+        let request = Request::put(provider.join("/_admin/faults"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(rules.to_string())))
+            .map_err(|e| CallError::Hook(e.to_string()))?;
+        let exchange = self.http.execute(request).await?;
+        if exchange.status / 100 != 2 {
+            return Err(CallError::Hook(format!(
+                "PUT /_admin/faults answered {}: {}",
+                exchange.status,
+                exchange.text()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Clears the provider's fault rules.
+    pub async fn clear_faults(&self) -> Result<(), CallError> {
+        let provider = self.provider_url()?;
+        let request = Request::delete(provider.join("/_admin/faults"))
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| CallError::Hook(e.to_string()))?;
+        self.http.execute(request).await?;
+        Ok(())
+    }
+
+    fn provider_url(&self) -> Result<&BaseUrl, CallError> {
+        self.provider.as_ref().ok_or_else(|| {
+            CallError::Hook(format!("target `{}` names no provider", self.spec.name))
+        })
+    }
+
+    /// The journal's newest message id for `to` so far (0 for none): read
+    /// before a send, so the code read after it is that send's.
+    pub async fn inbox_mark(&self, to: &str) -> Result<u64, CallError> {
+        let provider = self.provider_url()?;
+        let messages = inbox::read(&self.http, provider, &self.journal_key(to), 0, None).await?;
+        Ok(messages.last().map_or(0, |m| m.id))
+    }
+
+    /// The code in the newest message to `to` after message `after`,
+    /// waiting up to `wait` for one; `None` when none came.
+    pub async fn read_code(
+        &self,
+        to: &str,
+        after: u64,
+        shape: (Alphabet, u8),
+        wait: Duration,
+    ) -> Result<Option<String>, CallError> {
+        let provider = self.provider_url()?;
+        let key = self.journal_key(to);
+        let mut messages = inbox::read(&self.http, provider, &key, after, Some(wait)).await?;
+        if messages.is_empty() && key != to {
+            // Another implementation may journal the identifier as sent.
+            messages = inbox::read(&self.http, provider, to, after, None).await?;
+        }
+        let pattern = self.spec.code_regex(shape.0, shape.1);
+        Ok(messages
+            .last()
+            .and_then(|message| inbox::code_in(&pattern, &message.text)))
+    }
+
+    /// How the journal names `to`: the normalised identifier (E.164, a
+    /// lower-cased e-mail address), as the reference engine delivers it.
+    fn journal_key(&self, to: &str) -> String {
+        let normalised = match self.dialect() {
+            Dialect::Valify => crate::dialect::egyptian_mobile(to).map(|i| i.to_string()),
+            _ => crate::engine::identifier::Identifier::parse(to)
+                .ok()
+                .map(|i| i.to_string()),
+        };
+        normalised.unwrap_or_else(|| to.to_string())
+    }
+}
