@@ -224,6 +224,12 @@ impl Target {
         Ok(session)
     }
 
+    /// The session requests are sent with now (logging in first, if the
+    /// dialect has a login and no session is open).
+    pub async fn current_session(&self) -> Result<Session, CallError> {
+        self.session(false).await
+    }
+
     /// The headers the dialect authenticates with (a send's, which carry
     /// the bearer token, Basic credentials or JWT), for raw requests.
     pub async fn auth_headers(&self) -> Result<Vec<(&'static str, String)>, CallError> {

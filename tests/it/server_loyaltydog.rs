@@ -28,11 +28,8 @@ fn verify_failure(error: &str) -> Value {
     json!({"success": false, "message": null, "error": error})
 }
 
-fn bearer(speaker: &Speaker) -> String {
-    format!(
-        "Bearer {}",
-        speaker.session.access_token.as_deref().unwrap()
-    )
+async fn bearer(speaker: &Speaker) -> String {
+    format!("Bearer {}", speaker.access_token().await)
 }
 
 #[tokio::test]
@@ -57,10 +54,20 @@ async fn tokens_are_issued_for_the_api_key_and_expire() {
 
     let dog = Speaker::new(server.addr, Dialect::Loyaltydog).await;
     assert_eq!(dog.send(PHONE).await.1.kind(), OutcomeKind::Sent);
+    let expired = bearer(&dog).await;
     advance(server.addr, 3_600_000).await;
-    let (reply, observed) = dog.send(PHONE).await;
+    let body = json!({ "target": PHONE }).to_string();
+    let reply = dog
+        .post(SEND, &[JSON, ("Authorization", &expired)], body.as_bytes())
+        .await;
     golden(&reply, 401, json!({"detail": "Not authenticated"}));
-    assert_eq!(observed, Observed::Unauthorized);
+    assert_eq!(
+        dog.classify(Operation::Send, &reply),
+        Observed::Unauthorized
+    );
+    // The executor logs in again after the 401 and sends.
+    assert_eq!(dog.send(PHONE).await.1.kind(), OutcomeKind::Sent);
+    assert_ne!(bearer(&dog).await, expired);
 
     let reply = dog.post(TOKEN, &[JSON], br#"{"api_key": "wrong"}"#).await;
     golden(&reply, 401, json!({"detail": "Invalid API key"}));
@@ -175,7 +182,7 @@ async fn wrong_expired_exhausted_and_limits_of_the_seed() {
 async fn schema_violations_are_fastapi_422s() {
     let server = TestServer::start().await;
     let dog = Speaker::new(server.addr, Dialect::Loyaltydog).await;
-    let auth = bearer(&dog);
+    let auth = bearer(&dog).await;
     let headers = [JSON, ("Authorization", auth.as_str())];
     let long = "a".repeat(256);
     let cases: Vec<(&[u8], Value)> = vec![

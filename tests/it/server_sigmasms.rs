@@ -223,8 +223,11 @@ async fn two_widgets_keep_separate_codes_for_one_phone() {
     })
     .await;
     let first = Speaker::new(server.addr, Dialect::Sigmasms).await;
-    let mut other = Speaker::new(server.addr, Dialect::Sigmasms).await;
-    other.credentials.widget_id = second.to_string();
+    let credentials = otpbench::dialect::Credentials {
+        widget_id: second.to_string(),
+        ..Default::default()
+    };
+    let other = Speaker::with(server.addr, Dialect::Sigmasms, credentials).await;
     let first_id = sent(&first).await;
     let other_id = sent(&other).await;
     let codes = codes_sent_to(server.addr, PHONE).await;

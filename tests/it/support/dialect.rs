@@ -1,43 +1,53 @@
-//! Speaking a dialect to a test server through the dialect's own client
-//! side: requests built by `Dialect::send_request` / `verify_request`,
-//! answers classified by `Dialect::classify`, so every golden test checks
-//! both sides at once.
+//! Speaking a dialect to a test server through the product's executor
+//! (`otpbench::client::Target`): requests built by the dialect's client
+//! side, sessions (LoyaltyDog's JWT) kept and renewed by the executor,
+//! answers classified by `Dialect::classify` — so every golden test checks
+//! both sides at once. Raw bytes still go through `support::http`.
 
 use std::net::SocketAddr;
 
+use otpbench::client::{BaseUrl, Called, ClockMode, CodeSource, Endpoint, Target, TargetSpec};
 use otpbench::dialect::{
-    Credentials, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest, WireResponse,
+    Credentials, Dialect, Operation, SendOp, VerifyOp, WireRequest, WireResponse,
 };
+use otpbench::server::StoreSpec;
 use otpbench::Observed;
 use serde_json::{json, Value};
 
 use crate::support::http::{get, request, Reply};
 
-/// A dialect on a server, with the default test credentials.
+/// A dialect on a server, through the product's executor.
 pub struct Speaker {
     pub addr: SocketAddr,
     pub dialect: Dialect,
-    pub credentials: Credentials,
-    pub session: Session,
+    pub target: Target,
 }
 
 impl Speaker {
-    /// Ready to talk (LoyaltyDog: logged in, with a fresh access token).
+    /// Ready to talk, with the default test credentials.
     pub async fn new(addr: SocketAddr, dialect: Dialect) -> Speaker {
-        let credentials = Credentials::default();
-        let mut session = Session::default();
-        if let Some(login) = dialect.login_request(&credentials) {
-            let reply = call(addr, &login).await;
-            let headers = header_map(&reply);
-            session = dialect
-                .read_login(&response(&reply, &headers))
-                .expect("a token");
-        }
+        Speaker::with(addr, dialect, Credentials::default()).await
+    }
+
+    /// Ready to talk with these credentials.
+    pub async fn with(addr: SocketAddr, dialect: Dialect, credentials: Credentials) -> Speaker {
+        let here = Endpoint::Url(BaseUrl::local(addr));
+        let spec = TargetSpec {
+            base: here.clone(),
+            credentials,
+            code_source: CodeSource::Inbox,
+            // The server journals in-process and serves its journal.
+            provider: Some(here),
+            clock: ClockMode::Admin,
+            ..TargetSpec::embedded(dialect)
+        };
+        let target = Target::open(spec, &StoreSpec::Memory)
+            .await
+            .expect("the target opens");
         Speaker {
             addr,
             dialect,
-            credentials,
-            session,
+            target,
         }
     }
 
@@ -50,13 +60,7 @@ impl Speaker {
     }
 
     pub async fn send_op(&self, op: SendOp) -> (Reply, Observed) {
-        let wire = self
-            .dialect
-            .send_request(&self.credentials, &self.session, &op)
-            .unwrap();
-        let reply = call(self.addr, &wire).await;
-        let observed = classify(self.dialect, Operation::Send, &reply);
-        (reply, observed)
+        replied(self.target.send(&op).await)
     }
 
     pub async fn verify(&self, to: &str, id: Option<&str>, code: &str) -> (Reply, Observed) {
@@ -66,13 +70,13 @@ impl Speaker {
             code: code.into(),
             ..VerifyOp::default()
         };
-        let wire = self
-            .dialect
-            .verify_request(&self.credentials, &self.session, &op)
-            .unwrap();
-        let reply = call(self.addr, &wire).await;
-        let observed = classify(self.dialect, Operation::Verify, &reply);
-        (reply, observed)
+        replied(self.target.verify(&op).await)
+    }
+
+    /// The access token the executor holds (LoyaltyDog).
+    pub async fn access_token(&self) -> String {
+        let session = self.target.current_session().await.expect("a session");
+        session.access_token.expect("an access token")
     }
 
     /// A POST of raw bytes to `path` with these headers.
@@ -84,6 +88,25 @@ impl Speaker {
     pub fn classify(&self, operation: Operation, reply: &Reply) -> Observed {
         classify(self.dialect, operation, reply)
     }
+}
+
+/// The executor's answer as the tests' reply.
+fn replied(called: Result<Called, otpbench::client::CallError>) -> (Reply, Observed) {
+    let Called { exchange, observed } = called.expect("the target answers");
+    let headers = exchange
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let reply = Reply {
+        status: exchange.status,
+        headers,
+        body: exchange.body.to_vec(),
+    };
+    (reply, observed)
 }
 
 /// Sends a built request.
