@@ -30,6 +30,10 @@
 //! - [`cli`] — clap definitions and their conversion into library options;
 //!   `main.rs` only dispatches.
 //! - [`duration`] — `300ms` / `5s` / `5m` / `1h` / `1d`, read the same everywhere.
+//! - [`load`] — the load generator's network-free core: open and closed
+//!   models ([`load::schedule`]), per-worker recording with
+//!   coordinated-omission correction ([`load::recorder`]), the per-second
+//!   series ([`load::series`]).
 //!
 //! Rules of the house: the engine knows nothing of HTTP, dialects nothing
 //! of stores; time is read only through a `Clock`; servers take their
@@ -43,6 +47,7 @@ pub mod dialect;
 
 pub mod duration;
 pub mod engine;
+pub mod load;
 pub mod provider;
 pub mod server;
 

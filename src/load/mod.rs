@@ -1,0 +1,16 @@
+//! The load generator's core that needs no network: load models and their
+//! arithmetic ([`schedule`]), per-worker recording ([`recorder`]), the
+//! per-second series merged across workers ([`series`]).
+//!
+//! The worker loop, the HTTP executor and the CLI build on these; nothing
+//! here opens a socket, sleeps or reads the clock (callers pass `Instant`s).
+
+pub mod recorder;
+pub mod schedule;
+pub mod series;
+
+pub use recorder::{
+    latency_histogram, OpId, Operations, Recorder, RecorderError, Tally, Timing, Transport,
+};
+pub use schedule::{parse_rate, ClosedModel, Model, OpenModel, ScheduleError, Shard, Slice, Stage};
+pub use series::{Progress, SecondRow, SeriesSink};
