@@ -33,7 +33,10 @@
 //! - [`load`] — the load generator's network-free core: open and closed
 //!   models ([`load::schedule`]), per-worker recording with
 //!   coordinated-omission correction ([`load::recorder`]), the per-second
-//!   series ([`load::series`]).
+//!   series ([`load::series`]) and the capacity search ([`load::capacity`]).
+//! - [`report`] — `report.json` and everything that reads or writes it:
+//!   renderers (JSON, `.hgrm`, HTML, Markdown), merge, compare and the
+//!   `--threshold` / `--baseline` gates ([`report::gate`]).
 //!
 //! Rules of the house: the engine knows nothing of HTTP, dialects nothing
 //! of stores; time is read only through a `Clock`; servers take their
@@ -49,6 +52,7 @@ pub mod duration;
 pub mod engine;
 pub mod load;
 pub mod provider;
+pub mod report;
 pub mod server;
 
 pub mod store;

@@ -1,14 +1,17 @@
 //! The load generator's core that needs no network: load models and their
 //! arithmetic ([`schedule`]), per-worker recording ([`recorder`]), the
-//! per-second series merged across workers ([`series`]).
+//! per-second series merged across workers ([`series`]) and the capacity
+//! search ([`capacity`]).
 //!
 //! The worker loop, the HTTP executor and the CLI build on these; nothing
 //! here opens a socket, sleeps or reads the clock (callers pass `Instant`s).
 
+pub mod capacity;
 pub mod recorder;
 pub mod schedule;
 pub mod series;
 
+pub use capacity::{search as capacity_search, CapacityPlan};
 pub use recorder::{
     latency_histogram, OpId, Operations, Recorder, RecorderError, Tally, Timing, Transport,
 };

@@ -1,0 +1,21 @@
+//! Reports of load runs: the model behind `report.json` ([`model`]), how
+//! histograms are encoded in it ([`codec`]), building one from recorders
+//! ([`build`]), reading and writing it ([`json`]), gates ([`gate`]), and
+//! the other renderings and tools of `otpbench report`.
+//!
+//! Nothing here runs load or touches the network; everything works on
+//! [`Report`] values, so reports from several machines are handled the
+//! same as one run's.
+
+pub mod build;
+pub mod codec;
+pub mod gate;
+pub mod json;
+pub mod model;
+
+pub use gate::{Gate, GateError, GateResult};
+pub use json::ReportError;
+pub use model::{
+    CapacityReport, CapacityStep, OperationReport, Percentiles, Reference, Report, RunInfo,
+    SeriesRow, VERSION,
+};
