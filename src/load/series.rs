@@ -267,18 +267,23 @@ pub(crate) struct SeriesWriter {
     requests: u64,
     errors: u64,
     latency: Histogram<u64>,
+    /// The latest finish recorded, so the run's end is never put before
+    /// a request that was counted.
+    last_finished: Instant,
 }
 
 impl SeriesWriter {
     pub(crate) fn new(sink: Arc<SeriesSink>, worker: usize) -> SeriesWriter {
+        let epoch = sink.epoch;
         SeriesWriter {
-            boundary: sink.epoch + Duration::from_secs(1),
+            boundary: epoch + Duration::from_secs(1),
             sink,
             worker,
             second: 0,
             requests: 0,
             errors: 0,
             latency: latency_histogram(),
+            last_finished: epoch,
         }
     }
 
@@ -290,6 +295,7 @@ impl SeriesWriter {
         self.requests += 1;
         self.errors += u64::from(error);
         self.latency.saturating_record(latency_us);
+        self.last_finished = self.last_finished.max(finished);
     }
 
     #[inline]
@@ -300,7 +306,9 @@ impl SeriesWriter {
     }
 
     pub(crate) fn finish(mut self, now: Instant) {
-        let end = now.saturating_duration_since(self.sink.epoch);
+        let end = now
+            .max(self.last_finished)
+            .saturating_duration_since(self.sink.epoch);
         self.sink.finish(end);
         self.hand_over(u64::MAX);
     }
