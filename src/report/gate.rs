@@ -126,6 +126,7 @@ impl Unit {
 
     fn show(self, value: f64) -> String {
         match self {
+            Unit::Micros if value >= 1e6 => format!("{}s", round(value / 1e6, 3)),
             Unit::Micros if value >= 1000.0 => format!("{}ms", round(value / 1000.0, 3)),
             Unit::Micros => format!("{}µs", round(value, 1)),
             Unit::Share => format!("{}%", round(value * 100.0, 3)),
