@@ -9,9 +9,17 @@
 
 pub mod build;
 pub mod codec;
+pub mod compare;
+pub mod dir;
 pub mod gate;
+pub mod hgrm;
+pub mod html;
 pub mod json;
+pub mod markdown;
+pub mod merge;
 pub mod model;
+pub mod plots;
+pub mod text;
 
 pub use gate::{Gate, GateError, GateResult};
 pub use json::ReportError;

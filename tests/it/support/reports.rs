@@ -63,5 +63,62 @@ pub fn report(seconds: u64, ops: &[&str], groups: &[Samples]) -> Report {
         model: Some("open".into()),
         ..RunInfo::now(vec!["otpbench".into(), "load".into()])
     };
-    build(&recorder, &sink.into_rows(), duration, run)
+    let report = build(&recorder, &sink.into_rows(), duration, run);
+    // Every report the tests make is checked against the schema.
+    assert_matches_schema(&otpbench::report::json::to_json(&report));
+    report
+}
+
+/// Checks a report's JSON text against `schemas/report.schema.json`.
+pub fn assert_matches_schema(json: &str) {
+    if let Some(e) = schema_errors(json) {
+        panic!("report does not match the schema: {e}\n{json}");
+    }
+}
+
+/// Why `json` does not match the report schema, if it does not.
+pub fn schema_errors(json: &str) -> Option<String> {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let instance: serde_json::Value = serde_json::from_str(json).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource("urn:otpbench:report:1", schema)
+        .unwrap();
+    let index = compiler
+        .compile("urn:otpbench:report:1", &mut schemas)
+        .unwrap_or_else(|e| panic!("the schema does not compile: {e:#}"));
+    schemas
+        .validate(&instance, index)
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// A directory under the system's temp dir, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "otpbench-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
