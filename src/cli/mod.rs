@@ -13,6 +13,8 @@ use crate::config::{Config, ConfigError};
 use crate::server::{ServerConfig, StoreSpec};
 use crate::store::redis::RedisOptions;
 
+pub mod report;
+
 /// Process exit codes.
 pub mod exit {
     /// Success.

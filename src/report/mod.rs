@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod codec;
+pub mod commands;
 pub mod compare;
 pub mod dir;
 pub mod gate;

@@ -20,6 +20,7 @@ mod native_fuzz;
 mod provider;
 mod readme;
 mod redis_store;
+mod report_commands;
 mod report_files;
 mod report_gates;
 mod server_dialects;
