@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use otpbench::load::schedule::{OpenModel, Slice, Stage};
+use otpbench::load::schedule::{OpenModel, Stage};
+use otpbench::load::shard::Slice;
 use otpbench::load::{Operations, Recorder, SeriesSink, Tally, Timing};
 use otpbench::OutcomeKind;
 

@@ -1,5 +1,6 @@
 //! The load generator's core that needs no network: load models and their
-//! arithmetic ([`schedule`]), per-worker recording ([`recorder`]), the
+//! arithmetic ([`schedule`]), splitting a run between workers and
+//! generators ([`shard`]), per-worker recording ([`recorder`]), the
 //! per-second series merged across workers ([`series`]) and the capacity
 //! search ([`capacity`]).
 //!
@@ -10,10 +11,12 @@ pub mod capacity;
 pub mod recorder;
 pub mod schedule;
 pub mod series;
+pub mod shard;
 
 pub use capacity::{search as capacity_search, CapacityPlan};
 pub use recorder::{
     latency_histogram, OpId, Operations, Recorder, RecorderError, Tally, Timing, Transport,
 };
-pub use schedule::{parse_rate, ClosedModel, Model, OpenModel, ScheduleError, Shard, Slice, Stage};
+pub use schedule::{parse_rate, ClosedModel, Model, OpenModel, ScheduleError, Stage};
 pub use series::{Progress, SecondRow, SeriesSink};
+pub use shard::{Shard, ShardError, Slice};
