@@ -16,6 +16,7 @@ mod engine_races;
 mod engine_semantics;
 mod engine_state_machine;
 mod load_capacity;
+mod load_recorder;
 mod native_fuzz;
 mod provider;
 mod readme;
