@@ -8,7 +8,9 @@ use otpbench::load::schedule::OpenModel;
 use otpbench::load::shard::Slice;
 use otpbench::load::{Operations, Recorder, SeriesSink, Tally, Timing};
 use otpbench::report::build::build;
-use otpbench::report::RunInfo;
+use otpbench::report::{json, RunInfo};
+
+use crate::support::reports::assert_matches_schema;
 
 /// 500/s for 10 s through 10 connections (one request in flight each,
 /// like wrk); every request takes 2 ms, but the target is frozen from 4 s
@@ -56,6 +58,7 @@ fn a_frozen_target_shows_in_the_corrected_tail_and_not_in_the_median() {
         Duration::from_secs(10),
         RunInfo::now(vec![]),
     );
+    assert_matches_schema(&json::to_json(&report));
     let op = &report.operations["http"];
     assert_eq!(op.count, 5000);
     // A fifth of the run was frozen: the corrected p90 and p99 show it.
