@@ -38,7 +38,7 @@ pub struct MergeArgs {
     /// Directory to write the merged run directory into.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
-    /// Name of the merged run directory (default: merged-<start time>).
+    /// Name of the merged run directory (default: `merged-<start time>`).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Gate on the merged report, e.g. 'send.p99<20ms' (repeatable);

@@ -2,7 +2,7 @@
 //! errors, throughput, p50/p99/max latency of that second), merged across
 //! workers.
 //!
-//! Each worker's [`SeriesWriter`] (inside its [`crate::load::Recorder`])
+//! Each worker's `SeriesWriter` (inside its [`crate::load::Recorder`])
 //! fills one interval histogram for the current second and, when a sample
 //! or a tick crosses into the next second, hands it to the shared
 //! [`SeriesSink`] under a mutex — once per second per worker, never per

@@ -25,7 +25,7 @@
 //! the same run. Spaces are allowed between the parts.
 //!
 //! This module evaluates figures; it must not run load or exit the process.
-//! The grammar's reader is [`parse`].
+//! The grammar's reader is the private `parse` module.
 
 use std::collections::BTreeMap;
 use std::fmt;
