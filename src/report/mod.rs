@@ -19,8 +19,8 @@ pub mod json;
 pub mod markdown;
 pub mod merge;
 pub mod model;
-pub mod plots;
-pub mod text;
+pub(crate) mod plots;
+pub(crate) mod text;
 
 pub use gate::{Gate, GateError, GateResult};
 pub use json::ReportError;
