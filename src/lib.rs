@@ -36,6 +36,13 @@
 //! - [`duration`] — `300ms` / `5s` / `5m` / `1h` / `1d`, read the same everywhere.
 //! - [`source`] — errors in the files otpbench reads, with their position,
 //!   rendered once for every report.
+//! - [`load`] — the load generator's network-free core: open and closed
+//!   models ([`load::schedule`]), per-worker recording with
+//!   coordinated-omission correction ([`load::recorder`]), the per-second
+//!   series ([`load::series`]) and the capacity search ([`load::capacity`]).
+//! - [`report`] — `report.json` and everything that reads or writes it:
+//!   renderers (JSON, `.hgrm`, HTML, Markdown), merge, compare and the
+//!   `--threshold` / `--baseline` gates ([`report::gate`]).
 //!
 //! Rules of the house: the engine knows nothing of HTTP, dialects nothing
 //! of stores; time is read only through a `Clock`; servers take their
@@ -50,7 +57,9 @@ pub mod dialect;
 pub mod duration;
 pub mod engine;
 mod http;
+pub mod load;
 pub mod provider;
+pub mod report;
 pub mod server;
 pub mod source;
 pub mod store;

@@ -13,12 +13,25 @@ use crate::config::{Config, ConfigError};
 use crate::server::{ServerConfig, StoreSpec};
 use crate::store::redis::RedisOptions;
 
+pub mod report;
+
 /// Process exit codes.
 pub mod exit {
     /// Success.
     pub const OK: i32 = 0;
     /// Bad flags, a bad config file, or a server that could not start.
     pub const USAGE: i32 = 1;
+    /// An input file is invalid: a scenario or target file, or a report
+    /// that is missing, not a report, or of another version.
+    pub const INVALID_FILE: i32 = 2;
+    /// The target could not be reached.
+    pub const UNREACHABLE: i32 = 3;
+    /// An expectation or property failed.
+    pub const FAILED: i32 = 4;
+    /// A load gate (`--threshold`, `--baseline`, a capacity SLO that no
+    /// rate met) was breached. Distinct from every other failure so CI can
+    /// tell "slower" from "broken", like k6's 99.
+    pub const GATE: i32 = 5;
 }
 
 /// The address `serve` listens on unless told otherwise: loopback only.

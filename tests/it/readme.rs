@@ -46,3 +46,14 @@ fn the_readme_starts_with_the_two_commands() {
         ".ci/run must run the README's test command"
     );
 }
+
+#[test]
+fn the_gate_examples_parse() {
+    let examples = block_after(&readme(), "### Gates", "```text\n");
+    assert!(examples.lines().count() >= 8, "{examples}");
+    for line in examples.lines() {
+        if let Err(e) = otpbench::report::Gate::parse(line) {
+            panic!("README gate example {line:?}: {e}");
+        }
+    }
+}

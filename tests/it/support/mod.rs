@@ -225,6 +225,7 @@ pub mod fuzz;
 pub mod http;
 pub mod provider;
 pub mod redis;
+pub mod reports;
 pub mod server;
 
 /// Runs `racers` copies of `op` at once — released together by a barrier,

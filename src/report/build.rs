@@ -1,0 +1,115 @@
+//! Building a [`Report`] from what the workers recorded: the merged
+//! [`Recorder`], the sink's per-second rows and the run's wall time.
+//! Percentiles are read off the histograms here, once.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::load::recorder::Recorder;
+use crate::load::series::SecondRow;
+use crate::report::codec::EncodedHistogram;
+use crate::report::model::{
+    OperationReport, Percentiles, Reference, Report, RunInfo, SeriesRow, VERSION,
+};
+
+impl RunInfo {
+    /// Run information stamped now, with this otpbench's version and the
+    /// command line; the caller fills in the rest.
+    pub fn now(command_line: Vec<String>) -> RunInfo {
+        RunInfo {
+            otpbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: rfc3339(SystemTime::now()),
+            command_line,
+            ..RunInfo::default()
+        }
+    }
+}
+
+/// `2024-05-01T12:00:00.123Z`.
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// The report of a run that lasted `duration`.
+pub fn build(
+    recorder: &Recorder,
+    series: &[SecondRow],
+    duration: Duration,
+    run: RunInfo,
+) -> Report {
+    let operations = operations(recorder);
+    let requests = operations.values().map(|o| o.count).sum();
+    let errors = operations.values().map(|o| o.errors).sum();
+    let duration_s = duration.as_secs_f64();
+    Report {
+        version: VERSION,
+        run,
+        duration_s,
+        requests,
+        errors,
+        throughput_rps: per_second(requests, duration_s),
+        clamped: recorder.clamped(),
+        operations,
+        series: series.iter().map(series_row).collect(),
+        reference: None,
+        capacity: None,
+        gates: Vec::new(),
+    }
+}
+
+/// A reference workload's section (`label` says what it measured).
+pub fn reference(label: &str, recorder: &Recorder, duration: Duration) -> Reference {
+    let operations = operations(recorder);
+    let requests = operations.values().map(|o| o.count).sum();
+    let duration_s = duration.as_secs_f64();
+    Reference {
+        label: label.to_string(),
+        duration_s,
+        requests,
+        errors: operations.values().map(|o| o.errors).sum(),
+        throughput_rps: per_second(requests, duration_s),
+        operations,
+    }
+}
+
+/// Every declared operation's figures (recorded or not).
+pub fn operations(recorder: &Recorder) -> BTreeMap<String, OperationReport> {
+    let ops = recorder.operations();
+    ops.ids()
+        .map(|id| {
+            let latency = recorder.latency(id).clone();
+            let service = recorder.service_time(id).clone();
+            let report = OperationReport {
+                count: recorder.count(id),
+                errors: recorder.errors(id),
+                outcomes: recorder.tallies(id).map(|(t, n)| (t.name(), n)).collect(),
+                latency_us: Percentiles::of(&latency),
+                histogram: EncodedHistogram(latency),
+                service_time_us: Percentiles::of(&service),
+                service_time_histogram: EncodedHistogram(service),
+            };
+            (ops.name(id).to_string(), report)
+        })
+        .collect()
+}
+
+fn series_row(row: &SecondRow) -> SeriesRow {
+    SeriesRow {
+        second: row.second,
+        requests: row.requests,
+        errors: row.errors,
+        throughput_rps: row.throughput_rps,
+        p50_us: row.p50_us,
+        p99_us: row.p99_us,
+        max_us: row.max_us,
+    }
+}
+
+/// `count / seconds`, 0 for no time.
+pub(crate) fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,235 @@
+//! Merging reports of several generators (or runs) into one, losslessly:
+//! histograms are added and percentiles recomputed from the sum, counts
+//! and outcomes are added, the duration is the longest input's.
+//!
+//! Per-second rows are added by second index (generators started together,
+//! as an Indexed Job does, line up to within a second): requests, errors
+//! and throughput are summed; a merged row's p50, p99 and max are the
+//! highest of the inputs' — exact for the max, an upper bound for the
+//! percentiles (per-second histograms are not kept, and an average would
+//! hide a slow generator). The whole-run percentiles are exact.
+//!
+//! Capacity reports are refused (their steps are separate runs), gate
+//! results are dropped (evaluate gates again on the merged report).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hdrhistogram::Histogram;
+
+use crate::load::latency_histogram;
+use crate::report::build::per_second;
+use crate::report::codec::EncodedHistogram;
+use crate::report::model::{OperationReport, Percentiles, Reference, Report, SeriesRow, VERSION};
+
+/// Why reports could not be merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeError {
+    /// The input at fault, or `""` for the set as a whole.
+    pub origin: String,
+    pub reason: String,
+}
+
+impl fmt::Display for MergeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.origin.is_empty() {
+            write!(f, "cannot merge: {}", self.reason)
+        } else {
+            write!(f, "cannot merge {}: {}", self.origin, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for MergeError {}
+
+/// Merges `inputs` (each with the name it is known by, for errors and for
+/// `run.merged_from`).
+pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
+    let error = |origin: &str, reason: String| MergeError {
+        origin: origin.to_string(),
+        reason,
+    };
+    let Some((_, first)) = inputs.first() else {
+        return Err(error("", "no reports given".into()));
+    };
+    for (origin, report) in inputs {
+        if report.capacity.is_some() {
+            return Err(error(
+                origin,
+                "it is a capacity report; its steps are separate runs".into(),
+            ));
+        }
+        if report.reference.is_some() != first.reference.is_some() {
+            return Err(error(
+                origin,
+                "some reports have a reference section and some do not".into(),
+            ));
+        }
+    }
+    let duration_s = inputs.iter().map(|(_, r)| r.duration_s).fold(0.0, f64::max);
+    let mut operations = OperationSum::default();
+    let mut references = OperationSum::default();
+    for (origin, report) in inputs {
+        operations
+            .add(&report.operations)
+            .map_err(|reason| error(origin, reason))?;
+        if let Some(reference) = &report.reference {
+            references
+                .add(&reference.operations)
+                .map_err(|reason| error(origin, reason))?;
+        }
+    }
+    let operations = operations.finish();
+    let requests = operations.values().map(|o| o.count).sum();
+    let reference = first.reference.as_ref().map(|first_reference| {
+        let operations = references.finish();
+        let requests = operations.values().map(|o| o.count).sum();
+        let duration_s = inputs
+            .iter()
+            .filter_map(|(_, r)| r.reference.as_ref())
+            .map(|r| r.duration_s)
+            .fold(0.0, f64::max);
+        Reference {
+            label: first_reference.label.clone(),
+            duration_s,
+            requests,
+            errors: operations.values().map(|o| o.errors).sum(),
+            throughput_rps: per_second(requests, duration_s),
+            operations,
+        }
+    });
+    Ok(Report {
+        version: VERSION,
+        run: run_info(inputs),
+        duration_s,
+        requests,
+        errors: operations.values().map(|o| o.errors).sum(),
+        throughput_rps: per_second(requests, duration_s),
+        clamped: inputs.iter().map(|(_, r)| r.clamped).sum(),
+        operations,
+        series: series(inputs),
+        reference,
+        capacity: None,
+        gates: Vec::new(),
+    })
+}
+
+/// The merged run's description: the first input's, with the earliest
+/// start, summed rates and connections, and the inputs' names.
+fn run_info(inputs: &[(String, Report)]) -> crate::report::model::RunInfo {
+    let mut run = inputs[0].1.run.clone();
+    let runs = || inputs.iter().map(|(_, r)| &r.run);
+    run.started_at = runs()
+        .map(|r| r.started_at.clone())
+        .min()
+        .unwrap_or_default();
+    run.rate_rps = runs().map(|r| r.rate_rps).sum();
+    run.concurrency = runs().map(|r| r.concurrency).sum();
+    run.workers = runs().map(|r| r.workers).sum();
+    run.shard = None;
+    run.merged_from = inputs.iter().map(|(name, _)| name.clone()).collect();
+    run
+}
+
+/// Rows added by second; percentiles as the highest of the inputs'.
+fn series(inputs: &[(String, Report)]) -> Vec<SeriesRow> {
+    let mut rows: BTreeMap<u64, SeriesRow> = BTreeMap::new();
+    for (_, report) in inputs {
+        for row in &report.series {
+            let merged = rows.entry(row.second).or_insert_with(|| SeriesRow {
+                second: row.second,
+                requests: 0,
+                errors: 0,
+                throughput_rps: 0.0,
+                p50_us: None,
+                p99_us: None,
+                max_us: None,
+            });
+            merged.requests += row.requests;
+            merged.errors += row.errors;
+            merged.throughput_rps += row.throughput_rps;
+            merged.p50_us = merged.p50_us.max(row.p50_us);
+            merged.p99_us = merged.p99_us.max(row.p99_us);
+            merged.max_us = merged.max_us.max(row.max_us);
+        }
+    }
+    // Seconds some input lacks entirely still get a row, as one run has.
+    let last = rows.keys().next_back().copied();
+    if let Some(last) = last {
+        for second in 0..=last {
+            rows.entry(second).or_insert(SeriesRow {
+                second,
+                requests: 0,
+                errors: 0,
+                throughput_rps: 0.0,
+                p50_us: None,
+                p99_us: None,
+                max_us: None,
+            });
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// Operations added up by name.
+#[derive(Default)]
+struct OperationSum {
+    by_name: BTreeMap<String, Sum>,
+}
+
+struct Sum {
+    count: u64,
+    errors: u64,
+    outcomes: BTreeMap<String, u64>,
+    latency: Histogram<u64>,
+    service: Histogram<u64>,
+}
+
+impl OperationSum {
+    fn add(&mut self, operations: &BTreeMap<String, OperationReport>) -> Result<(), String> {
+        for (name, op) in operations {
+            let sum = self.by_name.entry(name.clone()).or_insert_with(|| {
+                // Auto-resizing, so histograms of wider ranges still add.
+                let mut latency = latency_histogram();
+                latency.auto(true);
+                Sum {
+                    count: 0,
+                    errors: 0,
+                    outcomes: BTreeMap::new(),
+                    service: latency.clone(),
+                    latency,
+                }
+            });
+            sum.count += op.count;
+            sum.errors += op.errors;
+            for (outcome, n) in &op.outcomes {
+                *sum.outcomes.entry(outcome.clone()).or_default() += n;
+            }
+            sum.latency
+                .add(&op.histogram.0)
+                .map_err(|e| format!("operations.{name}.histogram does not add: {e:?}"))?;
+            sum.service.add(&op.service_time_histogram.0).map_err(|e| {
+                format!("operations.{name}.service_time_histogram does not add: {e:?}")
+            })?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> BTreeMap<String, OperationReport> {
+        self.by_name
+            .into_iter()
+            .map(|(name, sum)| {
+                let report = OperationReport {
+                    count: sum.count,
+                    errors: sum.errors,
+                    outcomes: sum.outcomes,
+                    latency_us: Percentiles::of(&sum.latency),
+                    histogram: EncodedHistogram(sum.latency),
+                    service_time_us: Percentiles::of(&sum.service),
+                    service_time_histogram: EncodedHistogram(sum.service),
+                };
+                (name, report)
+            })
+            .collect()
+    }
+}

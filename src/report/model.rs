@@ -1,0 +1,221 @@
+//! The report: what one load run (or several merged) measured, as the
+//! types that `report.json` is the serde form of (DESIGN.md §6, schema in
+//! `schemas/report.schema.json`).
+//!
+//! Latencies are whole microseconds. Every percentile here is computed
+//! from the histogram beside it, so a report can be merged with others
+//! losslessly and its figures recomputed. This module holds data only:
+//! reading and writing are in [`crate::report::json`], building from
+//! recorders in [`crate::report::build`].
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::report::codec::EncodedHistogram;
+use crate::report::gate::GateResult;
+
+/// The `version` this otpbench writes and reads.
+pub const VERSION: u32 = 1;
+
+/// One run's report (`report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`VERSION`].
+    pub version: u32,
+    /// How the run was made.
+    pub run: RunInfo,
+    /// Wall time the load ran, in seconds.
+    pub duration_s: f64,
+    /// Requests of every operation.
+    pub requests: u64,
+    /// Of which errors ([`crate::load::Tally::is_error`]).
+    pub errors: u64,
+    /// `requests / duration_s`.
+    pub throughput_rps: f64,
+    /// Samples outside 1 µs .. 60 s, recorded as the nearest bound.
+    #[serde(default)]
+    pub clamped: u64,
+    /// Per operation, by name.
+    pub operations: BTreeMap<String, OperationReport>,
+    /// One row per second of the run.
+    pub series: Vec<SeriesRow>,
+    /// A second workload measured in the same run (e.g. `/healthz`), for
+    /// gates on ratios that machine noise does not move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
+    /// The steps of `otpbench capacity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityReport>,
+    /// Gates evaluated against this report, when any were given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateResult>,
+}
+
+/// How a run was made; all optional but the version and start.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub otpbench_version: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// The command line as typed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command_line: Vec<String>,
+    /// Target file, base URL or `--url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    /// `open` or `closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Open model: offered requests per second (peak when staged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_rps: Option<f64>,
+    /// Closed model: connections (peak when staged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Stages as given (`30s:500/s`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
+    /// The configured duration, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_duration_s: Option<f64>,
+    /// `i/n` when the run was one of n generators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+    /// The reports a merged report was made of (their file names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+}
+
+/// One operation's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationReport {
+    pub count: u64,
+    pub errors: u64,
+    /// Count per outcome name (`sent`, `rate_limited`, `503`, `timeout` …);
+    /// only names that occurred.
+    pub outcomes: BTreeMap<String, u64>,
+    /// From each request's intended start (coordinated-omission corrected).
+    pub latency_us: Percentiles,
+    /// The histogram `latency_us` was computed from.
+    pub histogram: EncodedHistogram,
+    /// From each request's actual start: what a closed-loop tool reports.
+    pub service_time_us: Percentiles,
+    pub service_time_histogram: EncodedHistogram,
+}
+
+/// Latency read-outs of one histogram, in µs.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub min: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Percentiles {
+    /// The read-outs of `histogram`; all zero when it is empty.
+    pub fn of(histogram: &Histogram<u64>) -> Percentiles {
+        if histogram.is_empty() {
+            return Percentiles::default();
+        }
+        let q = |q| histogram.value_at_quantile(q);
+        Percentiles {
+            min: histogram.min(),
+            mean: (histogram.mean() * 10.0).round() / 10.0,
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: histogram.max(),
+        }
+    }
+}
+
+/// One second of the run (all operations together).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesRow {
+    /// Seconds since the start: the row covers `[second, second + 1)`.
+    pub second: u64,
+    /// Requests that finished in this second.
+    pub requests: u64,
+    pub errors: u64,
+    pub throughput_rps: f64,
+    /// Latency of this second's requests (µs, corrected); `null` when none
+    /// finished. In a merged report these are the highest of the inputs'
+    /// (an upper bound: a slow generator is never averaged away).
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
+    pub max_us: Option<u64>,
+}
+
+/// A second workload measured beside the main one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// What it measured (`GET http://127.0.0.1:8080/healthz`).
+    pub label: String,
+    pub duration_s: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub throughput_rps: f64,
+    pub operations: BTreeMap<String, OperationReport>,
+}
+
+/// What `otpbench capacity` found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityReport {
+    /// The SLO, as gate expressions.
+    pub slo: Vec<String>,
+    /// Each measured rate, in the order measured.
+    pub steps: Vec<CapacityStep>,
+    /// The highest rate that met the SLO; `null` when none did.
+    pub max_sustainable_rps: Option<f64>,
+    /// Why the search stopped.
+    pub stopped: String,
+}
+
+/// One measured rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Offered rate.
+    pub rate_rps: f64,
+    /// Achieved rate.
+    pub throughput_rps: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub passed: bool,
+    /// Corrected latency per operation at this rate.
+    pub latency_us: BTreeMap<String, Percentiles>,
+    /// The SLO's gates at this rate.
+    pub gates: Vec<GateResult>,
+}
+
+impl Report {
+    /// Requests of `op` with outcome `name`, 0 when none.
+    pub fn outcome_count(&self, op: &str, name: &str) -> Option<u64> {
+        let op = self.operations.get(op)?;
+        Some(op.outcomes.get(name).copied().unwrap_or(0))
+    }
+
+    /// `errors / requests`, 0 for an empty run.
+    pub fn error_ratio(&self) -> f64 {
+        ratio(self.errors, self.requests)
+    }
+}
+
+/// `part / whole`, 0 when `whole` is 0.
+pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
