@@ -40,6 +40,9 @@
 //!   models ([`load::schedule`]), per-worker recording with
 //!   coordinated-omission correction ([`load::recorder`]), the per-second
 //!   series ([`load::series`]) and the capacity search ([`load::capacity`]).
+//! - [`scenario`] — `otpbench run`: scenario files (model, loading with
+//!   positions, templates, matchers), running cases against targets, and
+//!   the human, JUnit and JSON reports of a run.
 //! - [`report`] — `report.json` and everything that reads or writes it:
 //!   renderers (JSON, `.hgrm`, HTML, Markdown), merge, compare and the
 //!   `--threshold` / `--baseline` gates ([`report::gate`]).
@@ -60,6 +63,7 @@ mod http;
 pub mod load;
 pub mod provider;
 pub mod report;
+pub mod scenario;
 pub mod server;
 pub mod source;
 pub mod store;

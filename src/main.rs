@@ -21,10 +21,26 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
+        Command::Run(args) => run(args),
         Command::Serve(args) => serve(args),
         Command::Provider(args) => provider(args),
     };
     ExitCode::from(code as u8)
+}
+
+fn run(args: otpbench::cli::run::RunArgs) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("otpbench run: cannot start the runtime: {error}");
+            return exit::USAGE;
+        }
+    };
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    runtime.block_on(otpbench::cli::run::run(args, &mut stdout, &mut stderr))
 }
 
 fn serve(args: ServeArgs) -> i32 {

@@ -232,14 +232,19 @@ fn with_key(message: &str, text: &str, position: Position) -> String {
                 .chars()
                 .take(position.column.saturating_sub(1))
                 .collect();
-            let upto = if upto.trim().is_empty() {
-                line.to_string()
-            } else {
-                upto
-            };
-            upto.split_once(':').map(|(key, _)| key.to_string())
+            if upto.trim().is_empty() {
+                // At a key: the key itself.
+                return line
+                    .split_once(':')
+                    .map(|(key, _)| key.trim().trim_start_matches("- ").trim().to_string());
+            }
+            // At a value: the nearest key before it (`{ outcome: sen }`).
+            let before = upto.trim_end().strip_suffix(':')?;
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |at| at + 1);
+            Some(before[start..].to_string())
         })
-        .map(|key| key.trim().trim_start_matches("- ").trim().to_string())
         .filter(|key| {
             !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         });

@@ -14,6 +14,7 @@ use crate::server::{ServerConfig, StoreSpec};
 use crate::store::redis::RedisOptions;
 
 pub mod report;
+pub mod run;
 
 /// Process exit codes.
 pub mod exit {
@@ -48,6 +49,9 @@ pub struct Cli {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenarios against targets: the whole suite under `scenarios/`
+    /// against the embedded engine in every dialect when given nothing.
+    Run(run::RunArgs),
     /// Run the reference OTP engine (every dialect on one port).
     Serve(ServeArgs),
     /// Run the mock SMS/e-mail gateway: message journal, fault injection,
@@ -141,7 +145,7 @@ fn parse_provider(text: &str) -> Result<String, String> {
 
 /// `memory` or a Redis URL, checked for form (not reachability: a Redis
 /// that is down makes `/healthz` degrade, not the server refuse to start).
-fn parse_store(text: &str) -> Result<StoreSpec, String> {
+pub(crate) fn parse_store(text: &str) -> Result<StoreSpec, String> {
     if text == "memory" {
         return Ok(StoreSpec::Memory);
     }

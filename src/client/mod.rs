@@ -48,8 +48,39 @@ use crate::server::StoreSpec;
 /// A request the target answered, and what the dialect makes of it.
 #[derive(Debug, Clone)]
 pub struct Called {
+    /// What was sent (for reports).
+    pub request: RequestLog,
     pub exchange: Exchange,
     pub observed: Observed,
+}
+
+/// A request as it went out, for reports (`--verbose`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl RequestLog {
+    fn of(request: &Request<Full<Bytes>>, body: Bytes) -> RequestLog {
+        RequestLog {
+            method: request.method().to_string(),
+            url: request.uri().to_string(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body,
+        }
+    }
 }
 
 /// Why a call got no answer to judge.
@@ -178,7 +209,9 @@ impl Target {
         loop {
             let session = self.session(renewed).await?;
             let wire = build(&session).map_err(|e| CallError::Build(e.to_string()))?;
-            let exchange = self.http.execute(self.post(&wire)?).await?;
+            let request = self.post(&wire)?;
+            let log = RequestLog::of(&request, Bytes::from(wire.body.clone()));
+            let exchange = self.http.execute(request).await?;
             if exchange.status == 401 && self.dialect().has_login() && !renewed {
                 renewed = true;
                 continue;
@@ -191,7 +224,11 @@ impl Target {
                     body: &exchange.body,
                 },
             );
-            return Ok(Called { exchange, observed });
+            return Ok(Called {
+                request: log,
+                exchange,
+                observed,
+            });
         }
     }
 

@@ -101,6 +101,20 @@ impl Fault {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Fault {
+    /// A fault by its snake_case name.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Fault::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown fault `{name}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -92,7 +92,9 @@ impl Speaker {
 
 /// The executor's answer as the tests' reply.
 fn replied(called: Result<Called, otpbench::client::CallError>) -> (Reply, Observed) {
-    let Called { exchange, observed } = called.expect("the target answers");
+    let Called {
+        exchange, observed, ..
+    } = called.expect("the target answers");
     let headers = exchange
         .headers
         .iter()

@@ -1,0 +1,245 @@
+//! `otpbench run`: flags, their conversion into [`RunOptions`], and the
+//! one mapping from how a run ended to an exit code (DESIGN.md §7: 0 all
+//! passed, 1 usage, 2 an invalid scenario or target file, 3 a target
+//! nobody answers at, 4 an expectation failed).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli::exit;
+use crate::client::TargetSpec;
+use crate::dialect::Dialect;
+use crate::scenario::render::{self, Style};
+use crate::scenario::runner::{self, RunError, RunOptions, RunReport};
+use crate::server::StoreSpec;
+
+/// Where target files for the embedded engine live, one per dialect.
+pub const TARGETS_DIR: &str = "scenarios/targets";
+
+/// Flags of `otpbench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or directories (default: `scenarios/`; `targets/` and
+    /// `load/` below them are not scenarios and are skipped).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// A target file (repeatable); without it, the embedded engine in
+    /// every dialect (or those `--dialect` names), with the target files in
+    /// `scenarios/targets/` where they exist.
+    #[arg(long, value_name = "FILE", conflicts_with = "dialect")]
+    pub target: Vec<PathBuf>,
+
+    /// Only these dialects of the embedded engine (repeatable).
+    #[arg(long, value_name = "NAME", value_parser = parse_dialect)]
+    pub dialect: Vec<Dialect>,
+
+    /// Only scenarios with this tag (repeatable: any of them).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Also write a JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Cases run at once (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+
+    /// Where embedded engines keep state: `memory` or a Redis URL (each
+    /// case gets a namespace of its own).
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = super::parse_store)]
+    pub store: StoreSpec,
+
+    /// List the cases (scenario × target) and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Stop starting cases after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Show the full request and answer of failing steps.
+    #[arg(long, short)]
+    pub verbose: bool,
+
+    /// Longest wait to sleep through on a target with a real clock; cases
+    /// that need more are skipped.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub max_wait: Duration,
+}
+
+fn parse_dialect(name: &str) -> Result<Dialect, String> {
+    Dialect::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
+        format!("expected one of {}", known.join(", "))
+    })
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text).map_err(|e| e.to_string())
+}
+
+impl RunArgs {
+    /// The run these flags describe (reads the target files).
+    pub fn options(&self) -> Result<RunOptions, RunError> {
+        let targets = if self.target.is_empty() {
+            let dialects = if self.dialect.is_empty() {
+                Dialect::ALL.to_vec()
+            } else {
+                self.dialect.clone()
+            };
+            let mut targets = Vec::new();
+            let mut errors = Vec::new();
+            for dialect in dialects {
+                let file = Path::new(TARGETS_DIR).join(format!("{}.yaml", dialect.name()));
+                if file.exists() {
+                    match TargetSpec::load(&file) {
+                        Ok(spec) => targets.push(spec),
+                        Err(error) => errors.push(error),
+                    }
+                } else {
+                    targets.push(TargetSpec::embedded(dialect));
+                }
+            }
+            if !errors.is_empty() {
+                return Err(RunError::Files(errors));
+            }
+            targets
+        } else {
+            let mut targets = Vec::new();
+            let mut errors = Vec::new();
+            for file in &self.target {
+                match TargetSpec::load(file) {
+                    Ok(spec) => targets.push(spec),
+                    Err(error) => errors.push(error),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(RunError::Files(errors));
+            }
+            targets
+        };
+        let jobs = self
+            .jobs
+            .map(usize::from)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        Ok(RunOptions {
+            paths: if self.paths.is_empty() {
+                vec![PathBuf::from("scenarios")]
+            } else {
+                self.paths.clone()
+            },
+            targets,
+            tags: self.tag.clone(),
+            jobs,
+            fail_fast: self.fail_fast,
+            store: self.store.clone(),
+            max_wait: self.max_wait,
+        })
+    }
+}
+
+/// The exit code of a run that could not happen.
+pub fn exit_code(error: &RunError) -> i32 {
+    match error {
+        RunError::Files(_) => exit::INVALID_FILE,
+        RunError::Unreachable { .. } => exit::UNREACHABLE,
+        RunError::Setup(_) => exit::USAGE,
+    }
+}
+
+/// The exit code of a run that happened.
+pub fn report_code(report: &RunReport) -> i32 {
+    if report.failed() > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// `otpbench run`: everything but the runtime; returns the exit code.
+pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write) -> i32 {
+    let options = match args.options() {
+        Ok(options) => options,
+        Err(error) => return fail(&error, stderr),
+    };
+    if args.list {
+        return match runner::plan(&options) {
+            Ok(cases) => {
+                for (scenario, target) in cases {
+                    let spec = &options.targets[target];
+                    let _ = writeln!(
+                        stdout,
+                        "{}:{}:{}  {} [{}]",
+                        scenario.file,
+                        scenario.position.line,
+                        scenario.position.column,
+                        scenario.name,
+                        spec.name
+                    );
+                }
+                exit::OK
+            }
+            Err(error) => fail(&error, stderr),
+        };
+    }
+    let style = Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        verbose: args.verbose,
+    };
+    let report = runner::run(&options, |case| {
+        let _ = writeln!(stdout, "{}", render::case_line(case, style));
+        let _ = stdout.flush();
+    })
+    .await;
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => return fail(&error, stderr),
+    };
+    let _ = write!(stdout, "{}", render::summary(&report, style));
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, render::junit(&report)) {
+            let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&render::json(&report)).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    }
+    report_code(&report)
+}
+
+fn fail(error: &RunError, stderr: &mut impl Write) -> i32 {
+    match error {
+        RunError::Files(errors) => {
+            for error in errors {
+                let _ = writeln!(stderr, "error: {}\n", error.render());
+            }
+            let _ = writeln!(
+                stderr,
+                "{} invalid file{}; nothing was run",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+        }
+        RunError::Unreachable { target, why } => {
+            let _ = writeln!(stderr, "error: target {target} is unreachable: {why}");
+        }
+        RunError::Setup(why) => {
+            let _ = writeln!(stderr, "error: {why}");
+        }
+    }
+    exit_code(error)
+}

@@ -1,0 +1,269 @@
+//! Judging an answer: a step's `expect` (outcome, invalid field and
+//! fault, status, headers, JSON subset, body, elapsed time), its
+//! `expect_counts` over several runs, and its captures. Each difference
+//! is a [`Problem`] saying what was expected and what came.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::client::{Exchange, TransportError};
+use crate::engine::outcome::{Observed, Outcome};
+use crate::scenario::matcher::{shown, Comparison};
+use crate::scenario::model::{Capture, CountKey, CountValue, Expect, PathPart};
+use crate::scenario::template::Lookup;
+
+/// One way an answer differs from what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What was checked: `outcome`, `status`, `header Retry-After`,
+    /// `$.result.success`, `counts`…
+    pub what: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// What one run of a step got: an answer (and, for send and verify, the
+/// dialect's reading of it), or no answer.
+pub(crate) enum Got<'a> {
+    Answer {
+        exchange: &'a Exchange,
+        observed: Option<&'a Observed>,
+    },
+    Failed(&'a TransportError),
+}
+
+/// Every way `got` differs from `expect`.
+pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<Problem> {
+    let (exchange, observed) = match got {
+        Got::Answer { exchange, observed } => (*exchange, *observed),
+        Got::Failed(error) => {
+            return vec![Problem {
+                what: "answer".into(),
+                expected: "an HTTP answer".into(),
+                actual: error.to_string(),
+            }]
+        }
+    };
+    let mut problems = Vec::new();
+    if let Some(outcomes) = &expect.outcome {
+        let actual = observed.map(describe_observed);
+        let matches = observed.is_some_and(|o| outcomes.0.contains(&o.kind()));
+        if !matches {
+            let names: Vec<&str> = outcomes.0.iter().map(|k| k.name()).collect();
+            problems.push(Problem {
+                what: "outcome".into(),
+                expected: names.join(" or "),
+                actual: actual.unwrap_or_else(|| "(not a send or verify)".into()),
+            });
+        }
+    }
+    if let Some(invalid) = &expect.invalid {
+        let expected = match (&invalid.field, invalid.fault) {
+            (Some(field), Some(fault)) => format!("invalid_input on `{field}` ({fault})"),
+            (Some(field), None) => format!("invalid_input on `{field}`"),
+            (None, Some(fault)) => format!("invalid_input ({fault})"),
+            (None, None) => "invalid_input".to_string(),
+        };
+        let holds = match observed {
+            Some(Outcome::InvalidInput { reason }) => reason.problems().iter().any(|p| {
+                invalid.field.as_deref().is_none_or(|f| p.field == f)
+                    && invalid.fault.is_none_or(|f| p.fault == f)
+            }),
+            _ => false,
+        };
+        if !holds {
+            problems.push(Problem {
+                what: "invalid".into(),
+                expected,
+                actual: observed.map_or("(not a send or verify)".into(), describe_observed),
+            });
+        }
+    }
+    let mut mismatches = Vec::new();
+    if let Some(status) = &expect.status {
+        status.check(
+            Some(&Value::from(exchange.status)),
+            "status",
+            lookup,
+            &mut mismatches,
+        );
+    }
+    for (name, pattern) in &expect.headers {
+        let actual = exchange
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>();
+        let actual = (!actual.is_empty()).then(|| Value::String(actual.join(", ")));
+        pattern.check(
+            actual.as_ref(),
+            &format!("header {name}"),
+            lookup,
+            &mut mismatches,
+        );
+    }
+    if let Some(json) = &expect.json {
+        match serde_json::from_slice::<Value>(&exchange.body) {
+            Ok(body) => json.check(Some(&body), "$", lookup, &mut mismatches),
+            Err(_) => problems.push(Problem {
+                what: "json".into(),
+                expected: "a JSON body".into(),
+                actual: body_text(exchange),
+            }),
+        }
+    }
+    if let Some(body) = &expect.body {
+        let text = Value::String(String::from_utf8_lossy(&exchange.body).into_owned());
+        body.check(Some(&text), "body", lookup, &mut mismatches);
+    }
+    problems.extend(mismatches.into_iter().map(|m| Problem {
+        what: m.path,
+        expected: m.expected,
+        actual: m.actual,
+    }));
+    if let Some(bound) = &expect.elapsed {
+        let took = exchange.elapsed;
+        let holds = match bound.comparison {
+            Comparison::Lt => took < bound.limit,
+            Comparison::Lte => took <= bound.limit,
+            Comparison::Gt => took > bound.limit,
+            Comparison::Gte => took >= bound.limit,
+        };
+        if !holds {
+            let op = match bound.comparison {
+                Comparison::Lt => "<",
+                Comparison::Lte => "<=",
+                Comparison::Gt => ">",
+                Comparison::Gte => ">=",
+            };
+            problems.push(Problem {
+                what: "elapsed".into(),
+                expected: format!("{op} {}", crate::duration::format(bound.limit)),
+                actual: format!("{:.1} ms", took.as_secs_f64() * 1000.0),
+            });
+        }
+    }
+    problems
+}
+
+/// An outcome as reports show it: the name, and the reason for invalid
+/// input and unrecognized answers.
+pub(crate) fn describe_observed(observed: &Observed) -> String {
+    match observed {
+        Outcome::InvalidInput { reason } => format!("invalid_input ({reason})"),
+        Outcome::Unrecognized { reason } => format!("unrecognized ({reason})"),
+        other => other.kind().name().to_string(),
+    }
+}
+
+fn body_text(exchange: &Exchange) -> String {
+    shown(&Value::String(exchange.text()))
+}
+
+/// How many runs answered each way.
+pub(crate) fn tally<'a>(runs: impl Iterator<Item = &'a Got<'a>>) -> BTreeMap<CountKey, u64> {
+    let mut counts = BTreeMap::new();
+    for got in runs {
+        let key = match got {
+            Got::Answer {
+                observed: Some(observed),
+                ..
+            } => CountKey::Outcome(observed.kind()),
+            Got::Answer { observed: None, .. } => continue,
+            Got::Failed(_) => CountKey::TransportError,
+        };
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Whether the counts are what `expected` says, over `total` runs.
+pub(crate) fn check_counts(
+    expected: &BTreeMap<CountKey, CountValue>,
+    counts: &BTreeMap<CountKey, u64>,
+    total: u64,
+    lookup: &dyn Lookup,
+) -> Result<Option<Problem>, String> {
+    let mut want: BTreeMap<CountKey, u64> = BTreeMap::new();
+    let mut rest_key = None;
+    for (key, value) in expected {
+        match value {
+            CountValue::Exactly(template) => {
+                want.insert(*key, template.number(lookup)?);
+            }
+            CountValue::Rest => rest_key = Some(*key),
+        }
+    }
+    let named: u64 = want.values().sum();
+    if let Some(key) = rest_key {
+        if named > total {
+            return Err(format!(
+                "expect_counts names {named} runs, more than the {total} there are"
+            ));
+        }
+        want.insert(key, total - named);
+    }
+    let holds = if rest_key.is_some() || named == total {
+        let mut all_keys: Vec<CountKey> = want.keys().chain(counts.keys()).copied().collect();
+        all_keys.sort();
+        all_keys.dedup();
+        all_keys
+            .iter()
+            .all(|k| want.get(k).copied().unwrap_or(0) == counts.get(k).copied().unwrap_or(0))
+    } else {
+        // Without `rest`, only the named outcomes are checked.
+        want.iter()
+            .all(|(k, n)| counts.get(k).copied().unwrap_or(0) == *n)
+    };
+    if holds {
+        return Ok(None);
+    }
+    let render = |map: &BTreeMap<CountKey, u64>| {
+        let parts: Vec<String> = map
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{}: {n}", k.name()))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    };
+    Ok(Some(Problem {
+        what: "counts".into(),
+        expected: render(&want),
+        actual: render(counts),
+    }))
+}
+
+/// The value `capture` takes from an answer.
+pub(crate) fn capture(capture: &Capture, exchange: &Exchange) -> Result<Value, String> {
+    match capture {
+        Capture::Status => Ok(Value::from(exchange.status)),
+        Capture::Body => Ok(Value::String(exchange.text())),
+        Capture::Header(name) => exchange
+            .headers
+            .get(name.as_str())
+            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .ok_or_else(|| format!("the answer has no {name} header")),
+        Capture::Json(path) => {
+            let mut value: Value = serde_json::from_slice(&exchange.body)
+                .map_err(|_| "the answer's body is not JSON".to_string())?;
+            let mut at = String::from("$");
+            for part in path {
+                value = match part {
+                    PathPart::Key(key) => {
+                        at.push('.');
+                        at.push_str(key);
+                        value.get(key).cloned()
+                    }
+                    PathPart::Index(index) => {
+                        at.push_str(&format!("[{index}]"));
+                        value.get(*index).cloned()
+                    }
+                }
+                .ok_or_else(|| format!("the answer's body has nothing at {at}"))?;
+            }
+            Ok(value)
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Scenarios (DESIGN.md §5): YAML files that say, in abstract OTP steps,
+//! what an implementation must do — written once, run against any target
+//! in any dialect through the dialect's client side.
+//!
+//! The file format is separate from running it: [`model`] is what a file
+//! says, [`load`] reads files (positions, whole-file checks),
+//! [`template`] the `${…}` values, [`matcher`] expected values with
+//! matchers, [`variables`] what is built in. Running: [`run`] carries out
+//! one case, [`expect`] judges answers, [`runner`] plans and schedules
+//! cases (the clock rule, skips), [`render`] writes the results (human,
+//! JUnit, JSON). This module reaches targets only through
+//! [`crate::client`].
+
+pub mod expect;
+pub mod load;
+pub mod matcher;
+pub mod model;
+pub mod render;
+pub mod run;
+pub mod runner;
+pub mod template;
+pub mod variables;
+
+pub use model::{Action, Scenario, Step};
+pub use runner::{run, CaseReport, CaseStatus, RunError, RunOptions, RunReport};

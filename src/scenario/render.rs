@@ -1,0 +1,321 @@
+//! A run's results as text: the terminal report in the style of a
+//! compiler (each failure at `file:line:col` with the source line, what
+//! was expected and what came), JUnit XML (one testcase per scenario ×
+//! target, skips as `<skipped message=…>`), and JSON. One renderer per
+//! format; they all read the same [`RunReport`], so they say the same.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::client::Exchange;
+use crate::scenario::expect::Problem;
+use crate::scenario::run::Failure;
+use crate::scenario::runner::{CaseReport, CaseStatus, RunReport};
+
+/// How the terminal report looks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// ANSI colours (a terminal, and `NO_COLOR` unset).
+    pub color: bool,
+    /// Show the request and answer of failing steps.
+    pub verbose: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// The one line a case gets as it finishes.
+pub fn case_line(case: &CaseReport, style: Style) -> String {
+    let (word, code) = match &case.status {
+        CaseStatus::Passed => ("ok     ", "32"),
+        CaseStatus::Failed(_) => ("FAILED ", "31;1"),
+        CaseStatus::Skipped(_) => ("skipped", "33"),
+    };
+    let mut line = format!("{} {}", style.paint(code, word), case.title());
+    match &case.status {
+        CaseStatus::Skipped(reason) => {
+            let _ = write!(line, ": {reason}");
+        }
+        _ => {
+            let _ = write!(line, " ({})", millis(case.elapsed));
+        }
+    }
+    line
+}
+
+fn millis(elapsed: Duration) -> String {
+    format!("{} ms", elapsed.as_millis())
+}
+
+/// The failures in detail, then the summary line.
+pub fn summary(report: &RunReport, style: Style) -> String {
+    let mut out = String::new();
+    let mut sources: HashMap<String, Option<String>> = HashMap::new();
+    for case in &report.cases {
+        if let CaseStatus::Failed(failure) = &case.status {
+            out.push('\n');
+            out.push_str(&failure_text(case, failure, style, &mut sources));
+        }
+    }
+    let _ = write!(
+        out,
+        "\n{} passed, {} failed, {} skipped ({:.2} s)\n",
+        report.passed(),
+        report.failed(),
+        report.skipped(),
+        report.elapsed.as_secs_f64()
+    );
+    out
+}
+
+fn failure_text(
+    case: &CaseReport,
+    failure: &Failure,
+    style: Style,
+    sources: &mut HashMap<String, Option<String>>,
+) -> String {
+    let scenario = &case.scenario;
+    let mut out = format!("{}: {}\n", style.paint("31;1", "failure"), case.title());
+    let place = format!(
+        "{}:{}:{}",
+        scenario.file, failure.position.line, failure.position.column
+    );
+    // rustc's gutter: as wide as the line number.
+    let number = failure.position.line.to_string();
+    let pad = " ".repeat(number.len());
+    let _ = writeln!(out, "{pad}--> {place}");
+    let source = sources
+        .entry(scenario.file.clone())
+        .or_insert_with(|| std::fs::read_to_string(&scenario.file).ok());
+    if let Some(line) = source
+        .as_deref()
+        .and_then(|text| text.lines().nth(failure.position.line.saturating_sub(1)))
+    {
+        let caret = " ".repeat(failure.position.column.saturating_sub(1));
+        let _ = writeln!(out, "{pad} |\n{number} | {line}\n{pad} | {caret}^");
+    }
+    let mut step = format!("step {} ({}", failure.step + 1, failure.keyword);
+    if let Some(label) = &failure.label {
+        let _ = write!(step, ": {label}");
+    }
+    step.push(')');
+    if let Some((run, of)) = failure.run {
+        let _ = write!(step, ", run {run} of {of}");
+    }
+    let _ = writeln!(out, "{pad} = {step}");
+    if let Some(error) = &failure.error {
+        let _ = writeln!(out, "{pad} = error: {error}");
+    }
+    for problem in &failure.problems {
+        out.push_str(&problem_text(problem, style, &pad));
+    }
+    if style.verbose {
+        if let Some((request, exchange)) = &failure.exchange {
+            let _ = writeln!(out, "{pad} = request:");
+            let _ = writeln!(out, "{pad}     {} {}", request.method, request.url);
+            for (name, value) in &request.headers {
+                let _ = writeln!(out, "{pad}     {name}: {}", redact(name, value));
+            }
+            if !request.body.is_empty() {
+                let _ = writeln!(out, "{pad}     {}", String::from_utf8_lossy(&request.body));
+            }
+            out.push_str(&exchange_text(exchange, &pad));
+        }
+    }
+    out
+}
+
+fn problem_text(problem: &Problem, style: Style, pad: &str) -> String {
+    format!(
+        "{pad} = {}: expected {}\n{pad}   {}  got      {}\n",
+        problem.what,
+        style.paint("32", &problem.expected),
+        " ".repeat(problem.what.chars().count()),
+        style.paint("31", &problem.actual)
+    )
+}
+
+fn exchange_text(exchange: &Exchange, pad: &str) -> String {
+    let mut out = format!("{pad} = answer ({} ms):\n", exchange.elapsed.as_millis());
+    let _ = writeln!(out, "{pad}     {}", exchange.status);
+    for (name, value) in &exchange.headers {
+        let _ = writeln!(
+            out,
+            "{pad}     {name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        );
+    }
+    let body = exchange.text();
+    if !body.is_empty() {
+        let _ = writeln!(out, "{pad}     {body}");
+    }
+    out
+}
+
+/// Credentials never reach a report.
+fn redact(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("authorization") {
+        let scheme = value.split(' ').next().unwrap_or("");
+        format!("{scheme} ***")
+    } else {
+        value.to_string()
+    }
+}
+
+/// JUnit XML: one testsuite, one testcase per case.
+pub fn junit(report: &RunReport) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"otpbench run\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        report.cases.len(),
+        report.failed(),
+        report.skipped(),
+        report.elapsed.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"otpbench\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        report.cases.len(),
+        report.failed(),
+        report.skipped(),
+        report.elapsed.as_secs_f64()
+    );
+    for case in &report.cases {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
+            xml(&case.target),
+            xml(&case.scenario.name),
+            xml(&case.scenario.file),
+            case.elapsed.as_secs_f64()
+        );
+        match &case.status {
+            CaseStatus::Passed => out.push_str("/>\n"),
+            CaseStatus::Skipped(reason) => {
+                let _ = write!(
+                    out,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    xml(reason)
+                );
+            }
+            CaseStatus::Failed(failure) => {
+                let message = headline(case, failure);
+                let detail = failure_text(case, failure, Style::default(), &mut HashMap::new());
+                let _ = write!(
+                    out,
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                    xml(&message),
+                    xml(&detail)
+                );
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// One line for a failure: where, and the first problem.
+fn headline(case: &CaseReport, failure: &Failure) -> String {
+    let place = format!(
+        "{}:{}:{}",
+        case.scenario.file, failure.position.line, failure.position.column
+    );
+    match (failure.problems.first(), &failure.error) {
+        (Some(p), _) => format!(
+            "{place}: {}: expected {}, got {}",
+            p.what, p.expected, p.actual
+        ),
+        (None, Some(error)) => format!("{place}: {error}"),
+        (None, None) => place,
+    }
+}
+
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 allows no other control characters.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The run as JSON.
+pub fn json(report: &RunReport) -> Value {
+    let cases: Vec<Value> = report
+        .cases
+        .iter()
+        .map(|case| {
+            let mut value = json!({
+                "scenario": case.scenario.name,
+                "file": case.scenario.file,
+                "target": case.target,
+                "dialect": case.dialect.name(),
+                "elapsed_ms": case.elapsed.as_secs_f64() * 1000.0,
+            });
+            match &case.status {
+                CaseStatus::Passed => value["status"] = "passed".into(),
+                CaseStatus::Skipped(reason) => {
+                    value["status"] = "skipped".into();
+                    value["reason"] = reason.clone().into();
+                }
+                CaseStatus::Failed(failure) => {
+                    value["status"] = "failed".into();
+                    value["failure"] = json!({
+                        "message": headline(case, failure),
+                        "step": failure.step + 1,
+                        "action": failure.keyword,
+                        "label": failure.label,
+                        "line": failure.position.line,
+                        "column": failure.position.column,
+                        "run": failure.run.map(|(i, n)| json!({"index": i, "of": n})),
+                        "error": failure.error,
+                        "problems": failure.problems.iter().map(|p| json!({
+                            "what": p.what, "expected": p.expected, "actual": p.actual,
+                        })).collect::<Vec<_>>(),
+                    });
+                }
+            }
+            value
+        })
+        .collect();
+    json!({
+        "passed": report.passed(),
+        "failed": report.failed(),
+        "skipped": report.skipped(),
+        "elapsed_s": report.elapsed.as_secs_f64(),
+        "cases": cases,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped_and_credentials_redacted() {
+        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\\u0001");
+        assert_eq!(redact("Authorization", "Bearer abc"), "Bearer ***");
+        assert_eq!(redact("Content-Type", "x"), "x");
+    }
+}

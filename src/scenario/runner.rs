@@ -1,0 +1,331 @@
+//! Running scenarios against targets: every scenario × every target
+//! whose dialect it speaks is one case; cases run in parallel (`jobs` at
+//! a time) and are reported in a stable order.
+//!
+//! The clock rule (DESIGN.md §5): an embedded target gives every case an
+//! engine of its own, so cases never share a clock; a shared (external)
+//! target is guarded by a read-write lock, ordinary cases reading and a
+//! case that moves the clock (`wait`) writing — it runs alone. So a
+//! parallel run never fails where a sequential one would pass.
+//!
+//! A case that cannot run on a target is skipped with its reason: a
+//! capability it `needs` that the target lacks, or a wait on a real clock
+//! longer than `max_wait`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{RwLock, Semaphore};
+
+use crate::client::{Capability, ClockMode, Endpoint, Target, TargetSpec};
+use crate::scenario::model::{Action, Scenario};
+use crate::scenario::run::{run_case, Failure};
+use crate::scenario::template::{Lookup, Template};
+use crate::scenario::{load, variables};
+use crate::server::StoreSpec;
+use crate::source::FileError;
+
+/// What to run, and how.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Scenario files and directories.
+    pub paths: Vec<PathBuf>,
+    /// The targets, in report order.
+    pub targets: Vec<TargetSpec>,
+    /// Only scenarios with one of these tags (all when empty).
+    pub tags: Vec<String>,
+    /// Cases at once.
+    pub jobs: usize,
+    /// Stop starting cases after the first failure.
+    pub fail_fast: bool,
+    /// Where embedded engines keep their state.
+    pub store: StoreSpec,
+    /// The longest wait to sleep through on a real clock; a case needing
+    /// more is skipped.
+    pub max_wait: Duration,
+}
+
+/// How a case ended.
+#[derive(Debug, Clone)]
+pub enum CaseStatus {
+    Passed,
+    Failed(Box<Failure>),
+    Skipped(String),
+}
+
+/// One case's result.
+#[derive(Debug, Clone)]
+pub struct CaseReport {
+    pub scenario: Arc<Scenario>,
+    /// The target's name and dialect.
+    pub target: String,
+    pub dialect: crate::dialect::Dialect,
+    pub status: CaseStatus,
+    pub elapsed: Duration,
+}
+
+impl CaseReport {
+    /// `scenario name [target]`.
+    pub fn title(&self) -> String {
+        format!("{} [{}]", self.scenario.name, self.target)
+    }
+}
+
+/// Every case's result, in order.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub cases: Vec<CaseReport>,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn passed(&self) -> usize {
+        self.count(|s| matches!(s, CaseStatus::Passed))
+    }
+    pub fn failed(&self) -> usize {
+        self.count(|s| matches!(s, CaseStatus::Failed(_)))
+    }
+    pub fn skipped(&self) -> usize {
+        self.count(|s| matches!(s, CaseStatus::Skipped(_)))
+    }
+    fn count(&self, f: impl Fn(&CaseStatus) -> bool) -> usize {
+        self.cases.iter().filter(|c| f(&c.status)).count()
+    }
+}
+
+/// Why nothing (or not everything) could run.
+#[derive(Debug)]
+pub enum RunError {
+    /// Scenario or target files are invalid.
+    Files(Vec<FileError>),
+    /// Nobody answers at a target's address.
+    Unreachable { target: String, why: String },
+    /// The setup cannot work (a port that cannot be bound…).
+    Setup(String),
+}
+
+/// The cases `options` describe, without running them (`--list`).
+pub fn plan(options: &RunOptions) -> Result<Vec<(Arc<Scenario>, usize)>, RunError> {
+    let scenarios = load_all(options)?;
+    let mut cases = Vec::new();
+    for scenario in scenarios {
+        for (index, target) in options.targets.iter().enumerate() {
+            if scenario.speaks(target.dialect) {
+                cases.push((scenario.clone(), index));
+            }
+        }
+    }
+    Ok(cases)
+}
+
+fn load_all(options: &RunOptions) -> Result<Vec<Arc<Scenario>>, RunError> {
+    let files = load::discover(&options.paths).map_err(|e| RunError::Files(vec![e]))?;
+    let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match load::load_file(&file) {
+            Ok(found) => scenarios.extend(found.into_iter().map(Arc::new)),
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(RunError::Files(errors));
+    }
+    if !options.tags.is_empty() {
+        scenarios.retain(|s| s.tags.iter().any(|t| options.tags.contains(t)));
+    }
+    Ok(scenarios)
+}
+
+/// A target opened once and shared by its cases (not embedded).
+struct Shared {
+    target: Arc<Target>,
+    clock: RwLock<()>,
+}
+
+/// Runs the cases; `on_case` sees each result as soon as every earlier
+/// one is reported (stable order while cases run in parallel).
+pub async fn run(
+    options: &RunOptions,
+    mut on_case: impl FnMut(&CaseReport),
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let cases = plan(options)?;
+    let mut shared: Vec<Option<Arc<Shared>>> = Vec::with_capacity(options.targets.len());
+    for spec in &options.targets {
+        if spec.base == Endpoint::Embedded {
+            shared.push(None);
+            continue;
+        }
+        let target = Target::open(spec.clone(), &options.store)
+            .await
+            .map_err(RunError::Setup)?;
+        if let Err(error) = target.probe().await {
+            return Err(RunError::Unreachable {
+                target: format!("{} ({})", spec.name, target.base()),
+                why: error.to_string(),
+            });
+        }
+        shared.push(Some(Arc::new(Shared {
+            target: Arc::new(target),
+            clock: RwLock::new(()),
+        })));
+    }
+    let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::with_capacity(cases.len());
+    for (scenario, index) in cases {
+        let spec = options.targets[index].clone();
+        let shared = shared[index].clone();
+        let (permits, failed) = (permits.clone(), failed.clone());
+        let store = options.store.clone();
+        let (fail_fast, max_wait) = (options.fail_fast, options.max_wait);
+        tasks.push(tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let case_started = Instant::now();
+            let status = if fail_fast && failed.load(Ordering::SeqCst) {
+                CaseStatus::Skipped("not run: an earlier case failed (--fail-fast)".into())
+            } else {
+                case(&scenario, &spec, shared.as_deref(), &store, max_wait).await
+            };
+            if matches!(status, CaseStatus::Failed(_)) {
+                failed.store(true, Ordering::SeqCst);
+            }
+            CaseReport {
+                target: spec.name.clone(),
+                dialect: spec.dialect,
+                scenario,
+                status,
+                elapsed: case_started.elapsed(),
+            }
+        }));
+    }
+    let mut reports = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let report = task
+            .await
+            .map_err(|e| RunError::Setup(format!("a case panicked: {e}")))?;
+        on_case(&report);
+        reports.push(report);
+    }
+    Ok(RunReport {
+        cases: reports,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Runs one case, or says why it is skipped.
+async fn case(
+    scenario: &Scenario,
+    spec: &TargetSpec,
+    shared: Option<&Shared>,
+    store: &StoreSpec,
+    max_wait: Duration,
+) -> CaseStatus {
+    if let Some(reason) = skip_reason(scenario, spec, max_wait) {
+        return CaseStatus::Skipped(reason);
+    }
+    let result = match shared {
+        Some(shared) => {
+            if scenario.moves_clock() {
+                let _alone = shared.clock.write().await;
+                run_case(scenario, &shared.target).await
+            } else {
+                let _together = shared.clock.read().await;
+                run_case(scenario, &shared.target).await
+            }
+        }
+        None => {
+            let store = per_case(store);
+            match Target::open(spec.clone(), &store).await {
+                Ok(target) => run_case(scenario, &Arc::new(target)).await,
+                Err(why) => return CaseStatus::Skipped(format!("cannot start the engine: {why}")),
+            }
+        }
+    };
+    match result {
+        Ok(()) => CaseStatus::Passed,
+        Err(failure) => CaseStatus::Failed(failure),
+    }
+}
+
+/// A store of its own for one case's embedded engine (a namespace of its
+/// own on a shared Redis).
+fn per_case(store: &StoreSpec) -> StoreSpec {
+    match store {
+        StoreSpec::Memory => StoreSpec::Memory,
+        StoreSpec::Redis(options) => {
+            let mut options = options.clone();
+            options.namespace = format!("{}-{:016x}", options.namespace, rand::random::<u64>());
+            StoreSpec::Redis(options)
+        }
+    }
+}
+
+/// Why `scenario` cannot run on `spec`, if it cannot.
+fn skip_reason(scenario: &Scenario, spec: &TargetSpec, max_wait: Duration) -> Option<String> {
+    for &need in &scenario.needs {
+        if !spec.has(need) {
+            return Some(format!(
+                "needs `{}`: {}",
+                need.name(),
+                spec.lack_reason(need)
+            ));
+        }
+    }
+    let uses_faults = scenario
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Faults(_)));
+    if uses_faults && !spec.has(Capability::Faults) {
+        return Some(format!(
+            "sets provider faults: {}",
+            spec.lack_reason(Capability::Faults)
+        ));
+    }
+    if spec.clock == ClockMode::Real {
+        let policy_only = PolicyOnly(spec);
+        for step in &scenario.steps {
+            if let Action::Wait(duration) = &step.action {
+                let wait = duration
+                    .text(&policy_only)
+                    .ok()
+                    .and_then(|text| crate::duration::parse(&text).ok());
+                if let Some(wait) = wait.filter(|w| *w > max_wait) {
+                    return Some(format!(
+                        "waits {} on a real clock (the limit is --max-wait {}); give the \
+                         target a clock route (`clock: admin`) or raise the limit",
+                        crate::duration::format(wait),
+                        crate::duration::format(max_wait)
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Variables known before a case runs: the policy and the target.
+struct PolicyOnly<'a>(&'a TargetSpec);
+
+impl Lookup for PolicyOnly<'_> {
+    fn get(&self, name: &str) -> Result<serde_json::Value, String> {
+        match name {
+            "target.name" => Ok(self.0.name.clone().into()),
+            "target.dialect" => Ok(self.0.dialect.name().into()),
+            policy if policy.starts_with("policy.") => {
+                variables::policy_value(&self.0.policy, policy)
+            }
+            other => Err(format!("`{other}` is not known before the case runs")),
+        }
+    }
+}
+
+/// A template's text with what is known before a run (for listings).
+pub fn preview(template: &Template, spec: &TargetSpec) -> String {
+    template
+        .text(&PolicyOnly(spec))
+        .unwrap_or_else(|_| template.source().to_string())
+}
