@@ -81,11 +81,7 @@ impl FileError {
     /// at the value; every such message here quotes the value (`` `x` `` or
     /// `"x"`), so the position is moved to where that value stands.
     pub fn from_yaml(file: &str, text: &str, error: &serde_yaml::Error) -> FileError {
-        let raw = error.to_string();
-        let raw = match raw.rfind(" at line ") {
-            Some(at) => raw[..at].to_string(),
-            None => raw,
-        };
+        let raw = without_location(&error.to_string());
         let reported = error.location().map(|l| Position {
             line: l.line(),
             column: l.column(),
@@ -166,6 +162,26 @@ impl fmt::Display for FileError {
 }
 
 impl std::error::Error for FileError {}
+
+/// serde_yaml's message without the ` at line L column C` it writes in
+/// (the position is kept apart).
+fn without_location(message: &str) -> String {
+    let Some(at) = message.find(" at line ") else {
+        return message.to_string();
+    };
+    let rest = &message[at + " at line ".len()..];
+    let end = rest
+        .find(" column ")
+        .map(|c| c + " column ".len())
+        .and_then(|c| {
+            let digits = rest[c..].chars().take_while(char::is_ascii_digit).count();
+            (digits > 0).then_some(c + digits)
+        });
+    match end {
+        Some(end) => format!("{}{}", &message[..at], &rest[end..]),
+        None => message.to_string(),
+    }
+}
 
 /// Where the value `message` quotes stands, at or after `from`: the first
 /// place on a later column of the same line, or on a later line, where it

@@ -21,6 +21,7 @@ mod native_fuzz;
 mod provider;
 mod readme;
 mod redis_store;
+mod runner_files;
 mod report_commands;
 mod report_files;
 mod report_gates;
