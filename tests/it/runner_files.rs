@@ -15,14 +15,20 @@ fn otpbench() -> Command {
 }
 
 fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == extension))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no {extension} files in {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no {extension} files in {}",
+        dir.display()
+    );
     files
 }
 
@@ -48,7 +54,12 @@ fn scenarios_that_must_pass_pass() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(" 0 failed, 0 skipped"), "{stdout}");
 }
 
@@ -116,7 +127,10 @@ fn an_invalid_target_file_exits_two_at_its_position() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("mine.yaml:3:1: unknown field `clok`"), "{stderr}");
+    assert!(
+        stderr.contains("mine.yaml:3:1: unknown field `clok`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `clock`?"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -140,7 +154,11 @@ fn junit_and_json_reports_say_the_same_as_the_terminal() {
     let dir = tempdir("reports");
     let (junit, json) = (dir.join("junit.xml"), dir.join("run.json"));
     let out = otpbench()
-        .args(["run", "tests/scenarios/failed/wrong_outcome.yaml", "--junit"])
+        .args([
+            "run",
+            "tests/scenarios/failed/wrong_outcome.yaml",
+            "--junit",
+        ])
         .arg(&junit)
         .arg("--json")
         .arg(&json)
@@ -152,7 +170,8 @@ fn junit_and_json_reports_say_the_same_as_the_terminal() {
     assert!(junit.contains(
         r#"<failure message="tests/scenarios/failed/wrong_outcome.yaml:6:3: outcome: expected verified, got wrong_code">"#
     ), "{junit}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(json["failed"], 1);
     let case = &json["cases"][0];
     assert_eq!(case["status"], "failed");

@@ -1,0 +1,222 @@
+//! `otpbench run` against targets that are not the embedded engine: a
+//! deliberately racy implementation (a `parallel` step must catch what a
+//! sequential loop cannot), and the reference engine behind TLS with a
+//! self-signed certificate whose codes come only through the provider's
+//! inbox (every step kind must work there). Runs in-process through the
+//! library's `run`, so the test's servers live beside it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use otpbench::cli::{Cli, Command};
+use otpbench::config::Config;
+use otpbench::server::ServerConfig;
+use tokio::net::TcpListener;
+
+use crate::support::provider::TestProvider;
+use crate::support::server::TestServer;
+
+/// `otpbench run ARGS…` in-process: exit code and stdout.
+async fn run(args: &[&str]) -> (i32, String) {
+    let mut all = vec!["otpbench", "run"];
+    all.extend(args);
+    let Command::Run(args) = Cli::try_parse_from(all).unwrap().command else {
+        panic!("not run")
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = otpbench::cli::run::run(args, &mut out, &mut err).await;
+    let text = String::from_utf8_lossy(&out).into_owned() + &String::from_utf8_lossy(&err);
+    (code, text)
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "otpbench-targets-{name}-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A native-dialect send endpoint with a check-then-act send limit of 5:
+/// it reads the count, thinks for 50 ms, then records the send. Correct
+/// one request at a time; concurrent sends all pass the check.
+async fn racy_target() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let count = sent.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let sent = count.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let sent = sent.clone();
+                    async move {
+                        if request.uri().path() != "/v1/otp/send" {
+                            let mut response = Response::new(Full::new(Bytes::new()));
+                            *response.status_mut() = hyper::StatusCode::NOT_FOUND;
+                            return Ok::<_, Infallible>(response);
+                        }
+                        let seen = sent.load(Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let (status, body) = if seen < 5 {
+                            sent.fetch_add(1, Ordering::SeqCst);
+                            let id = uuid::Uuid::nil().to_string();
+                            (
+                                200,
+                                format!(
+                                    r#"{{"id":"{id}","expires_in":300,"attempts_remaining":3,"sends_remaining":{}}}"#,
+                                    4 - seen.min(4)
+                                ),
+                            )
+                        } else {
+                            (429, r#"{"type":"urn:otpbench:rate-limited","title":"Too many sends","status":429,"detail":"limit","retry_after":60}"#.to_string())
+                        };
+                        let mut response = Response::new(Full::new(Bytes::from(body)));
+                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        response
+                            .headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        Ok(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_step_catches_a_race_a_sequential_loop_cannot() {
+    let dir = tempdir("race");
+    let scenario = |modifier: &str| {
+        format!(
+            "name: the limit holds\ndialects: [native]\nsteps:\n  - {modifier}: 20\n    send: {{ to: \"${{phone}}\" }}\n    expect_counts: {{ sent: 5, rate_limited: rest }}\n"
+        )
+    };
+    let sequential = write(&dir, "sequential.yaml", &scenario("repeat"));
+    let parallel = write(&dir, "parallel.yaml", &scenario("parallel"));
+
+    let (addr, sent) = racy_target().await;
+    let target = write(
+        &dir,
+        "racy.yaml",
+        &format!("dialect: native\nbase_url: http://{addr}\ncode_source: echo\n"),
+    );
+    let (code, out) = run(&[&sequential, "--target", &target]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(sent.load(Ordering::SeqCst), 5);
+
+    let (addr, sent) = racy_target().await;
+    let target = write(
+        &dir,
+        "racy2.yaml",
+        &format!("dialect: native\nbase_url: http://{addr}\ncode_source: echo\n"),
+    );
+    let (code, out) = run(&[&parallel, "--target", &target]).await;
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("counts: expected {sent: 5, rate_limited: 15}"),
+        "{out}"
+    );
+    // All twenty were in flight before the first one was recorded.
+    assert_eq!(sent.load(Ordering::SeqCst), 20, "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A TLS front for `backend` with a fresh self-signed certificate.
+async fn tls_front(backend: SocketAddr) -> SocketAddr {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_step_kind_works_over_https_with_codes_only_in_the_inbox() {
+    let provider = TestProvider::start().await;
+    // No echoed codes: the inbox is the only way to a code.
+    let server = TestServer::with(ServerConfig {
+        config: Config::default(),
+        provider: Some(format!("http://{}", provider.addr)),
+        test_mode: true,
+        echo_codes: false,
+        ..ServerConfig::default()
+    })
+    .await;
+    let front = tls_front(server.addr).await;
+    let dir = tempdir("https");
+    let target = |insecure: bool| {
+        format!(
+            "dialect: native\nbase_url: https://127.0.0.1:{}\nprovider: http://{}\ncode_source: inbox\nclock: admin\ninsecure: {insecure}\n",
+            front.port(),
+            provider.addr
+        )
+    };
+    let trusting = write(&dir, "tls.yaml", &target(true));
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scenarios/ok/every_step_kind.yaml"
+    );
+    let (code, out) = run(&[scenario, "--target", &trusting]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+
+    // Without `insecure`, the self-signed certificate is refused.
+    let strict = write(&dir, "strict.yaml", &target(false));
+    let (code, out) = run(&[scenario, "--target", &strict]).await;
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("unreachable"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
