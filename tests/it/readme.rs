@@ -57,3 +57,33 @@ fn the_gate_examples_parse() {
         }
     }
 }
+
+#[test]
+fn the_target_and_scenario_examples_are_valid_files() {
+    let target = block_after(&readme(), "### Targets", "```yaml\n");
+    let spec = otpbench::client::TargetSpec::parse(&target, "README.md").unwrap();
+    assert_eq!(spec.dialect, otpbench::dialect::Dialect::Valify);
+    let scenario = block_after(&readme(), "### Scenarios", "```yaml\n");
+    let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
+    assert_eq!(scenarios[0].steps.len(), 3);
+}
+
+#[test]
+fn ci_runs_the_main_job() {
+    let first = block_after(&readme(), "# otpbench", "```sh\n");
+    let main_job = first
+        .lines()
+        .next()
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(main_job, "cargo run --release -- run");
+    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == main_job),
+        ".ci/run must run the README's main job"
+    );
+}
