@@ -90,27 +90,10 @@ pub fn nearest(name: &str, captured: &BTreeSet<String>) -> Option<String> {
         .map(String::as_str)
         .chain(BUILTIN)
         .chain(POLICY)
-        .map(|known| (strsim(name, known), known))
+        .map(|known| (crate::source::edit_distance(name, known), known))
         .filter(|(d, _)| *d <= 2)
         .min()
         .map(|(_, known)| known.to_string())
-}
-
-fn strsim(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let next = (previous + usize::from(ca != cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            previous = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 /// A fresh recipient of `kind` for `dialect`: unique in this process
