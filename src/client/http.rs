@@ -104,8 +104,9 @@ impl std::error::Error for TransportError {}
 /// The pooled client. Cheap to clone (shares the pool).
 #[derive(Clone)]
 pub struct HttpClient {
+    /// The per-request timeout of [`HttpClient::execute`].
+    pub timeout: Duration,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    timeout: Duration,
 }
 
 impl HttpClient {
@@ -140,6 +141,15 @@ impl HttpClient {
 
     /// Sends `request` and reads the whole answer, within the timeout.
     pub async fn execute(&self, request: Request<Full<Bytes>>) -> Result<Exchange, TransportError> {
+        self.execute_within(request, self.timeout).await
+    }
+
+    /// The same with another timeout (a long-poll's wait plus the usual).
+    pub async fn execute_within(
+        &self,
+        request: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Exchange, TransportError> {
         let started = Instant::now();
         let exchange = async {
             let response = self.client.request(request).await.map_err(|error| {
@@ -168,9 +178,9 @@ impl HttpClient {
                 elapsed: started.elapsed(),
             })
         };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(TransportError::Timeout(self.timeout)),
+            Err(_) => Err(TransportError::Timeout(timeout)),
         }
     }
 }

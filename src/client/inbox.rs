@@ -53,7 +53,8 @@ pub(crate) async fn read(
     let request = Request::get(provider.join(&query))
         .body(Full::new(Bytes::new()))
         .map_err(|e| CallError::Build(e.to_string()))?;
-    let exchange = http.execute(request).await?;
+    let timeout = http.timeout + wait.unwrap_or_default();
+    let exchange = http.execute_within(request, timeout).await?;
     if exchange.status != 200 {
         return Err(CallError::Hook(format!(
             "GET {query} on the provider answered {}: {}",
