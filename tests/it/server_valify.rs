@@ -203,3 +203,39 @@ async fn failed_delivery_is_1007() {
     golden(&reply, 422, domain("Failed to deliver OTP", 1007));
     assert_eq!(observed, Observed::ProviderUnavailable);
 }
+
+/// Regression: junk around a number was taken as a valid Egyptian mobile
+/// (200, extension dropped); now only the forms people write pass, and
+/// the rest is Valify's invalid-phone error.
+#[tokio::test]
+async fn junk_around_a_number_is_an_invalid_phone() {
+    let server = TestServer::start().await;
+    let valify = Speaker::new(server.addr, Dialect::Valify).await;
+    for junk in [
+        "x01012345678\u{0}",
+        "01012345678#",
+        "tel:+201012345678",
+        "01012345678;ext=5",
+        "+20 10 1234 5678 x99",
+    ] {
+        let (reply, observed) = valify.send(junk).await;
+        golden(&reply, 422, domain("Invalid phone number", 1001));
+        assert_eq!(
+            observed,
+            Observed::invalid(Invalid::new("phone_number", Fault::Invalid)),
+            "{junk:?}"
+        );
+    }
+    for written in ["+20 10 1234 5678", "0020-10-1234-5678", "010 1234 5678"] {
+        let (reply, observed) = valify.send(written).await;
+        assert_eq!(observed.kind(), OutcomeKind::Sent, "{written}: {}", reply.text());
+    }
+    let journal = get(server.addr, "/_admin/messages").await.json();
+    let to: Vec<&str> = journal["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, [E164; 3]);
+}
