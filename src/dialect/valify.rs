@@ -10,7 +10,7 @@
 //!   "bundle_key"}` (or wrapped) → 200 `{"result": {"verified": true},
 //!   "transaction_id": uuid}`.
 //! - Errors `{"message"}` with the seed's texts (400, 401, 403, 404, 415,
-//!   500; 503 for the store), domain errors 422 `{"message",
+//!   500 — also for an unavailable store), domain errors 422 `{"message",
 //!   "error_code"}` ([`DOMAIN_ERRORS`]).
 //!
 //! Checks run in this order: content type (415), access token (403 — the
@@ -71,12 +71,8 @@ pub(super) const ERRORS: ErrorTable = ErrorTable::new(&[
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "Unsupported Media Type",
     ),
+    // Also an unavailable store's answer: the one 5xx Valify documents.
     INTERNAL_ERROR,
-    ErrorRow::new(
-        OutcomeKind::StoreUnavailable,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Service Unavailable",
-    ),
 ]);
 
 const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
@@ -181,7 +177,9 @@ impl Protocol for Valify {
     }
 
     /// The transaction id and sends left of a send; a message (and code)
-    /// otherwise. Invalid input is the phone's 1001 or the one 400.
+    /// otherwise. Invalid input is the phone's 1001 or the one 400; an
+    /// unavailable store is the one documented 5xx, 500 "Internal Server
+    /// Error", so that is what a client sees of it.
     fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
         match outcome {
             Outcome::Sent(sent) => Observed::Sent(Receipt {
@@ -189,6 +187,7 @@ impl Protocol for Valify {
                 sends_remaining: sent.sends_remaining,
                 ..Receipt::default()
             }),
+            Outcome::StoreUnavailable { .. } => Observed::InternalError,
             _ => observe_common(outcome, |reason| {
                 let phone = reason.field() == PHONE_NUMBER
                     && matches!(reason.fault(), Fault::Malformed | Fault::Invalid);

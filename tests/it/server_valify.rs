@@ -239,3 +239,34 @@ async fn junk_around_a_number_is_an_invalid_phone() {
         .collect();
     assert_eq!(to, [E164; 3]);
 }
+
+/// Regression: a store outage answered 503, which Valify never documents;
+/// its one 5xx is 500 "Internal Server Error", read as `internal_error`.
+#[tokio::test]
+async fn a_store_outage_is_the_documented_500() {
+    use otpbench::config::Config;
+    use otpbench::server::{ServerConfig, StoreSpec};
+    use otpbench::store::redis::RedisOptions;
+    let server = TestServer::with(ServerConfig {
+        config: Config {
+            secret: Some(vec![7; 32]),
+            ..Config::default()
+        },
+        store: StoreSpec::Redis(RedisOptions {
+            timeout: std::time::Duration::from_millis(300),
+            ..RedisOptions::new("redis://127.0.0.1:1")
+        }),
+        test_mode: true,
+        ..ServerConfig::default()
+    })
+    .await;
+    let valify = Speaker::new(server.addr, Dialect::Valify).await;
+    let (reply, observed) = valify.send(PHONE).await;
+    golden(&reply, 500, message("Internal Server Error"));
+    assert_eq!(observed, Observed::InternalError);
+    let (reply, observed) = valify
+        .verify(PHONE, Some("3d21c0de-0000-4000-8000-000000000001"), "123456")
+        .await;
+    golden(&reply, 500, message("Internal Server Error"));
+    assert_eq!(observed, Observed::InternalError);
+}
