@@ -7,7 +7,8 @@
 //!   → 200 `{"verified": true}`.
 //! - Everything else is RFC 9457 `application/problem+json` with
 //!   `type = urn:otpbench:<outcome-with-dashes>`, `attempts_remaining` /
-//!   `retry_after` where they apply and `Retry-After` on 429 and 503.
+//!   `retry_after` where they apply and `Retry-After` on every 429 and 503
+//!   (a provider outage: a fixed 5 s).
 //!
 //! Both endpoints take `Authorization: Bearer <native.bearer>` and
 //! `Content-Type: application/json`; the checks run in that order (401,
@@ -40,6 +41,9 @@ const TENANT: &str = "native";
 /// The purpose of requests that name none.
 pub(super) const DEFAULT_PURPOSE: &str = "default";
 const MAX_PURPOSE_LEN: usize = 64;
+/// The `Retry-After` of a provider-unavailable 503, whose wait the engine
+/// cannot know: long enough for a gateway's blip to pass.
+const PROVIDER_RETRY_AFTER_SECS: u64 = 5;
 const EXPECTED_STRING: &str = "expected a string";
 
 static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
@@ -341,6 +345,9 @@ fn problem(outcome: &Observed) -> Reply {
         | Outcome::StoreUnavailable { retry_after } => {
             Some(retry_after.map_or(1, retry_after_secs))
         }
+        // Every channel failed after its retries: the engine knows no
+        // better time, so the client is told a fixed one (README).
+        Outcome::ProviderUnavailable => Some(PROVIDER_RETRY_AFTER_SECS),
         _ => None,
     };
     let attempts_remaining = match outcome {
@@ -566,7 +573,7 @@ mod tests {
             assert_eq!(got, status, "{outcome:?}");
             assert_eq!(json["type"], format!("urn:otpbench:{kind}"), "{outcome:?}");
             assert_eq!(json["status"], status);
-            let retries = status == 429 || kind == "store-unavailable";
+            let retries = status == 429 || status == 503;
             assert_eq!(headers.contains_key(RETRY_AFTER), retries, "{outcome:?}");
             assert_eq!(json.get("retry_after").is_some(), retries, "{outcome:?}");
         }
