@@ -13,8 +13,10 @@
 //! (`Content-Type: application/json`, as NestJS parses nothing else) that
 //! is an object with string fields (400 ValidationException), the widget
 //! (404 unknown, 403 blocked, 403 ForbiddenException when it belongs to
-//! another account), the recipient (a possible phone number). Paths are
-//! taken with or without the trailing slash.
+//! another account), the recipient (a possible phone number). `widgetId`
+//! and `requestId` are `string(uuid)`: the canonical hyphenated form only
+//! (hex in either case). Paths are taken with or without the trailing
+//! slash.
 
 use std::sync::LazyLock;
 
@@ -157,8 +159,7 @@ impl Protocol for SigmaSms {
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let body = admit(context, request)?;
         let widget = wire::field(&body, "widgetId")?;
-        let widget =
-            Uuid::parse_str(widget).map_err(|_| Invalid::new("widgetId", Fault::Malformed))?;
+        let widget = canonical_uuid(widget).ok_or(Invalid::new("widgetId", Fault::Malformed))?;
         let recipient = wire::field(&body, "recipient")?;
         let state = context
             .config
@@ -184,7 +185,7 @@ impl Protocol for SigmaSms {
     fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let body = admit(context, request)?;
         let id = wire::field(&body, "requestId")?;
-        let id = Uuid::parse_str(id).map_err(|_| Invalid::new("requestId", Fault::Malformed))?;
+        let id = canonical_uuid(id).ok_or(Invalid::new("requestId", Fault::Malformed))?;
         let code = wire::field(&body, "code")?;
         Ok(VerifyCall::by_id(TENANT, id, code).quoting(id.hyphenated().to_string()))
     }
@@ -307,6 +308,17 @@ fn admit(
     Ok(wire::object(request.body)?)
 }
 
+/// A `string(uuid)` as the seed types it: the canonical hyphenated form
+/// (`8-4-4-4-12` hex digits, either case) only — not `{…}`, undashed hex
+/// or `urn:uuid:…`, which `Uuid::parse_str` would also take.
+fn canonical_uuid(text: &str) -> Option<Uuid> {
+    if text.len() != 36 {
+        return None;
+    }
+    // Of the forms `parse_str` reads, only the hyphenated one is 36 long.
+    Uuid::parse_str(text).ok()
+}
+
 /// An exception body `{"type", "message", "httpStatus"}`.
 fn error(row: &ErrorRow<&str>) -> Reply {
     let body = json!({"type": row.extra, "message": row.text, "httpStatus": row.status.as_u16()});
@@ -315,5 +327,29 @@ fn error(row: &ErrorRow<&str>) -> Reply {
         reply.with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     } else {
         reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `{uuid}`, undashed hex and `urn:uuid:…` were taken as
+    /// the active widget.
+    #[test]
+    fn only_the_hyphenated_uuid_form_is_a_uuid() {
+        let id = "123634df-ddfe-4dda-b31d-f3b4e75fc5dc";
+        assert!(canonical_uuid(id).is_some());
+        assert!(canonical_uuid(&id.to_uppercase()).is_some());
+        for other in [
+            "{123634df-ddfe-4dda-b31d-f3b4e75fc5dc}",
+            "123634dfddfe4ddab31df3b4e75fc5dc",
+            "urn:uuid:123634df-ddfe-4dda-b31d-f3b4e75fc5dc",
+            "123634df-ddfe-4dda-b31d-f3b4e75fc5d",
+            "123634df-ddfe-4dda-b31d-f3b4e75fc5dcx",
+            "123634dfxddfe-4dda-b31d-f3b4e75fc5dc",
+        ] {
+            assert_eq!(canonical_uuid(other), None, "{other}");
+        }
     }
 }
