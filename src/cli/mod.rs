@@ -79,7 +79,8 @@ pub struct ServeArgs {
 
     /// Serve /_admin/clock, /_admin/reset, /_admin/messages and
     /// /_admin/customers, and use a clock that /_admin/clock can move
-    /// forward. Never in production.
+    /// forward; LoyaltyDog's mockCode then holds the code (its vendor's
+    /// dev/test mode). Never in production.
     #[arg(long)]
     pub test_mode: bool,
 

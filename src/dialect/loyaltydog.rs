@@ -7,7 +7,8 @@
 //! - `POST /v2/giftcards/customers/otp/send` Bearer JWT `{"target": e-mail
 //!   or phone}` → 200 `{"success": true, "message": "OTP sent", "error":
 //!   null, "otpType": "email"|"sms", "mockCode": null}` (`mockCode` holds
-//!   the code only with `--echo-codes`).
+//!   the code in the seed's dev/test mode: `--test-mode` or
+//!   `--echo-codes`).
 //! - `POST /v2/giftcards/customers/otp/verify` Bearer JWT `{"target",
 //!   "code"}` → 200 `{"success": true, "message": "OTP verified", "error":
 //!   null}`.
@@ -18,6 +19,11 @@
 //!   "msg", "input", "ctx"?}]}`, one item per problem, as pydantic 2 words
 //!   them: missing field, wrong type, empty, too long (`target` 255
 //!   characters, `code` 64, `api_key` 255), invalid JSON, not an object.
+//!
+//! As FastAPI does, a known path with a trailing slash is answered 307
+//! with `Location` the path without it (the server does that, asked by
+//! [`Protocol::REDIRECTS_SLASHES`]), and a UTF-8 byte order mark before
+//! the JSON is skipped.
 //!
 //! Tokens live in `tokens` (signed, checked against the engine's
 //! clock); the FastAPI-style body checks and their 422s in `validation`.
@@ -187,6 +193,15 @@ impl Protocol for LoyaltyDog {
             None => Self::render(&Observed::InternalError, Operation::Token, None),
         }
     }
+
+    /// The code goes into `mockCode` in the seed's "dev/test mode": test
+    /// mode here, or `--echo-codes`.
+    fn echoes_codes(context: &ServeContext<'_>) -> bool {
+        context.echo_codes || context.test_mode
+    }
+
+    /// FastAPI answers `…/otp/send/` with 307 to `…/otp/send`.
+    const REDIRECTS_SLASHES: bool = true;
 
     /// The target's type and, in dev mode, the code; invalid input is the
     /// target's format or a schema problem, as its 422 item says it.

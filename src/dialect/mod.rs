@@ -129,8 +129,19 @@ pub trait Protocol {
     /// customer); by default nothing.
     fn on_sent(_context: &ServeContext<'_>, _to: &Identifier) {}
 
+    /// Whether this server's answers carry codes where the dialect has a
+    /// field for them: with `--echo-codes`, by default. LoyaltyDog also in
+    /// test mode, its vendor's dev/test mode.
+    fn echoes_codes(context: &ServeContext<'_>) -> bool {
+        context.echo_codes
+    }
+
+    /// Whether a known path with a trailing slash added is redirected
+    /// (307) to the path without it, as FastAPI's `redirect_slashes` does.
+    const REDIRECTS_SLASHES: bool = false;
+
     /// What of an engine outcome this dialect puts on the wire.
-    /// `echo_codes` is the server's `--echo-codes`.
+    /// `echo_codes` is what [`Protocol::echoes_codes`] said.
     fn observe(outcome: &Outcome, echo_codes: bool) -> Observed;
 
     /// Renders an outcome, as observed, for `operation`; `id` is the
@@ -201,6 +212,10 @@ macro_rules! dialects {
 
             fn route_own(self, path: &str) -> Option<Operation> {
                 match self { $(Dialect::$variant => <$protocol>::route(path)),+ }
+            }
+
+            fn redirects_slashes(self) -> bool {
+                match self { $(Dialect::$variant => <$protocol>::REDIRECTS_SLASHES),+ }
             }
 
             /// Serves one routed request (what the server does after
@@ -289,6 +304,15 @@ impl Dialect {
             .find_map(|dialect| dialect.route_own(path).map(|op| (dialect, op)))
     }
 
+    /// Where an unrouted `path` is redirected to, for dialects that
+    /// redirect a trailing slash ([`Protocol::REDIRECTS_SLASHES`]): the
+    /// route without the slash.
+    pub fn slash_redirect(path: &str) -> Option<(Dialect, &str)> {
+        let bare = path.strip_suffix('/')?;
+        let (dialect, _) = Dialect::route(bare)?;
+        dialect.redirects_slashes().then_some((dialect, bare))
+    }
+
     /// Whose error shape an unknown path gets: the dialect whose path
     /// prefix it has, else native (otpbench's own).
     pub fn owner_of(path: &str) -> Dialect {
@@ -347,7 +371,7 @@ async fn serve<P: Protocol>(context: &ServeContext<'_>, request: Request<'_>) ->
         Err(Refusal::Outcome(outcome)) => (outcome, Echo::default()),
         Err(Refusal::Answer(reply)) => return reply,
     };
-    let mut observed = P::observe(&outcome, context.echo_codes);
+    let mut observed = P::observe(&outcome, P::echoes_codes(context));
     if let (Observed::Sent(receipt), Outcome::Sent(sent)) = (&mut observed, &outcome) {
         echo.annotate(receipt, sent.code.as_str());
     }

@@ -7,10 +7,11 @@
 //! journal long-polls return early.
 //!
 //! Routing: `/healthz` and `/metrics` always; `/_admin/*` only in test
-//! mode; every dialect path; anything else 404 in the shape of the dialect
-//! whose prefix it has. Dialect paths take only `POST` (405 otherwise) and
-//! bodies up to 64 KiB (413 beyond, decided from `Content-Length` before
-//! reading when it is given).
+//! mode; every dialect path; a LoyaltyDog path with a trailing slash 307
+//! to the path without it (FastAPI's `redirect_slashes`); anything else
+//! 404 in the shape of the dialect whose prefix it has. Dialect paths take
+//! only `POST` (405 otherwise) and bodies up to 64 KiB (413 beyond,
+//! decided from `Content-Length` before reading when it is given).
 
 mod admin;
 mod metrics;
@@ -224,6 +225,10 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         };
     }
     let Some((dialect, operation)) = Dialect::route(path) else {
+        if let Some((dialect, bare)) = Dialect::slash_redirect(path) {
+            let reply = slash_redirect(&request, bare);
+            return finish(state, dialect, Operation::Other, started, reply);
+        }
         let dialect = Dialect::owner_of(path);
         return finish(
             state,
@@ -277,6 +282,36 @@ fn finish(
         .metrics
         .record(dialect, operation, reply.outcome, started.elapsed());
     reply.into_response()
+}
+
+/// FastAPI's answer to a known path with a trailing slash: 307 (the
+/// method and body are kept by the client) to the same URL without the
+/// slash, absolute when the request named its host, as Starlette builds it.
+fn slash_redirect(request: &Request<Incoming>, bare: &str) -> Reply {
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let host = request
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let location = match host {
+        Some(host) => format!("http://{host}{bare}{query}"),
+        None => format!("{bare}{query}"),
+    };
+    let mut headers = hyper::HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(hyper::header::LOCATION, value);
+    }
+    headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(0));
+    Reply {
+        status: StatusCode::TEMPORARY_REDIRECT,
+        headers,
+        body: Bytes::new(),
+        outcome: crate::engine::outcome::OutcomeKind::NotFound,
+    }
 }
 
 /// Reads the whole body within the limit, or says how the request is
