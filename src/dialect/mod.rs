@@ -74,7 +74,9 @@ pub use reply::{ErrorRow, ErrorTable, Reply};
 pub use sigmasms::SigmaSms;
 pub use valify::{egyptian_mobile, Valify};
 
-pub(crate) use native::{reject as reject_native, render_outcome as render_native};
+pub(crate) use native::{
+    not_found as not_found_native, reject as reject_native, render_outcome as render_native,
+};
 
 use crate::config::Config;
 use crate::delivery::Template;

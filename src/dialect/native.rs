@@ -332,6 +332,21 @@ pub(crate) fn render_outcome(outcome: &Outcome) -> Reply {
     Native::render(&Native::observe(outcome, false), Operation::Other, None)
 }
 
+/// A `not-found` problem whose detail says what was not found (the admin
+/// routes name the thing they were asked about).
+pub(crate) fn not_found(detail: String) -> Reply {
+    let (status, title) = status_and_title(OutcomeKind::NotFound);
+    let body = Problem {
+        kind: "urn:otpbench:not-found".into(),
+        title,
+        status: status.as_u16(),
+        detail,
+        attempts_remaining: None,
+        retry_after: None,
+    };
+    Reply::json(status, PROBLEM_JSON, &body, OutcomeKind::NotFound)
+}
+
 fn problem(outcome: &Observed) -> Reply {
     // `unrecognized` is a client-side verdict; a server never answers it.
     let kind = match outcome.kind() {

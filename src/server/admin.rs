@@ -9,7 +9,8 @@
 //!   the shape of the journal's wire view (`delivery::journal`);
 //!   `DELETE /_admin/messages` → 204.
 //! - `GET /_admin/customers/<phone>` → `{"identifier", "source"}` for a
-//!   customer REES46 created on a first send (404 otherwise).
+//!   customer REES46 created on a first send (404 otherwise, its detail
+//!   naming the identifier: the customer is unknown, not the path).
 //!
 //! Errors are native problem+json.
 
@@ -22,7 +23,7 @@ use hyper::{Method, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::journal::{percent_decode, JournalQuery};
-use crate::dialect::{reject_native, render_native, Rejection};
+use crate::dialect::{not_found_native, reject_native, render_native, Rejection};
 use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Fault, Invalid, Outcome};
 use crate::http::json;
@@ -79,7 +80,10 @@ fn customer(state: &State, phone: &str) -> Result<Response<Full<Bytes>>, Rejecti
     };
     match state.dialects.customers.get(&phone) {
         Some(customer) => Ok(ok_json(&customer)),
-        None => Err(Rejection::NotFound),
+        None => Ok(not_found_native(format!(
+            "no customer with identifier {phone}: REES46 creates one on the first accepted send"
+        ))
+        .into_response()),
     }
 }
 

@@ -228,3 +228,22 @@ async fn delivery_cascades_sms_telegram_email_then_fails() {
     golden(&reply, 503, failure("Delivery failed"));
     assert_eq!(observed, Observed::ProviderUnavailable);
 }
+
+/// Regression: an unknown customer was answered "no such path", as if the
+/// route did not exist; the 404 now says the customer is unknown.
+#[tokio::test]
+async fn an_unknown_customer_is_said_to_be_unknown() {
+    let server = TestServer::start().await;
+    let reply = get(server.addr, "/_admin/customers/79991234567").await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body = reply.json();
+    assert_eq!(body["type"], "urn:otpbench:not-found");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("+79991234567"), "{detail}");
+    assert!(detail.contains("customer"), "{detail}");
+    assert!(!detail.contains("no such path"), "{detail}");
+}
