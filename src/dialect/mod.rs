@@ -430,6 +430,7 @@ impl<'a> SendCall<'a> {
                 to,
                 purpose: purpose.into(),
                 channel: None,
+                reachable: None,
                 template: template.clone(),
                 from: None,
             },

@@ -45,6 +45,11 @@ pub struct SendRequest {
     pub purpose: String,
     /// Deliver on this channel only, instead of the policy's cascade.
     pub channel: Option<Channel>,
+    /// The channels the recipient has a contact for, when the dialect
+    /// knows (REES46's customer book: a customer created from a phone
+    /// has no e-mail or push contact); the cascade skips the others.
+    /// `None`: every channel that can reach this kind of identifier.
+    pub reachable: Option<&'static [Channel]>,
     /// The message text around the code.
     pub template: Template,
     /// Sender name, where the dialect has one.
@@ -237,20 +242,40 @@ impl Engine {
     }
 }
 
-/// The channels to try, in order, for this recipient.
+/// The channels to try, in order, for this recipient: the policy's
+/// cascade without the channels that cannot reach it — e-mail never
+/// reaches a phone number, and a dialect may know the recipient has no
+/// contact on others ([`SendRequest::reachable`]). When nothing is left
+/// the send is `provider_unavailable` before anything is stored.
 fn delivery_cascade(policy: &Policy, request: &SendRequest) -> Result<Vec<Channel>, Outcome> {
-    match (&request.to, request.channel) {
-        (Identifier::Email(_), None | Some(Channel::Email)) => Ok(vec![Channel::Email]),
-        (Identifier::Email(_), Some(other)) => Err(Outcome::invalid(
-            Invalid::new("channel", Fault::Invalid)
-                .because(format!("{other} cannot reach an e-mail address")),
-        )),
-        (Identifier::Phone(_), Some(Channel::Email)) => Err(Outcome::invalid(
-            Invalid::new("channel", Fault::Invalid).because("email cannot reach a phone number"),
-        )),
-        (Identifier::Phone(_), Some(channel)) => Ok(vec![channel]),
-        (Identifier::Phone(_), None) => Ok(policy.channels.clone()),
+    let reachable = |channel: &Channel| request.reachable.is_none_or(|r| r.contains(channel));
+    let cascade = match (&request.to, request.channel) {
+        (Identifier::Email(_), None | Some(Channel::Email)) => vec![Channel::Email],
+        (Identifier::Email(_), Some(other)) => {
+            return Err(Outcome::invalid(
+                Invalid::new("channel", Fault::Invalid)
+                    .because(format!("{other} cannot reach an e-mail address")),
+            ))
+        }
+        (Identifier::Phone(_), Some(Channel::Email)) => {
+            return Err(Outcome::invalid(
+                Invalid::new("channel", Fault::Invalid)
+                    .because("email cannot reach a phone number"),
+            ))
+        }
+        (Identifier::Phone(_), Some(channel)) => vec![channel],
+        (Identifier::Phone(_), None) => policy
+            .channels
+            .iter()
+            .copied()
+            .filter(|&channel| channel != Channel::Email)
+            .collect(),
+    };
+    let cascade: Vec<Channel> = cascade.into_iter().filter(reachable).collect();
+    if cascade.is_empty() {
+        return Err(Outcome::ProviderUnavailable);
     }
+    Ok(cascade)
 }
 
 fn store_failure(error: StoreError) -> Outcome {
