@@ -115,6 +115,7 @@ impl ServeArgs {
             retry: Default::default(),
             test_mode: self.test_mode,
             echo_codes: self.echo_codes,
+            ..ServerConfig::default()
         })
     }
 }

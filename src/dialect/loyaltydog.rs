@@ -138,6 +138,13 @@ pub(super) const DETAILS: ErrorTable<&str> = ErrorTable::new(&[
         "Request Entity Too Large",
         BODY,
     ),
+    // After the 413, so that an invalid body never renders as it.
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Request Timeout",
+        BODY,
+    ),
 ]);
 
 static TEMPLATE: std::sync::LazyLock<Template> = std::sync::LazyLock::new(|| {
@@ -155,15 +162,34 @@ impl Protocol for LoyaltyDog {
         (VERIFY_PATH, Operation::Verify),
     ];
 
+    /// The access token of send and verify, before the body is read (the
+    /// token endpoint takes none).
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        if operation == Operation::Token {
+            return Ok(());
+        }
+        let now_ms = context.engine.clock().now_ms();
+        let authenticated = bearer_token(headers)
+            .is_some_and(|token| context.state.tokens.accepts(token, now_ms));
+        if !authenticated {
+            return Err(Outcome::Unauthorized.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let (target, _) = admit(context, request, &[(TARGET, MAX_TARGET_CHARS)])?;
+        let (target, _) = admit(request, &[(TARGET, MAX_TARGET_CHARS)])?;
         let policy = &context.config.loyaltydog.policy;
         Ok(SendCall::new(policy, TENANT, target, PURPOSE, &TEMPLATE))
     }
 
-    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
+    fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let fields = [(TARGET, MAX_TARGET_CHARS), ("code", MAX_SUBMITTED_CODE_LEN)];
-        let (target, values) = admit(context, request, &fields)?;
+        let (target, values) = admit(request, &fields)?;
         Ok(VerifyCall::by_key(TENANT, target, PURPOSE, &values[1]))
     }
 
@@ -287,6 +313,7 @@ impl Protocol for LoyaltyDog {
             Rejection::PayloadTooLarge => {
                 detail(DETAILS.by_status_text(413, "Request Entity Too Large"))
             }
+            Rejection::RequestTimeout => detail(DETAILS.by_status_text(408, "Request Timeout")),
             Rejection::UnreadableBody => {
                 validation::unprocessable(validation::items(&Invalid::body(Fault::Missing)))
             }
@@ -342,18 +369,11 @@ impl Protocol for LoyaltyDog {
     }
 }
 
-/// Token, then the body's schema, then the target.
+/// After the token: the body's schema, then the target.
 fn admit(
-    context: &ServeContext<'_>,
     request: &Request<'_>,
     fields: &[(&'static str, usize)],
 ) -> Result<(Identifier, Vec<String>), Refusal> {
-    let now_ms = context.engine.clock().now_ms();
-    let authenticated = bearer_token(request.headers)
-        .is_some_and(|token| context.state.tokens.accepts(token, now_ms));
-    if !authenticated {
-        return Err(Outcome::Unauthorized.into());
-    }
     let values = validation::check(request.headers, request.body, fields)?;
     match Identifier::parse(&values[0]) {
         Ok(target) => Ok((target, values)),

@@ -60,8 +60,22 @@ impl Protocol for Native {
         (VERIFY_PATH, Operation::Verify),
     ];
 
+    /// The bearer token, before the body is read.
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        let authorized = bearer_token(headers)
+            .is_some_and(|token| secret_eq(token, &context.config.native.bearer));
+        if !authorized {
+            return Err(Outcome::Unauthorized.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let body = admit(context, request)?;
+        let body = admit(request)?;
         let to = recipient(&body)?;
         let purpose = purpose(&body)?;
         let channel = match string_field(&body, "channel")? {
@@ -82,8 +96,8 @@ impl Protocol for Native {
         Ok(call)
     }
 
-    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let body = admit(context, request)?;
+    fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
+        let body = admit(request)?;
         let code = required(&body, "code")?.to_string();
         let by = match (string_field(&body, "id")?, body.contains_key("to")) {
             (Some(_), true) => {
@@ -201,13 +215,8 @@ impl Protocol for Native {
     }
 }
 
-/// Auth, content type and JSON object, in that order.
-fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
-    let authorized = bearer_token(request.headers)
-        .is_some_and(|token| secret_eq(token, &context.config.native.bearer));
-    if !authorized {
-        return Err(Outcome::Unauthorized.into());
-    }
+/// After the token: content type and JSON object, in that order.
+fn admit(request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
     if !is_json(request.headers) {
         return Err(Outcome::UnsupportedMediaType.into());
     }
@@ -388,7 +397,8 @@ fn problem(outcome: &Observed) -> Reply {
     reply
 }
 
-/// 404 / 405 / 413 / 400 for requests that never reached an operation.
+/// 404 / 405 / 413 / 400 / 408 for requests that never reached an
+/// operation.
 pub(crate) fn reject(rejection: Rejection) -> Reply {
     let (status, kind, title, detail) = match rejection {
         Rejection::NotFound => (
@@ -414,6 +424,12 @@ pub(crate) fn reject(rejection: Rejection) -> Reply {
             "invalid-input",
             "Invalid input",
             "the request body could not be read",
+        ),
+        Rejection::RequestTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            "the request body did not arrive in time",
         ),
     };
     let body = Problem {
@@ -454,7 +470,7 @@ fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     };
     let detail = text(&body, "detail").unwrap_or_default();
     let kind = match kind {
-        "method-not-allowed" | "payload-too-large" => OutcomeKind::InvalidInput,
+        "method-not-allowed" | "payload-too-large" | "request-timeout" => OutcomeKind::InvalidInput,
         other => match OutcomeKind::from_name(&other.replace('-', "_")) {
             Some(kind) => kind,
             None => return response.unrecognized("an unknown problem type"),
@@ -462,7 +478,7 @@ fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     };
     let expected = match kind {
         OutcomeKind::InvalidInput => match response.status {
-            405 | 413 => response.status,
+            405 | 408 | 413 => response.status,
             _ => 400,
         },
         kind => status_and_title(kind).0.as_u16(),

@@ -148,6 +148,12 @@ pub(super) const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
         "Request too large",
         BODY,
     ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Request timeout",
+        BODY,
+    ),
 ]);
 
 const INTERNAL_ERROR: ErrorRow<&str> = ErrorRow::keyed(
@@ -225,6 +231,7 @@ impl Protocol for Rees46 {
             Rejection::MethodNotAllowed(_) => ERRORS.by_status_text(405, "Method not allowed"),
             Rejection::PayloadTooLarge => ERRORS.by_status_text(413, "Request too large"),
             Rejection::UnreadableBody => ERRORS.by_kind_and(OutcomeKind::InvalidInput, &BODY),
+            Rejection::RequestTimeout => ERRORS.by_status_text(408, "Request timeout"),
         };
         error(row.unwrap_or(&INTERNAL_ERROR))
     }

@@ -113,6 +113,12 @@ pub(super) const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
         "Слишком большой запрос",
         "PayloadTooLargeException",
     ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Время ожидания запроса истекло",
+        "RequestTimeoutException",
+    ),
 ]);
 
 const VALIDATION_ERROR: ErrorRow<&str> = ErrorRow::keyed(
@@ -156,8 +162,22 @@ impl Protocol for SigmaSms {
         ("/api/n/otp-handler/check/", Operation::Verify),
     ];
 
+    /// The bearer token, before the body is read.
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        let authorized = bearer_token(headers)
+            .is_some_and(|token| secret_eq(token, &context.config.sigmasms.bearer));
+        if !authorized {
+            return Err(Outcome::Unauthorized.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let body = admit(context, request)?;
+        let body = admit(request)?;
         let widget = wire::field(&body, "widgetId")?;
         let widget = canonical_uuid(widget).ok_or(Invalid::new("widgetId", Fault::Malformed))?;
         let recipient = wire::field(&body, "recipient")?;
@@ -182,8 +202,8 @@ impl Protocol for SigmaSms {
         Ok(SendCall::new(policy, TENANT, to, widget, &TEMPLATE))
     }
 
-    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let body = admit(context, request)?;
+    fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
+        let body = admit(request)?;
         let id = wire::field(&body, "requestId")?;
         let id = canonical_uuid(id).ok_or(Invalid::new("requestId", Fault::Malformed))?;
         let code = wire::field(&body, "code")?;
@@ -225,6 +245,7 @@ impl Protocol for SigmaSms {
             Rejection::MethodNotAllowed(_) => "MethodNotAllowedException",
             Rejection::PayloadTooLarge => "PayloadTooLargeException",
             Rejection::UnreadableBody => "ValidationException",
+            Rejection::RequestTimeout => "RequestTimeoutException",
         };
         let row = ERRORS.by_key(&name).unwrap_or(&VALIDATION_ERROR);
         let mut reply = error(row);
@@ -292,16 +313,8 @@ impl Protocol for SigmaSms {
     }
 }
 
-/// Bearer token, then a JSON object.
-fn admit(
-    context: &ServeContext<'_>,
-    request: &Request<'_>,
-) -> Result<serde_json::Map<String, Value>, Refusal> {
-    let authorized = bearer_token(request.headers)
-        .is_some_and(|token| secret_eq(token, &context.config.sigmasms.bearer));
-    if !authorized {
-        return Err(Outcome::Unauthorized.into());
-    }
+/// After the token: a JSON object.
+fn admit(request: &Request<'_>) -> Result<serde_json::Map<String, Value>, Refusal> {
     if !is_json(request.headers) {
         return Err(Invalid::body(Fault::NotJson).into());
     }

@@ -67,6 +67,11 @@ pub(super) const ERRORS: ErrorTable = ErrorTable::new(&[
         "Request Entity Too Large",
     ),
     ErrorRow::new(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Request Timeout",
+    ),
+    ErrorRow::new(
         OutcomeKind::UnsupportedMediaType,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "Unsupported Media Type",
@@ -149,6 +154,23 @@ impl Protocol for Valify {
         (VERIFY_PATH, Operation::Verify),
         ("/api/v1/otp/verify", Operation::Verify),
     ];
+
+    /// Content type, then the access token, before the body is read.
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        if !is_json(headers) {
+            return Err(Outcome::UnsupportedMediaType.into());
+        }
+        let known = bearer_token(headers)
+            .is_some_and(|token| secret_eq(token, &context.config.valify.bearer));
+        if !known {
+            return Err(Outcome::Forbidden.into());
+        }
+        Ok(())
+    }
 
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let body = admit(context, request)?;
@@ -239,6 +261,7 @@ impl Protocol for Valify {
             Rejection::MethodNotAllowed(_) => ERRORS.by_status_text(405, "Method Not Allowed"),
             Rejection::PayloadTooLarge => ERRORS.by_status_text(413, "Request Entity Too Large"),
             Rejection::UnreadableBody => ERRORS.by_kind(OutcomeKind::InvalidInput),
+            Rejection::RequestTimeout => ERRORS.by_status_text(408, "Request Timeout"),
         };
         error(row.unwrap_or(&INTERNAL_ERROR))
     }
@@ -283,17 +306,10 @@ fn invalid(phone: bool) -> Invalid {
     }
 }
 
-/// Content type, access token, JSON object (unwrapping `data`), bundle key.
+/// After content type and token: JSON object (unwrapping `data`),
+/// bundle key.
 fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
-    if !is_json(request.headers) {
-        return Err(Outcome::UnsupportedMediaType.into());
-    }
     let config = &context.config.valify;
-    let token_known =
-        bearer_token(request.headers).is_some_and(|token| secret_eq(token, &config.bearer));
-    if !token_known {
-        return Err(Outcome::Forbidden.into());
-    }
     let mut body = wire::object(request.body)?;
     if let Some(Value::Object(data)) = body.remove("data") {
         body = data;

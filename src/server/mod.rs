@@ -47,7 +47,7 @@ use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
 
-pub use crate::http::{DRAIN_TIMEOUT, MAX_BODY_BYTES};
+pub use crate::http::{DEFAULT_BODY_TIMEOUT, DRAIN_TIMEOUT, MAX_BODY_BYTES};
 /// How often expired state is purged.
 const PURGE_EVERY: Duration = Duration::from_secs(1);
 
@@ -62,7 +62,7 @@ pub enum StoreSpec {
 }
 
 /// What `serve` needs besides its listener.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Credentials and policies (the config file).
     pub config: Config,
@@ -77,6 +77,23 @@ pub struct ServerConfig {
     pub test_mode: bool,
     /// Put codes into responses (native `code`).
     pub echo_codes: bool,
+    /// Longest wait for a whole request body after its head; a body not
+    /// all there by then is answered 408 and its connection closed.
+    pub body_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            config: Config::default(),
+            store: StoreSpec::default(),
+            provider: None,
+            retry: RetryPolicy::default(),
+            test_mode: false,
+            echo_codes: false,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
 }
 
 /// A server failure that stops `run`.
@@ -210,7 +227,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
             return Dialect::Native.reject(Rejection::NotFound).into_response();
         }
         let (parts, body) = request.into_parts();
-        return match read_body(&parts.headers, body).await {
+        return match read_body(state, &parts.headers, body).await {
             Ok(body) => {
                 admin::handle(
                     state,
@@ -221,7 +238,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
                 )
                 .await
             }
-            Err(rejection) => Dialect::Native.reject(rejection).into_response(),
+            Err(rejection) => refuse_body(Dialect::Native, rejection).into_response(),
         };
     }
     let Some((dialect, operation)) = Dialect::route(path) else {
@@ -242,19 +259,6 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         let reply = dialect.reject(Rejection::MethodNotAllowed("POST"));
         return finish(state, dialect, operation, started, reply);
     }
-    let (parts, body) = request.into_parts();
-    let body = match read_body(&parts.headers, body).await {
-        Ok(body) => body,
-        Err(rejection) => {
-            return finish(
-                state,
-                dialect,
-                operation,
-                started,
-                dialect.reject(rejection),
-            )
-        }
-    };
     let context = ServeContext {
         engine: &state.engine,
         config: &state.config.config,
@@ -262,12 +266,25 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         test_mode: state.config.test_mode,
         state: &state.dialects,
     };
+    // Credentials in headers are checked before the body is read, so a
+    // client without them cannot make the server hold a body.
+    if let Some(refused) = dialect.admit_headers(&context, operation, request.headers()) {
+        return finish(state, dialect, operation, started, refused);
+    }
+    let (parts, body) = request.into_parts();
+    let body = match read_body(state, &parts.headers, body).await {
+        Ok(body) => body,
+        Err(rejection) => {
+            let reply = refuse_body(dialect, rejection);
+            return finish(state, dialect, operation, started, reply);
+        }
+    };
     let request = dialect::Request {
         operation,
         headers: &parts.headers,
         body: &body,
     };
-    let reply = dialect.serve(&context, request).await;
+    let reply = dialect.serve_admitted(&context, request).await;
     finish(state, dialect, operation, started, reply)
 }
 
@@ -314,15 +331,29 @@ fn slash_redirect(request: &Request<Incoming>, bare: &str) -> Reply {
     }
 }
 
-/// Reads the whole body within the limit, or says how the request is
-/// refused.
-async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, Rejection> {
-    body::read(headers, body)
+/// Reads the whole body within the size and time limits, or says how the
+/// request is refused.
+async fn read_body(
+    state: &State,
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, Rejection> {
+    body::read(headers, body, state.config.body_timeout)
         .await
         .map_err(|error| match error {
             BodyError::TooLarge => Rejection::PayloadTooLarge,
+            BodyError::TimedOut => Rejection::RequestTimeout,
             BodyError::Unreadable => Rejection::UnreadableBody,
         })
+}
+
+/// The answer to a body that was not read, in the dialect's shape; the
+/// connection closes after it (the rest of the body is not read, only
+/// drained for a while: see `http::linger`).
+fn refuse_body(dialect: Dialect, rejection: Rejection) -> Reply {
+    dialect
+        .reject(rejection)
+        .with_header(hyper::header::CONNECTION, HeaderValue::from_static("close"))
 }
 
 #[derive(Serialize)]

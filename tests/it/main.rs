@@ -27,3 +27,4 @@ mod server_nomado;
 mod server_rees46;
 mod server_sigmasms;
 mod server_valify;
+mod slow_clients;
