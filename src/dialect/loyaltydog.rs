@@ -173,8 +173,8 @@ impl Protocol for LoyaltyDog {
             return Ok(());
         }
         let now_ms = context.engine.clock().now_ms();
-        let authenticated = bearer_token(headers)
-            .is_some_and(|token| context.state.tokens.accepts(token, now_ms));
+        let authenticated =
+            bearer_token(headers).is_some_and(|token| context.state.tokens.accepts(token, now_ms));
         if !authenticated {
             return Err(Outcome::Unauthorized.into());
         }

@@ -141,9 +141,10 @@ fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejectio
         Ok(Advance { advance_ms })
             if state.engine.clock().now_ms().saturating_add(advance_ms) > MAX_NOW_MS =>
         {
-            Ok(invalid(Invalid::new("advance_ms", Fault::OutOfRange).because(
-                "advance_ms: the clock would pass 9999-12-31T23:59:59.999Z",
-            )))
+            Ok(invalid(
+                Invalid::new("advance_ms", Fault::OutOfRange)
+                    .because("advance_ms: the clock would pass 9999-12-31T23:59:59.999Z"),
+            ))
         }
         Ok(Advance { advance_ms }) => Ok(ok_json(&Now {
             now_ms: clock.advance_ms(advance_ms),

@@ -289,7 +289,12 @@ async fn the_cascade_skips_channels_that_cannot_reach_the_recipient(store: Arc<d
         Outcome::ProviderUnavailable
     );
     assert!(rig.delivery.journal.is_empty());
-    assert_eq!(rig.delivery.attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(
+        rig.delivery
+            .attempts
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
 
     rig.delivery.set_down(Channel::Telegram, false);
     let mut only_sms = send_request(PHONE, "login");

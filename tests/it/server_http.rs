@@ -275,7 +275,12 @@ async fn an_admin_clock_jump_out_of_range_is_refused() {
     let before = get(server.addr, "/_admin/clock").await.json()["now_ms"]
         .as_u64()
         .unwrap();
-    for advance_ms in [u64::MAX, i64::MAX as u64, 253_402_300_800_000, 400 * 86_400_000 * 10] {
+    for advance_ms in [
+        u64::MAX,
+        i64::MAX as u64,
+        253_402_300_800_000,
+        400 * 86_400_000 * 10,
+    ] {
         let reply = post(
             server.addr,
             "/_admin/clock",
@@ -284,7 +289,10 @@ async fn an_admin_clock_jump_out_of_range_is_refused() {
         .await;
         assert_eq!(reply.status, 400, "{advance_ms}: {}", reply.text());
         assert_eq!(reply.json()["type"], "urn:otpbench:invalid-input");
-        assert!(reply.json()["detail"].as_str().unwrap().contains("advance_ms"));
+        assert!(reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("advance_ms"));
     }
     let now = get(server.addr, "/_admin/clock").await.json()["now_ms"]
         .as_u64()

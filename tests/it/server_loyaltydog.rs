@@ -315,7 +315,9 @@ async fn a_trailing_slash_is_redirected_like_fastapi() {
     let headers = [JSON, ("Authorization", auth.as_str())];
     for path in [SEND, VERIFY, TOKEN] {
         let slashed = format!("{path}/");
-        let reply = dog.post(&slashed, &headers, br#"{"target": "a@b.co"}"#).await;
+        let reply = dog
+            .post(&slashed, &headers, br#"{"target": "a@b.co"}"#)
+            .await;
         assert_eq!(reply.status, 307, "{slashed}: {}", reply.text());
         let location = reply.header("location").unwrap();
         assert!(
@@ -324,10 +326,11 @@ async fn a_trailing_slash_is_redirected_like_fastapi() {
         );
         assert!(reply.body.is_empty());
     }
-    let reply = dog
-        .post(&format!("{SEND}/?x=1"), &headers, b"{}")
-        .await;
-    assert!(reply.header("location").unwrap().ends_with(&format!("{SEND}?x=1")));
+    let reply = dog.post(&format!("{SEND}/?x=1"), &headers, b"{}").await;
+    assert!(reply
+        .header("location")
+        .unwrap()
+        .ends_with(&format!("{SEND}?x=1")));
     // Unknown paths stay 404, slash or not.
     golden(
         &get(server.addr, "/v2/other/").await,

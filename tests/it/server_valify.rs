@@ -228,7 +228,12 @@ async fn junk_around_a_number_is_an_invalid_phone() {
     }
     for written in ["+20 10 1234 5678", "0020-10-1234-5678", "010 1234 5678"] {
         let (reply, observed) = valify.send(written).await;
-        assert_eq!(observed.kind(), OutcomeKind::Sent, "{written}: {}", reply.text());
+        assert_eq!(
+            observed.kind(),
+            OutcomeKind::Sent,
+            "{written}: {}",
+            reply.text()
+        );
     }
     let journal = get(server.addr, "/_admin/messages").await.json();
     let to: Vec<&str> = journal["messages"]
@@ -265,7 +270,11 @@ async fn a_store_outage_is_the_documented_500() {
     golden(&reply, 500, message("Internal Server Error"));
     assert_eq!(observed, Observed::InternalError);
     let (reply, observed) = valify
-        .verify(PHONE, Some("3d21c0de-0000-4000-8000-000000000001"), "123456")
+        .verify(
+            PHONE,
+            Some("3d21c0de-0000-4000-8000-000000000001"),
+            "123456",
+        )
         .await;
     golden(&reply, 500, message("Internal Server Error"));
     assert_eq!(observed, Observed::InternalError);

@@ -121,7 +121,11 @@ async fn a_trickled_body_is_cut_off_and_holds_no_memory() {
     // REES46 keeps its credentials in the body, so the body is read.
     let trickles: Vec<_> = (0..16)
         .map(|_| {
-            let head = head("/loyalty/otp/send", 65_000, &["Content-Type: application/json"]);
+            let head = head(
+                "/loyalty/otp/send",
+                65_000,
+                &["Content-Type: application/json"],
+            );
             tokio::spawn(trickle(
                 server.addr,
                 head,
@@ -132,11 +136,7 @@ async fn a_trickled_body_is_cut_off_and_holds_no_memory() {
         .collect();
     for trickle in trickles {
         let fate = trickle.await.unwrap();
-        assert!(
-            fate.answer.starts_with("HTTP/1.1 408"),
-            "{:?}",
-            fate.answer
-        );
+        assert!(fate.answer.starts_with("HTTP/1.1 408"), "{:?}", fate.answer);
         let body = fate.answer.split("\r\n\r\n").nth(1).unwrap_or_default();
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(body).ok(),
@@ -151,7 +151,9 @@ async fn a_trickled_body_is_cut_off_and_holds_no_memory() {
         );
     }
     sampler.abort();
-    let grown = peak.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(before);
+    let grown = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(before);
     assert!(
         grown < 32 * 1024 * 1024,
         "the server grew by {} MiB for 16 trickled bodies",
@@ -193,12 +195,32 @@ async fn a_half_sent_body_does_not_hold_its_connection() {
 async fn header_credentials_are_refused_before_the_body_is_read() {
     let server = server().await;
     let cases = [
-        ("/v1/otp/send", "Content-Type: application/json", "HTTP/1.1 401"),
-        ("/api/n/otp-handler/", "Content-Type: application/json", "HTTP/1.1 401"),
+        (
+            "/v1/otp/send",
+            "Content-Type: application/json",
+            "HTTP/1.1 401",
+        ),
+        (
+            "/api/n/otp-handler/",
+            "Content-Type: application/json",
+            "HTTP/1.1 401",
+        ),
         // Valify checks the content type first, then the token.
-        ("/api/v1/otp/send/", "Content-Type: text/plain", "HTTP/1.1 415"),
-        ("/api/v1/otp/send/", "Content-Type: application/json", "HTTP/1.1 403"),
-        ("/2fa/create", "Content-Type: application/json", "HTTP/1.1 401"),
+        (
+            "/api/v1/otp/send/",
+            "Content-Type: text/plain",
+            "HTTP/1.1 415",
+        ),
+        (
+            "/api/v1/otp/send/",
+            "Content-Type: application/json",
+            "HTTP/1.1 403",
+        ),
+        (
+            "/2fa/create",
+            "Content-Type: application/json",
+            "HTTP/1.1 401",
+        ),
         (
             "/v2/giftcards/customers/otp/send",
             "Content-Type: application/json",
@@ -246,9 +268,8 @@ fn write_all_then_read(addr: SocketAddr, path: &str, headers: &str, body_len: us
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {body_len}\r\n{headers}\r\n"
-    );
+    let head =
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {body_len}\r\n{headers}\r\n");
     stream.write_all(head.as_bytes()).expect("head written");
     let chunk = vec![b'x'; 64 * 1024];
     let mut left = body_len;
@@ -277,16 +298,19 @@ async fn a_client_that_writes_the_whole_body_before_reading_gets_the_413() {
     let targets = [
         (server.addr, "/v1/otp/send", auth),
         (server.addr, "/loyalty/otp/send", ""),
-        (provider, "/v1/messages", "Content-Type: application/json\r\n"),
+        (
+            provider,
+            "/v1/messages",
+            "Content-Type: application/json\r\n",
+        ),
     ];
     for round in 0..3 {
         for (addr, path, headers) in targets {
             let size = [2, 8, 8][round] * 1024 * 1024;
-            let answer = tokio::task::spawn_blocking(move || {
-                write_all_then_read(addr, path, headers, size)
-            })
-            .await
-            .unwrap();
+            let answer =
+                tokio::task::spawn_blocking(move || write_all_then_read(addr, path, headers, size))
+                    .await
+                    .unwrap();
             assert!(
                 answer.starts_with("HTTP/1.1 413"),
                 "round {round}, {path}: {answer:?}"
@@ -294,6 +318,8 @@ async fn a_client_that_writes_the_whole_body_before_reading_gets_the_413() {
         }
     }
     // The server is fine afterwards.
-    let reply = crate::support::http::post(server.addr, "/v1/otp/send", json!({"to": "+14155550100"})).await;
+    let reply =
+        crate::support::http::post(server.addr, "/v1/otp/send", json!({"to": "+14155550100"}))
+            .await;
     assert_eq!(reply.status, 200);
 }
