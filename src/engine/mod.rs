@@ -151,7 +151,7 @@ impl Engine {
                     retry_after: Duration::from_millis(retry_after_ms),
                 }
             }
-            Err(error) => return store_failure(error),
+            Err(error) => return store_failure("send", error),
         };
         let mut message = Message {
             channel: Channel::Sms,
@@ -161,20 +161,34 @@ impl Engine {
         };
         for channel in cascade {
             message.channel = channel;
-            if self.delivery.deliver(&message).await.is_ok() {
-                return Outcome::Sent(Sent {
-                    id,
-                    code,
-                    expires_in: policy.ttl,
-                    attempts_remaining: policy.max_attempts,
-                    sends_remaining,
-                    channel,
-                });
+            match self.delivery.deliver(&message).await {
+                Ok(()) => {
+                    return Outcome::Sent(Sent {
+                        id,
+                        code,
+                        expires_in: policy.ttl,
+                        attempts_remaining: policy.max_attempts,
+                        sends_remaining,
+                        channel,
+                    })
+                }
+                // The message holds the code: only its channel and the
+                // cause are logged.
+                Err(error) => tracing::warn!(
+                    tenant = %key.subject.tenant,
+                    %channel,
+                    cause = %error,
+                    "delivery failed on a channel"
+                ),
             }
         }
+        tracing::warn!(
+            tenant = %key.subject.tenant,
+            "delivery failed on every channel; the challenge is revoked"
+        );
         match self.store.revoke(&key, id).await {
             Ok(()) => Outcome::ProviderUnavailable,
-            Err(error) => store_failure(error),
+            Err(error) => store_failure("revoke", error),
         }
     }
 
@@ -221,14 +235,19 @@ impl Engine {
                 retry_after: Duration::from_millis(retry_after_ms),
             },
             Ok(VerifyDecision::NotFound) => Outcome::NotFound,
-            Err(error) => store_failure(error),
+            Err(error) => store_failure("verify", error),
         }
     }
 
     /// Lets the store forget what is past its time (the server calls this
-    /// every second).
+    /// every second; a failure is logged at debug, not to repeat a store
+    /// outage every second — requests log it at warn).
     pub async fn purge(&self) -> Result<usize, StoreError> {
-        self.store.purge(self.clock.now_ms()).await
+        let purged = self.store.purge(self.clock.now_ms()).await;
+        if let Err(error) = &purged {
+            tracing::debug!(cause = %error, "purge failed");
+        }
+        purged
     }
 
     /// Forgets every challenge and send log (test mode's `/_admin/reset`).
@@ -278,7 +297,10 @@ fn delivery_cascade(policy: &Policy, request: &SendRequest) -> Result<Vec<Channe
     Ok(cascade)
 }
 
-fn store_failure(error: StoreError) -> Outcome {
+/// The outcome of a store failure during `operation`, logged with its
+/// cause (a warning: the client is answered 503 or 500).
+fn store_failure(operation: &'static str, error: StoreError) -> Outcome {
+    tracing::warn!(operation, cause = %error, "store failed");
     match error {
         StoreError::Unavailable(_) => Outcome::StoreUnavailable {
             retry_after: STORE_RETRY_AFTER,

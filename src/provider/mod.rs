@@ -128,7 +128,7 @@ pub async fn run(
         let state = state.clone();
         let service = service_fn(move |request| {
             let (state, twin) = (state.clone(), twin.clone());
-            async move { handle(&state, &twin, request).await }
+            async move { respond(&state, &twin, request).await }
         });
         Some((stream, service))
     };
@@ -172,6 +172,43 @@ fn no_content() -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
+}
+
+/// Answers one request and writes its access line (debug, target
+/// `otpbench::access`): method, path, status (or the fault that kept the
+/// answer back) and duration — never a body (messages hold codes).
+async fn respond(
+    state: &State,
+    twin: &std::net::TcpStream,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, NoAnswer> {
+    if !tracing::enabled!(target: "otpbench::access", tracing::Level::DEBUG) {
+        return handle(state, twin, request).await;
+    }
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let answer = handle(state, twin, request).await;
+    let duration_us = started.elapsed().as_micros() as u64;
+    match &answer {
+        Ok(response) => tracing::debug!(
+            target: "otpbench::access",
+            %method,
+            path,
+            status = response.status().as_u16(),
+            duration_us,
+            "request"
+        ),
+        Err(no_answer) => tracing::debug!(
+            target: "otpbench::access",
+            %method,
+            path,
+            fault = %no_answer,
+            duration_us,
+            "request"
+        ),
+    }
+    answer
 }
 
 async fn handle(

@@ -39,6 +39,7 @@ use crate::dialect::{self, Dialect, DialectState, Operation, Rejection, Reply, S
 use crate::engine::clock::{Clock, ShiftedClock, SystemClock};
 use crate::engine::code::CodeHasher;
 use crate::engine::identifier::PossibleLengths;
+use crate::engine::outcome::OutcomeKind;
 use crate::engine::Engine;
 use crate::http::body::{self, BodyError};
 use crate::http::json;
@@ -162,7 +163,7 @@ pub async fn run(
         let state = state.clone();
         let service = service_fn(move |request| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(handle(&state, request).await) }
+            async move { Ok::<_, Infallible>(respond(&state, request).await) }
         });
         Some((stream, service))
     };
@@ -214,20 +215,67 @@ async fn sweep(state: Arc<State>) {
     }
 }
 
-async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// What a dialect request was, for the access log.
+struct Served {
+    dialect: Dialect,
+    operation: Operation,
+    outcome: OutcomeKind,
+}
+
+/// Answers one request and writes its access line (debug, target
+/// `otpbench::access`): method, path, dialect, operation, outcome, status
+/// and duration — never a header, a body or a query (codes, tokens and
+/// credentials travel there).
+async fn respond(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
+    if !tracing::enabled!(target: "otpbench::access", tracing::Level::DEBUG) {
+        return handle(state, request, started).await.0;
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let (response, served) = handle(state, request, started).await;
+    let (dialect, operation, outcome) = match &served {
+        Some(served) => (
+            served.dialect.name(),
+            served.operation.name(),
+            served.outcome.name(),
+        ),
+        None => ("-", "-", "-"),
+    };
+    tracing::debug!(
+        target: "otpbench::access",
+        %method,
+        path,
+        dialect,
+        operation,
+        outcome,
+        status = response.status().as_u16(),
+        duration_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+async fn handle(
+    state: &State,
+    request: Request<Incoming>,
+    started: Instant,
+) -> (Response<Full<Bytes>>, Option<Served>) {
     let path = request.uri().path();
     match path {
-        "/healthz" => return health(state, request.method()).await,
-        "/metrics" => return metrics(state, request.method()),
+        "/healthz" => return (health(state, request.method()).await, None),
+        "/metrics" => return (metrics(state, request.method()), None),
         _ => {}
     }
     if path.starts_with("/_admin/") {
         if !state.config.test_mode {
-            return Dialect::Native.reject(Rejection::NotFound).into_response();
+            return (
+                Dialect::Native.reject(Rejection::NotFound).into_response(),
+                None,
+            );
         }
         let (parts, body) = request.into_parts();
-        return match read_body(state, &parts.headers, body).await {
+        let response = match read_body(state, &parts.headers, body).await {
             Ok(body) => {
                 admin::handle(
                     state,
@@ -240,6 +288,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
             }
             Err(rejection) => refuse_body(Dialect::Native, rejection).into_response(),
         };
+        return (response, None);
     }
     let Some((dialect, operation)) = Dialect::route(path) else {
         if let Some((dialect, bare)) = Dialect::slash_redirect(path) {
@@ -294,11 +343,16 @@ fn finish(
     operation: Operation,
     started: Instant,
     reply: Reply,
-) -> Response<Full<Bytes>> {
+) -> (Response<Full<Bytes>>, Option<Served>) {
     state
         .metrics
         .record(dialect, operation, reply.outcome, started.elapsed());
-    reply.into_response()
+    let served = Served {
+        dialect,
+        operation,
+        outcome: reply.outcome,
+    };
+    (reply.into_response(), Some(served))
 }
 
 /// FastAPI's answer to a known path with a trailing slash: 307 (the
@@ -327,7 +381,7 @@ fn slash_redirect(request: &Request<Incoming>, bare: &str) -> Reply {
         status: StatusCode::TEMPORARY_REDIRECT,
         headers,
         body: Bytes::new(),
-        outcome: crate::engine::outcome::OutcomeKind::NotFound,
+        outcome: OutcomeKind::NotFound,
     }
 }
 
