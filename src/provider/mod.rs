@@ -218,6 +218,14 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, NoAnswer> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
+    // Twilio's Basic credentials are checked before the body is read.
+    if let Some(sid) = twilio::account_of(&path) {
+        if parts.method == Method::POST {
+            if let Some(refused) = twilio::refuse_credentials(sid, &parts.headers) {
+                return Ok(refused);
+            }
+        }
+    }
     let body = match body::read(&parts.headers, body, state.body_timeout).await {
         Ok(body) => body,
         // The rest of the body is not read: the connection closes after

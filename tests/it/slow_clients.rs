@@ -261,6 +261,25 @@ async fn the_provider_cuts_off_a_trickled_body() {
     assert!(fate.closed_after < BODY_TIMEOUT + Duration::from_secs(2));
 }
 
+/// The provider's Twilio endpoint checks its Basic credentials before the
+/// body too.
+#[tokio::test]
+async fn the_provider_refuses_twilio_credentials_before_the_body() {
+    let addr = provider().await;
+    let head = head(
+        "/2010-04-01/Accounts/AC0123/Messages.json",
+        65_000,
+        &[
+            "Content-Type: application/x-www-form-urlencoded",
+            // "wrong:x"
+            "Authorization: Basic d3Jvbmc6eA==",
+        ],
+    );
+    let fate = trickle(addr, head, Duration::from_millis(50), Duration::ZERO).await;
+    assert!(fate.answer.starts_with("HTTP/1.1 401"), "{:?}", fate.answer);
+    assert!(fate.closed_after < BODY_TIMEOUT, "{:?}", fate.closed_after);
+}
+
 /// Writes a whole request of `body_len` bytes, then reads the answer, the
 /// way Python's `urllib` does (blocking, no reading while writing).
 fn write_all_then_read(addr: SocketAddr, path: &str, headers: &str, body_len: usize) -> String {
