@@ -61,6 +61,7 @@ impl Bench {
             to,
             purpose: "login".into(),
             channel: None,
+            reachable: None,
             template: self.template.clone(),
             from: None,
         };

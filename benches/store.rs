@@ -117,6 +117,7 @@ impl Subject {
             to: Identifier::Phone(format!("+1415{n:07}")),
             purpose: "login".into(),
             channel: None,
+            reachable: None,
             template: self.template.clone(),
             from: None,
         }

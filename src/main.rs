@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use otpbench::cli::{exit, Cli, Command, ProviderArgs, ServeArgs};
+use otpbench::cli::{exit, init_logging, Cli, Command, ProviderArgs, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -44,10 +44,11 @@ fn run(args: otpbench::cli::run::RunArgs) -> i32 {
 }
 
 fn serve(args: ServeArgs) -> i32 {
+    init_logging(args.log_format);
     let config = match args.server_config() {
         Ok(config) => config,
         Err(error) => {
-            eprintln!("otpbench serve: {error}");
+            tracing::error!("otpbench serve: {error}");
             return exit::USAGE;
         }
     };
@@ -71,6 +72,7 @@ fn serve(args: ServeArgs) -> i32 {
 }
 
 fn provider(args: ProviderArgs) -> i32 {
+    init_logging(args.log_format);
     let config = otpbench::provider::ProviderConfig::default();
     run_server(
         "provider",
@@ -95,7 +97,7 @@ where
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("otpbench {command}: cannot start the runtime: {error}");
+            tracing::error!("otpbench {command}: cannot start the runtime: {error}");
             return exit::USAGE;
         }
     };
@@ -103,14 +105,14 @@ where
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => listener,
             Err(error) => {
-                eprintln!("otpbench {command}: cannot listen on {listen}: {error}");
+                tracing::error!("otpbench {command}: cannot listen on {listen}: {error}");
                 return exit::USAGE;
             }
         };
         let shutdown = match shutdown_signal() {
             Ok(shutdown) => shutdown,
             Err(error) => {
-                eprintln!("otpbench {command}: cannot install signal handlers: {error}");
+                tracing::error!("otpbench {command}: cannot install signal handlers: {error}");
                 return exit::USAGE;
             }
         };
@@ -118,14 +120,14 @@ where
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        eprintln!("otpbench {command}: listening on http://{address} ({details})");
+        tracing::info!("otpbench {command}: listening on http://{address} ({details})");
         match server(listener, shutdown).await {
             Ok(()) => {
-                eprintln!("otpbench {command}: stopped");
+                tracing::info!("otpbench {command}: stopped");
                 exit::OK
             }
             Err(error) => {
-                eprintln!("otpbench {command}: {error}");
+                tracing::error!("otpbench {command}: {error}");
                 exit::USAGE
             }
         }

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError};
 use crate::server::{ServerConfig, StoreSpec};
@@ -68,6 +68,38 @@ pub struct ProviderArgs {
     /// Address to listen on (host:port).
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_PROVIDER_LISTEN)]
     pub listen: SocketAddr,
+
+    /// How log lines are written to stderr: human text or one JSON object
+    /// per line (for log shippers). RUST_LOG filters them (default info;
+    /// RUST_LOG=debug adds a line per request).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Sends `tracing` events to stderr in `format`, filtered by `RUST_LOG`
+/// (`info` when unset or unreadable). Logs never carry a code, a secret,
+/// a token or a credential: the events are written that way (module docs
+/// of `server`, `engine`, `delivery::http`), and no request header, body
+/// or query is ever logged. Does nothing when a subscriber is already set.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// Flags of `otpbench serve`.
@@ -96,7 +128,8 @@ pub struct ServeArgs {
 
     /// Serve /_admin/clock, /_admin/reset, /_admin/messages and
     /// /_admin/customers, and use a clock that /_admin/clock can move
-    /// forward. Never in production.
+    /// forward; LoyaltyDog's mockCode then holds the code (its vendor's
+    /// dev/test mode). Never in production.
     #[arg(long)]
     pub test_mode: bool,
 
@@ -104,6 +137,12 @@ pub struct ServeArgs {
     /// (native "code", LoyaltyDog "mockCode"). Never in production.
     #[arg(long)]
     pub echo_codes: bool,
+
+    /// How log lines are written to stderr: human text or one JSON object
+    /// per line (for log shippers). RUST_LOG filters them (default info;
+    /// RUST_LOG=debug adds a line per request).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl ServeArgs {
@@ -133,6 +172,7 @@ impl ServeArgs {
             retry: Default::default(),
             test_mode: self.test_mode,
             echo_codes: self.echo_codes,
+            ..ServerConfig::default()
         })
     }
 }

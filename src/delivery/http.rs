@@ -6,7 +6,9 @@
 //! retried with exponential backoff and full jitter, up to
 //! [`RetryPolicy::attempts`] attempts; a 4xx answer is final. When a
 //! channel gives up, the engine moves on to the next channel of the
-//! cascade (see `Engine::send`).
+//! cascade (see `Engine::send`). Failed attempts are logged at warn with
+//! the channel and the cause, never the message (its text holds the
+//! code).
 
 use std::time::Duration;
 
@@ -127,7 +129,9 @@ impl HttpDelivery {
         };
         match tokio::time::timeout(self.policy.timeout, exchange).await {
             Err(_) => Err(Failure::Retry(DeliveryError::Timeout)),
-            Ok(Err(error)) => Err(Failure::Retry(DeliveryError::Connection(error.to_string()))),
+            Ok(Err(error)) => Err(Failure::Retry(DeliveryError::Connection(with_causes(
+                &error,
+            )))),
             Ok(Ok(status)) if status.is_success() => Ok(()),
             Ok(Ok(status)) if status.is_server_error() => {
                 Err(Failure::Retry(DeliveryError::Rejected(status.to_string())))
@@ -135,6 +139,19 @@ impl HttpDelivery {
             Ok(Ok(status)) => Err(Failure::Final(DeliveryError::Rejected(status.to_string()))),
         }
     }
+}
+
+/// An error with the chain of its causes (hyper's own text is only
+/// "client error (Connect)"; the operator wants "connection refused").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 enum Failure {
@@ -155,14 +172,23 @@ impl Delivery for HttpDelivery {
             serde_json::to_vec(&wire).map_err(|e| DeliveryError::Rejected(e.to_string()))?,
         );
         let mut last = DeliveryError::Timeout;
-        for attempt in 1..=self.policy.attempts.max(1) {
+        let attempts = self.policy.attempts.max(1);
+        for attempt in 1..=attempts {
             if attempt > 1 {
                 tokio::time::sleep(self.policy.backoff(attempt - 1)).await;
             }
+            // Logged with the channel and the cause, never the message:
+            // its text holds the code. Giving up is the engine's warning.
             match self.attempt(body.clone()).await {
                 Ok(()) => return Ok(()),
-                Err(Failure::Final(error)) => return Err(error),
-                Err(Failure::Retry(error)) => last = error,
+                Err(Failure::Final(error)) => {
+                    tracing::warn!(channel = %message.channel, attempt, cause = %error, "provider refused the message");
+                    return Err(error);
+                }
+                Err(Failure::Retry(error)) => {
+                    tracing::warn!(channel = %message.channel, attempt, attempts, cause = %error, "provider attempt failed");
+                    last = error;
+                }
             }
         }
         Err(last)

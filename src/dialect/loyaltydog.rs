@@ -7,7 +7,8 @@
 //! - `POST /v2/giftcards/customers/otp/send` Bearer JWT `{"target": e-mail
 //!   or phone}` → 200 `{"success": true, "message": "OTP sent", "error":
 //!   null, "otpType": "email"|"sms", "mockCode": null}` (`mockCode` holds
-//!   the code only with `--echo-codes`).
+//!   the code in the seed's dev/test mode: `--test-mode` or
+//!   `--echo-codes`).
 //! - `POST /v2/giftcards/customers/otp/verify` Bearer JWT `{"target",
 //!   "code"}` → 200 `{"success": true, "message": "OTP verified", "error":
 //!   null}`.
@@ -18,6 +19,11 @@
 //!   "msg", "input", "ctx"?}]}`, one item per problem, as pydantic 2 words
 //!   them: missing field, wrong type, empty, too long (`target` 255
 //!   characters, `code` 64, `api_key` 255), invalid JSON, not an object.
+//!
+//! As FastAPI does, a known path with a trailing slash is answered 307
+//! with `Location` the path without it (the server does that, asked by
+//! [`Protocol::REDIRECTS_SLASHES`]), and a UTF-8 byte order mark before
+//! the JSON is skipped.
 //!
 //! Tokens live in `tokens` (signed, checked against the engine's
 //! clock); the FastAPI-style body checks and their 422s in `validation`.
@@ -132,6 +138,13 @@ pub(super) const DETAILS: ErrorTable<&str> = ErrorTable::new(&[
         "Request Entity Too Large",
         BODY,
     ),
+    // After the 413, so that an invalid body never renders as it.
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Request Timeout",
+        BODY,
+    ),
 ]);
 
 static TEMPLATE: std::sync::LazyLock<Template> = std::sync::LazyLock::new(|| {
@@ -149,15 +162,34 @@ impl Protocol for LoyaltyDog {
         (VERIFY_PATH, Operation::Verify),
     ];
 
+    /// The access token of send and verify, before the body is read (the
+    /// token endpoint takes none).
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        if operation == Operation::Token {
+            return Ok(());
+        }
+        let now_ms = context.engine.clock().now_ms();
+        let authenticated =
+            bearer_token(headers).is_some_and(|token| context.state.tokens.accepts(token, now_ms));
+        if !authenticated {
+            return Err(Outcome::Unauthorized.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let (target, _) = admit(context, request, &[(TARGET, MAX_TARGET_CHARS)])?;
+        let (target, _) = admit(request, &[(TARGET, MAX_TARGET_CHARS)])?;
         let policy = &context.config.loyaltydog.policy;
         Ok(SendCall::new(policy, TENANT, target, PURPOSE, &TEMPLATE))
     }
 
-    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
+    fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let fields = [(TARGET, MAX_TARGET_CHARS), ("code", MAX_SUBMITTED_CODE_LEN)];
-        let (target, values) = admit(context, request, &fields)?;
+        let (target, values) = admit(request, &fields)?;
         Ok(VerifyCall::by_key(TENANT, target, PURPOSE, &values[1]))
     }
 
@@ -187,6 +219,15 @@ impl Protocol for LoyaltyDog {
             None => Self::render(&Observed::InternalError, Operation::Token, None),
         }
     }
+
+    /// The code goes into `mockCode` in the seed's "dev/test mode": test
+    /// mode here, or `--echo-codes`.
+    fn echoes_codes(context: &ServeContext<'_>) -> bool {
+        context.echo_codes || context.test_mode
+    }
+
+    /// FastAPI answers `…/otp/send/` with 307 to `…/otp/send`.
+    const REDIRECTS_SLASHES: bool = true;
 
     /// The target's type and, in dev mode, the code; invalid input is the
     /// target's format or a schema problem, as its 422 item says it.
@@ -272,6 +313,7 @@ impl Protocol for LoyaltyDog {
             Rejection::PayloadTooLarge => {
                 detail(DETAILS.by_status_text(413, "Request Entity Too Large"))
             }
+            Rejection::RequestTimeout => detail(DETAILS.by_status_text(408, "Request Timeout")),
             Rejection::UnreadableBody => {
                 validation::unprocessable(validation::items(&Invalid::body(Fault::Missing)))
             }
@@ -327,18 +369,11 @@ impl Protocol for LoyaltyDog {
     }
 }
 
-/// Token, then the body's schema, then the target.
+/// After the token: the body's schema, then the target.
 fn admit(
-    context: &ServeContext<'_>,
     request: &Request<'_>,
     fields: &[(&'static str, usize)],
 ) -> Result<(Identifier, Vec<String>), Refusal> {
-    let now_ms = context.engine.clock().now_ms();
-    let authenticated = bearer_token(request.headers)
-        .is_some_and(|token| context.state.tokens.accepts(token, now_ms));
-    if !authenticated {
-        return Err(Outcome::Unauthorized.into());
-    }
     let values = validation::check(request.headers, request.body, fields)?;
     match Identifier::parse(&values[0]) {
         Ok(target) => Ok((target, values)),

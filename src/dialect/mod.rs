@@ -8,7 +8,9 @@
 //! the compiler checks that it implements the whole contract.
 //!
 //! Server side, every dialect is served by the same skeleton ([`serve`]):
-//! the dialect *admits* a request (checks it in its documented order and
+//! the dialect checks the request head before the body is read
+//! ([`Protocol::admit_headers`]: credentials in headers), then *admits*
+//! the request (checks the rest in its documented order and
 //! turns it into an engine operation, or refuses it with a [`Refusal`]),
 //! the engine decides, and the dialect renders in two steps:
 //! [`Protocol::observe`] says what of the engine's [`Outcome`] reaches the
@@ -74,7 +76,9 @@ pub use reply::{ErrorRow, ErrorTable, Reply};
 pub use sigmasms::SigmaSms;
 pub use valify::{egyptian_mobile, Valify};
 
-pub(crate) use native::{reject as reject_native, render_outcome as render_native};
+pub(crate) use native::{
+    not_found as not_found_native, reject as reject_native, render_outcome as render_native,
+};
 
 use crate::config::Config;
 use crate::delivery::Template;
@@ -112,8 +116,22 @@ pub trait Protocol {
 
     // ---- server side -------------------------------------------------
 
-    /// Checks a send request, in the dialect's documented order, and says
-    /// what to ask the engine.
+    /// The checks of the dialect's documented order that need only the
+    /// request head — credentials in headers, and what comes before them
+    /// (Valify's content type) — run before the body is read, so a client
+    /// without credentials cannot make the server hold its body. By
+    /// default there are none (REES46's credentials are in the body).
+    fn admit_headers(
+        _context: &ServeContext<'_>,
+        _operation: Operation,
+        _headers: &HeaderMap,
+    ) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    /// Checks a send request whose head [`Protocol::admit_headers`]
+    /// passed, in the dialect's documented order, and says what to ask
+    /// the engine.
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>>;
 
     /// Checks a verify request and says what to ask the engine.
@@ -129,8 +147,19 @@ pub trait Protocol {
     /// customer); by default nothing.
     fn on_sent(_context: &ServeContext<'_>, _to: &Identifier) {}
 
+    /// Whether this server's answers carry codes where the dialect has a
+    /// field for them: with `--echo-codes`, by default. LoyaltyDog also in
+    /// test mode, its vendor's dev/test mode.
+    fn echoes_codes(context: &ServeContext<'_>) -> bool {
+        context.echo_codes
+    }
+
+    /// Whether a known path with a trailing slash added is redirected
+    /// (307) to the path without it, as FastAPI's `redirect_slashes` does.
+    const REDIRECTS_SLASHES: bool = false;
+
     /// What of an engine outcome this dialect puts on the wire.
-    /// `echo_codes` is the server's `--echo-codes`.
+    /// `echo_codes` is what [`Protocol::echoes_codes`] said.
     fn observe(outcome: &Outcome, echo_codes: bool) -> Observed;
 
     /// Renders an outcome, as observed, for `operation`; `id` is the
@@ -203,10 +232,37 @@ macro_rules! dialects {
                 match self { $(Dialect::$variant => <$protocol>::route(path)),+ }
             }
 
-            /// Serves one routed request (what the server does after
-            /// routing and reading the body; public so benchmarks and
-            /// embedders can call it).
+            fn redirects_slashes(self) -> bool {
+                match self { $(Dialect::$variant => <$protocol>::REDIRECTS_SLASHES),+ }
+            }
+
+            /// Serves one routed request whose body was read: the head's
+            /// checks, then the rest (public so benchmarks and embedders
+            /// can call it).
             pub async fn serve(self, context: &ServeContext<'_>, request: Request<'_>) -> Reply {
+                match self.admit_headers(context, request.operation, request.headers) {
+                    Some(refused) => refused,
+                    None => self.serve_admitted(context, request).await,
+                }
+            }
+
+            /// The answer to a request whose head fails the dialect's
+            /// checks ([`Protocol::admit_headers`]), or `None` when the
+            /// server is to read the body and go on.
+            pub fn admit_headers(
+                self,
+                context: &ServeContext<'_>,
+                operation: Operation,
+                headers: &HeaderMap,
+            ) -> Option<Reply> {
+                match self {
+                    $(Dialect::$variant => admit_headers::<$protocol>(context, operation, headers)),+
+                }
+            }
+
+            /// Serves a request whose head [`Dialect::admit_headers`]
+            /// passed.
+            pub async fn serve_admitted(self, context: &ServeContext<'_>, request: Request<'_>) -> Reply {
                 match self { $(Dialect::$variant => serve::<$protocol>(context, request).await),+ }
             }
 
@@ -289,6 +345,15 @@ impl Dialect {
             .find_map(|dialect| dialect.route_own(path).map(|op| (dialect, op)))
     }
 
+    /// Where an unrouted `path` is redirected to, for dialects that
+    /// redirect a trailing slash ([`Protocol::REDIRECTS_SLASHES`]): the
+    /// route without the slash.
+    pub fn slash_redirect(path: &str) -> Option<(Dialect, &str)> {
+        let bare = path.strip_suffix('/')?;
+        let (dialect, _) = Dialect::route(bare)?;
+        dialect.redirects_slashes().then_some((dialect, bare))
+    }
+
     /// Whose error shape an unknown path gets: the dialect whose path
     /// prefix it has, else native (otpbench's own).
     pub fn owner_of(path: &str) -> Dialect {
@@ -335,7 +400,27 @@ impl std::fmt::Display for Dialect {
     }
 }
 
-/// The one serve skeleton: admit → engine → observe → render.
+/// The head's checks, before the body is read; a refusal rendered.
+fn admit_headers<P: Protocol>(
+    context: &ServeContext<'_>,
+    operation: Operation,
+    headers: &HeaderMap,
+) -> Option<Reply> {
+    if matches!(operation, Operation::Other) {
+        return None;
+    }
+    match P::admit_headers(context, operation, headers) {
+        Ok(()) => None,
+        Err(Refusal::Answer(reply)) => Some(reply),
+        Err(Refusal::Outcome(outcome)) => {
+            let observed = P::observe(&outcome, false);
+            Some(P::render(&observed, operation, None))
+        }
+    }
+}
+
+/// The one serve skeleton, after the head's checks: admit → engine →
+/// observe → render.
 async fn serve<P: Protocol>(context: &ServeContext<'_>, request: Request<'_>) -> Reply {
     let operation = request.operation;
     let admitted = match operation {
@@ -361,7 +446,7 @@ async fn serve<P: Protocol>(context: &ServeContext<'_>, request: Request<'_>) ->
         Err(Refusal::Outcome(outcome)) => (outcome, Echo::default()),
         Err(Refusal::Answer(reply)) => return reply,
     };
-    let mut observed = P::observe(&outcome, context.echo_codes);
+    let mut observed = P::observe(&outcome, P::echoes_codes(context));
     if let (Observed::Sent(receipt), Outcome::Sent(sent)) = (&mut observed, &outcome) {
         echo.annotate(receipt, sent.code.as_str());
     }
@@ -418,6 +503,7 @@ impl<'a> SendCall<'a> {
                 to,
                 purpose: purpose.into(),
                 channel: None,
+                reachable: None,
                 template: template.clone(),
                 from: None,
             },
@@ -595,6 +681,8 @@ pub enum Rejection {
     PayloadTooLarge,
     /// The body could not be read (the client went away mid-body).
     UnreadableBody,
+    /// The body was not all there within the server's time limit (408).
+    RequestTimeout,
 }
 
 impl Rejection {

@@ -7,7 +7,8 @@
 //!   → 200 `{"verified": true}`.
 //! - Everything else is RFC 9457 `application/problem+json` with
 //!   `type = urn:otpbench:<outcome-with-dashes>`, `attempts_remaining` /
-//!   `retry_after` where they apply and `Retry-After` on 429 and 503.
+//!   `retry_after` where they apply and `Retry-After` on every 429 and 503
+//!   (a provider outage: a fixed 5 s).
 //!
 //! Both endpoints take `Authorization: Bearer <native.bearer>` and
 //! `Content-Type: application/json`; the checks run in that order (401,
@@ -40,6 +41,9 @@ const TENANT: &str = "native";
 /// The purpose of requests that name none.
 pub(super) const DEFAULT_PURPOSE: &str = "default";
 const MAX_PURPOSE_LEN: usize = 64;
+/// The `Retry-After` of a provider-unavailable 503, whose wait the engine
+/// cannot know: long enough for a gateway's blip to pass.
+const PROVIDER_RETRY_AFTER_SECS: u64 = 5;
 const EXPECTED_STRING: &str = "expected a string";
 
 static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
@@ -56,8 +60,22 @@ impl Protocol for Native {
         (VERIFY_PATH, Operation::Verify),
     ];
 
+    /// The bearer token, before the body is read.
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        let authorized = bearer_token(headers)
+            .is_some_and(|token| secret_eq(token, &context.config.native.bearer));
+        if !authorized {
+            return Err(Outcome::Unauthorized.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let body = admit(context, request)?;
+        let body = admit(request)?;
         let to = recipient(&body)?;
         let purpose = purpose(&body)?;
         let channel = match string_field(&body, "channel")? {
@@ -78,8 +96,8 @@ impl Protocol for Native {
         Ok(call)
     }
 
-    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let body = admit(context, request)?;
+    fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
+        let body = admit(request)?;
         let code = required(&body, "code")?.to_string();
         let by = match (string_field(&body, "id")?, body.contains_key("to")) {
             (Some(_), true) => {
@@ -197,13 +215,8 @@ impl Protocol for Native {
     }
 }
 
-/// Auth, content type and JSON object, in that order.
-fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
-    let authorized = bearer_token(request.headers)
-        .is_some_and(|token| secret_eq(token, &context.config.native.bearer));
-    if !authorized {
-        return Err(Outcome::Unauthorized.into());
-    }
+/// After the token: content type and JSON object, in that order.
+fn admit(request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
     if !is_json(request.headers) {
         return Err(Outcome::UnsupportedMediaType.into());
     }
@@ -328,6 +341,21 @@ pub(crate) fn render_outcome(outcome: &Outcome) -> Reply {
     Native::render(&Native::observe(outcome, false), Operation::Other, None)
 }
 
+/// A `not-found` problem whose detail says what was not found (the admin
+/// routes name the thing they were asked about).
+pub(crate) fn not_found(detail: String) -> Reply {
+    let (status, title) = status_and_title(OutcomeKind::NotFound);
+    let body = Problem {
+        kind: "urn:otpbench:not-found".into(),
+        title,
+        status: status.as_u16(),
+        detail,
+        attempts_remaining: None,
+        retry_after: None,
+    };
+    Reply::json(status, PROBLEM_JSON, &body, OutcomeKind::NotFound)
+}
+
 fn problem(outcome: &Observed) -> Reply {
     // `unrecognized` is a client-side verdict; a server never answers it.
     let kind = match outcome.kind() {
@@ -341,6 +369,9 @@ fn problem(outcome: &Observed) -> Reply {
         | Outcome::StoreUnavailable { retry_after } => {
             Some(retry_after.map_or(1, retry_after_secs))
         }
+        // Every channel failed after its retries: the engine knows no
+        // better time, so the client is told a fixed one (README).
+        Outcome::ProviderUnavailable => Some(PROVIDER_RETRY_AFTER_SECS),
         _ => None,
     };
     let attempts_remaining = match outcome {
@@ -366,7 +397,8 @@ fn problem(outcome: &Observed) -> Reply {
     reply
 }
 
-/// 404 / 405 / 413 / 400 for requests that never reached an operation.
+/// 404 / 405 / 413 / 400 / 408 for requests that never reached an
+/// operation.
 pub(crate) fn reject(rejection: Rejection) -> Reply {
     let (status, kind, title, detail) = match rejection {
         Rejection::NotFound => (
@@ -392,6 +424,12 @@ pub(crate) fn reject(rejection: Rejection) -> Reply {
             "invalid-input",
             "Invalid input",
             "the request body could not be read",
+        ),
+        Rejection::RequestTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            "the request body did not arrive in time",
         ),
     };
     let body = Problem {
@@ -432,7 +470,7 @@ fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     };
     let detail = text(&body, "detail").unwrap_or_default();
     let kind = match kind {
-        "method-not-allowed" | "payload-too-large" => OutcomeKind::InvalidInput,
+        "method-not-allowed" | "payload-too-large" | "request-timeout" => OutcomeKind::InvalidInput,
         other => match OutcomeKind::from_name(&other.replace('-', "_")) {
             Some(kind) => kind,
             None => return response.unrecognized("an unknown problem type"),
@@ -440,7 +478,7 @@ fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
     };
     let expected = match kind {
         OutcomeKind::InvalidInput => match response.status {
-            405 | 413 => response.status,
+            405 | 408 | 413 => response.status,
             _ => 400,
         },
         kind => status_and_title(kind).0.as_u16(),
@@ -566,7 +604,7 @@ mod tests {
             assert_eq!(got, status, "{outcome:?}");
             assert_eq!(json["type"], format!("urn:otpbench:{kind}"), "{outcome:?}");
             assert_eq!(json["status"], status);
-            let retries = status == 429 || kind == "store-unavailable";
+            let retries = status == 429 || status == 503;
             assert_eq!(headers.contains_key(RETRY_AFTER), retries, "{outcome:?}");
             assert_eq!(json.get("retry_after").is_some(), retries, "{outcome:?}");
         }

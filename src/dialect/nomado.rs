@@ -89,6 +89,7 @@ pub(super) const ERRORS: ErrorTable = ErrorTable::new(&[
     ErrorRow::new(OutcomeKind::NotFound, StatusCode::NOT_FOUND, "Not found"),
     METHOD_NOT_ALLOWED,
     PAYLOAD_TOO_LARGE,
+    REQUEST_TIMEOUT,
 ]);
 
 const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
@@ -106,6 +107,11 @@ const PAYLOAD_TOO_LARGE: ErrorRow = ErrorRow::new(
     StatusCode::PAYLOAD_TOO_LARGE,
     "Payload too large",
 );
+const REQUEST_TIMEOUT: ErrorRow = ErrorRow::new(
+    OutcomeKind::InvalidInput,
+    StatusCode::REQUEST_TIMEOUT,
+    "Request timeout",
+);
 
 impl Protocol for Nomado {
     const NAME: &'static str = "nomado";
@@ -117,8 +123,22 @@ impl Protocol for Nomado {
         (VERIFY_PATH, Operation::Verify),
     ];
 
+    /// Basic credentials, before the body is read.
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        let authorized = basic_credentials(headers)
+            .is_some_and(|given| secret_eq(&given, &context.config.nomado.basic));
+        if !authorized {
+            return Err(Outcome::Unauthorized.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let (body, to) = admit(context, request)?;
+        let (body, to) = admit(request)?;
         let template_text = wire::optional(&body, "template")
             .map_err(|fault| Invalid::new("template", fault))?
             .unwrap_or(PLACEHOLDER);
@@ -158,8 +178,8 @@ impl Protocol for Nomado {
         Ok(call)
     }
 
-    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let (body, to) = admit(context, request)?;
+    fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
+        let (body, to) = admit(request)?;
         let token = wire::field(&body, "token")?;
         Ok(VerifyCall::by_key(TENANT, to, PURPOSE, token))
     }
@@ -209,6 +229,7 @@ impl Protocol for Nomado {
             Rejection::NotFound => ERRORS.by_status_text(404, "Not found"),
             Rejection::MethodNotAllowed(_) => Some(&METHOD_NOT_ALLOWED),
             Rejection::PayloadTooLarge => Some(&PAYLOAD_TOO_LARGE),
+            Rejection::RequestTimeout => Some(&REQUEST_TIMEOUT),
             Rejection::UnreadableBody => {
                 let message = format!("{BAD_REQUEST}the body could not be read");
                 return error(StatusCode::BAD_REQUEST, &message, OutcomeKind::InvalidInput);
@@ -254,16 +275,8 @@ impl Protocol for Nomado {
     }
 }
 
-/// Basic credentials, then a JSON object and a possible phone in `to`.
-fn admit(
-    context: &ServeContext<'_>,
-    request: &Request<'_>,
-) -> Result<(Map<String, Value>, Identifier), Refusal> {
-    let authorized = basic_credentials(request.headers)
-        .is_some_and(|given| secret_eq(&given, &context.config.nomado.basic));
-    if !authorized {
-        return Err(Outcome::Unauthorized.into());
-    }
+/// After the credentials: a JSON object and a possible phone in `to`.
+fn admit(request: &Request<'_>) -> Result<(Map<String, Value>, Identifier), Refusal> {
     let body = wire::object(request.body)?;
     let to = wire::field(&body, "to")?;
     let to = Identifier::phone(to)

@@ -13,7 +13,11 @@
 //! (`^[A-Za-z0-9_]{1,64}$`), and for verify `code` (a string). The content
 //! type is not checked: the vendor's own example is what `curl` sends.
 //! Each `event` is an independent challenge for the phone; all events of a
-//! phone share its send limits. The first accepted send to a phone creates
+//! phone share its send limits. Delivery cascades through the policy's
+//! channels (default sms, telegram, email) that the customer has a
+//! contact for — the ones keyed by its phone; a customer here has no
+//! e-mail, so e-mail is skipped and "Delivery failed" answered when
+//! nothing is left. The first accepted send to a phone creates
 //! a customer record with source `loyalty_otp` ([`Customers`], served in
 //! test mode at `GET /_admin/customers/<identifier>`).
 
@@ -23,6 +27,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use foldhash::fast::RandomState;
 use serde::Serialize;
 
+use crate::delivery::Channel;
 use crate::dialect::prelude::*;
 
 /// The REES46 dialect.
@@ -38,6 +43,18 @@ pub(super) const CUSTOMER_SOURCE: &str = "loyalty_otp";
 /// How many customer records are kept (the oldest go first), so memory
 /// stays flat under endless load with random phones.
 const MAX_CUSTOMERS: usize = 100_000;
+
+/// The channels a customer is reached on: those keyed by its phone. The
+/// seed finds the other contacts (e-mail, mobile push…) by phone in the
+/// CDP, and every customer here was created from a phone alone, so it has
+/// none of them: the cascade skips e-mail and push, and a send with
+/// nothing left is 503 "Delivery failed".
+const CUSTOMER_CONTACTS: &[Channel] = &[
+    Channel::Sms,
+    Channel::Telegram,
+    Channel::Max,
+    Channel::Whatsapp,
+];
 
 const IDENTIFIER: &str = "identifier";
 const EVENT: &str = "event";
@@ -131,6 +148,12 @@ pub(super) const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
         "Request too large",
         BODY,
     ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Request timeout",
+        BODY,
+    ),
 ]);
 
 const INTERNAL_ERROR: ErrorRow<&str> = ErrorRow::keyed(
@@ -157,7 +180,9 @@ impl Protocol for Rees46 {
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let (_, phone, event) = admit(context, request)?;
         let policy = &context.config.rees46.policy;
-        Ok(SendCall::new(policy, TENANT, phone, event, &TEMPLATE))
+        let mut call = SendCall::new(policy, TENANT, phone, event, &TEMPLATE);
+        call.request.reachable = Some(CUSTOMER_CONTACTS);
+        Ok(call)
     }
 
     fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
@@ -206,6 +231,7 @@ impl Protocol for Rees46 {
             Rejection::MethodNotAllowed(_) => ERRORS.by_status_text(405, "Method not allowed"),
             Rejection::PayloadTooLarge => ERRORS.by_status_text(413, "Request too large"),
             Rejection::UnreadableBody => ERRORS.by_kind_and(OutcomeKind::InvalidInput, &BODY),
+            Rejection::RequestTimeout => ERRORS.by_status_text(408, "Request timeout"),
         };
         error(row.unwrap_or(&INTERNAL_ERROR))
     }

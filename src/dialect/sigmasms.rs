@@ -13,8 +13,10 @@
 //! (`Content-Type: application/json`, as NestJS parses nothing else) that
 //! is an object with string fields (400 ValidationException), the widget
 //! (404 unknown, 403 blocked, 403 ForbiddenException when it belongs to
-//! another account), the recipient (a possible phone number). Paths are
-//! taken with or without the trailing slash.
+//! another account), the recipient (a possible phone number). `widgetId`
+//! and `requestId` are `string(uuid)`: the canonical hyphenated form only
+//! (hex in either case). Paths are taken with or without the trailing
+//! slash.
 
 use std::sync::LazyLock;
 
@@ -111,6 +113,12 @@ pub(super) const ERRORS: ErrorTable<&str> = ErrorTable::new(&[
         "Слишком большой запрос",
         "PayloadTooLargeException",
     ),
+    ErrorRow::keyed(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Время ожидания запроса истекло",
+        "RequestTimeoutException",
+    ),
 ]);
 
 const VALIDATION_ERROR: ErrorRow<&str> = ErrorRow::keyed(
@@ -154,11 +162,24 @@ impl Protocol for SigmaSms {
         ("/api/n/otp-handler/check/", Operation::Verify),
     ];
 
+    /// The bearer token, before the body is read.
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        let authorized = bearer_token(headers)
+            .is_some_and(|token| secret_eq(token, &context.config.sigmasms.bearer));
+        if !authorized {
+            return Err(Outcome::Unauthorized.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let body = admit(context, request)?;
+        let body = admit(request)?;
         let widget = wire::field(&body, "widgetId")?;
-        let widget =
-            Uuid::parse_str(widget).map_err(|_| Invalid::new("widgetId", Fault::Malformed))?;
+        let widget = canonical_uuid(widget).ok_or(Invalid::new("widgetId", Fault::Malformed))?;
         let recipient = wire::field(&body, "recipient")?;
         let state = context
             .config
@@ -181,10 +202,10 @@ impl Protocol for SigmaSms {
         Ok(SendCall::new(policy, TENANT, to, widget, &TEMPLATE))
     }
 
-    fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let body = admit(context, request)?;
+    fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
+        let body = admit(request)?;
         let id = wire::field(&body, "requestId")?;
-        let id = Uuid::parse_str(id).map_err(|_| Invalid::new("requestId", Fault::Malformed))?;
+        let id = canonical_uuid(id).ok_or(Invalid::new("requestId", Fault::Malformed))?;
         let code = wire::field(&body, "code")?;
         Ok(VerifyCall::by_id(TENANT, id, code).quoting(id.hyphenated().to_string()))
     }
@@ -224,6 +245,7 @@ impl Protocol for SigmaSms {
             Rejection::MethodNotAllowed(_) => "MethodNotAllowedException",
             Rejection::PayloadTooLarge => "PayloadTooLargeException",
             Rejection::UnreadableBody => "ValidationException",
+            Rejection::RequestTimeout => "RequestTimeoutException",
         };
         let row = ERRORS.by_key(&name).unwrap_or(&VALIDATION_ERROR);
         let mut reply = error(row);
@@ -291,20 +313,23 @@ impl Protocol for SigmaSms {
     }
 }
 
-/// Bearer token, then a JSON object.
-fn admit(
-    context: &ServeContext<'_>,
-    request: &Request<'_>,
-) -> Result<serde_json::Map<String, Value>, Refusal> {
-    let authorized = bearer_token(request.headers)
-        .is_some_and(|token| secret_eq(token, &context.config.sigmasms.bearer));
-    if !authorized {
-        return Err(Outcome::Unauthorized.into());
-    }
+/// After the token: a JSON object.
+fn admit(request: &Request<'_>) -> Result<serde_json::Map<String, Value>, Refusal> {
     if !is_json(request.headers) {
         return Err(Invalid::body(Fault::NotJson).into());
     }
     Ok(wire::object(request.body)?)
+}
+
+/// A `string(uuid)` as the seed types it: the canonical hyphenated form
+/// (`8-4-4-4-12` hex digits, either case) only — not `{…}`, undashed hex
+/// or `urn:uuid:…`, which `Uuid::parse_str` would also take.
+fn canonical_uuid(text: &str) -> Option<Uuid> {
+    if text.len() != 36 {
+        return None;
+    }
+    // Of the forms `parse_str` reads, only the hyphenated one is 36 long.
+    Uuid::parse_str(text).ok()
 }
 
 /// An exception body `{"type", "message", "httpStatus"}`.
@@ -315,5 +340,29 @@ fn error(row: &ErrorRow<&str>) -> Reply {
         reply.with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     } else {
         reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `{uuid}`, undashed hex and `urn:uuid:…` were taken as
+    /// the active widget.
+    #[test]
+    fn only_the_hyphenated_uuid_form_is_a_uuid() {
+        let id = "123634df-ddfe-4dda-b31d-f3b4e75fc5dc";
+        assert!(canonical_uuid(id).is_some());
+        assert!(canonical_uuid(&id.to_uppercase()).is_some());
+        for other in [
+            "{123634df-ddfe-4dda-b31d-f3b4e75fc5dc}",
+            "123634dfddfe4ddab31df3b4e75fc5dc",
+            "urn:uuid:123634df-ddfe-4dda-b31d-f3b4e75fc5dc",
+            "123634df-ddfe-4dda-b31d-f3b4e75fc5d",
+            "123634df-ddfe-4dda-b31d-f3b4e75fc5dcx",
+            "123634dfxddfe-4dda-b31d-f3b4e75fc5dc",
+        ] {
+            assert_eq!(canonical_uuid(other), None, "{other}");
+        }
     }
 }

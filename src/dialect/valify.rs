@@ -10,20 +10,20 @@
 //!   "bundle_key"}` (or wrapped) → 200 `{"result": {"verified": true},
 //!   "transaction_id": uuid}`.
 //! - Errors `{"message"}` with the seed's texts (400, 401, 403, 404, 415,
-//!   500; 503 for the store), domain errors 422 `{"message",
+//!   500 — also for an unavailable store), domain errors 422 `{"message",
 //!   "error_code"}` ([`DOMAIN_ERRORS`]).
 //!
 //! Checks run in this order: content type (415), access token (403 — the
 //! seed's "access_token could not be found"; observed as `forbidden`), a
 //! JSON object with string fields (400), bundle key (401; observed as
 //! `unauthorized`), `lang` (400), then the phone: a *valid* Egyptian
-//! mobile number by libphonenumber (422 1001), national (`01…`) or
-//! international (`+201…`). The `lang` picks the SMS text; errors are in
+//! mobile number by libphonenumber's pattern (422 1001), written with
+//! the prefix `+20`, `0020` or `0` and single spaces or dashes between
+//! digit groups, nothing else around it. The `lang` picks the SMS text; errors are in
 //! English. Paths are taken with or without the trailing slash.
 
 use std::sync::LazyLock;
 
-use phonenumber::country::Id as Country;
 use uuid::Uuid;
 
 use crate::dialect::prelude::*;
@@ -67,16 +67,17 @@ pub(super) const ERRORS: ErrorTable = ErrorTable::new(&[
         "Request Entity Too Large",
     ),
     ErrorRow::new(
+        OutcomeKind::InvalidInput,
+        StatusCode::REQUEST_TIMEOUT,
+        "Request Timeout",
+    ),
+    ErrorRow::new(
         OutcomeKind::UnsupportedMediaType,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "Unsupported Media Type",
     ),
+    // Also an unavailable store's answer: the one 5xx Valify documents.
     INTERNAL_ERROR,
-    ErrorRow::new(
-        OutcomeKind::StoreUnavailable,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Service Unavailable",
-    ),
 ]);
 
 const INTERNAL_ERROR: ErrorRow = ErrorRow::new(
@@ -154,6 +155,23 @@ impl Protocol for Valify {
         ("/api/v1/otp/verify", Operation::Verify),
     ];
 
+    /// Content type, then the access token, before the body is read.
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _operation: Operation,
+        headers: &hyper::HeaderMap,
+    ) -> Result<(), Refusal> {
+        if !is_json(headers) {
+            return Err(Outcome::UnsupportedMediaType.into());
+        }
+        let known = bearer_token(headers)
+            .is_some_and(|token| secret_eq(token, &context.config.valify.bearer));
+        if !known {
+            return Err(Outcome::Forbidden.into());
+        }
+        Ok(())
+    }
+
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let body = admit(context, request)?;
         let template = match wire::optional(&body, "lang") {
@@ -181,7 +199,9 @@ impl Protocol for Valify {
     }
 
     /// The transaction id and sends left of a send; a message (and code)
-    /// otherwise. Invalid input is the phone's 1001 or the one 400.
+    /// otherwise. Invalid input is the phone's 1001 or the one 400; an
+    /// unavailable store is the one documented 5xx, 500 "Internal Server
+    /// Error", so that is what a client sees of it.
     fn observe(outcome: &Outcome, _echo_codes: bool) -> Observed {
         match outcome {
             Outcome::Sent(sent) => Observed::Sent(Receipt {
@@ -189,6 +209,7 @@ impl Protocol for Valify {
                 sends_remaining: sent.sends_remaining,
                 ..Receipt::default()
             }),
+            Outcome::StoreUnavailable { .. } => Observed::InternalError,
             _ => observe_common(outcome, |reason| {
                 let phone = reason.field() == PHONE_NUMBER
                     && matches!(reason.fault(), Fault::Malformed | Fault::Invalid);
@@ -240,6 +261,7 @@ impl Protocol for Valify {
             Rejection::MethodNotAllowed(_) => ERRORS.by_status_text(405, "Method Not Allowed"),
             Rejection::PayloadTooLarge => ERRORS.by_status_text(413, "Request Entity Too Large"),
             Rejection::UnreadableBody => ERRORS.by_kind(OutcomeKind::InvalidInput),
+            Rejection::RequestTimeout => ERRORS.by_status_text(408, "Request Timeout"),
         };
         error(row.unwrap_or(&INTERNAL_ERROR))
     }
@@ -284,17 +306,10 @@ fn invalid(phone: bool) -> Invalid {
     }
 }
 
-/// Content type, access token, JSON object (unwrapping `data`), bundle key.
+/// After content type and token: JSON object (unwrapping `data`),
+/// bundle key.
 fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
-    if !is_json(request.headers) {
-        return Err(Outcome::UnsupportedMediaType.into());
-    }
     let config = &context.config.valify;
-    let token_known =
-        bearer_token(request.headers).is_some_and(|token| secret_eq(token, &config.bearer));
-    if !token_known {
-        return Err(Outcome::Forbidden.into());
-    }
     let mut body = wire::object(request.body)?;
     if let Some(Value::Object(data)) = body.remove("data") {
         body = data;
@@ -306,21 +321,21 @@ fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String
     Ok(body)
 }
 
-/// A valid Egyptian mobile number, national (`01…`) or international
-/// (`+201…`), normalised to E.164.
+/// A valid Egyptian mobile number in a form people write, normalised to
+/// E.164: the prefix `+20`, `0020` or `0`, then the national number, its
+/// digit groups separated by single spaces or dashes (`01012345678`,
+/// `+20 10 1234 5678`, `0020-101-234-5678`). Anything else — a `tel:`
+/// URI, an extension, a stray `#` or NUL around the digits — is refused.
 ///
-/// The usual forms take a fast path: the national significant number is
-/// matched against libphonenumber's own Egyptian mobile pattern (from the
-/// `phonenumber` crate's metadata, loaded once) — ~10× cheaper than a full
-/// parse. Any other form goes through the crate's full parser. A test
-/// checks that both paths agree.
+/// The national significant number is matched against libphonenumber's
+/// own Egyptian mobile pattern (from the `phonenumber` crate's metadata,
+/// loaded once) — ~10× cheaper than a full parse; a test checks that it
+/// agrees with the full parser on every accepted form.
 pub fn egyptian_mobile(text: &str) -> Option<Identifier> {
-    match national_significant(text) {
-        Some(nsn) => EG_MOBILE
-            .is_match(&nsn)
-            .then(|| Identifier::Phone(format!("+20{nsn}"))),
-        None => parsed_egyptian_mobile(text),
-    }
+    let nsn = national_significant(text)?;
+    EG_MOBILE
+        .is_match(&nsn)
+        .then(|| Identifier::Phone(format!("+20{nsn}")))
 }
 
 /// Egypt's mobile descriptor, from the phone metadata.
@@ -331,41 +346,31 @@ static EG_MOBILE: LazyLock<&'static phonenumber::metadata::Descriptor> = LazyLoc
         .expect("the phone metadata describes Egyptian mobiles")
 });
 
-/// The digits after `0` or `+20` when the text is just that (spaces and
-/// dashes allowed); `None` for anything else.
+/// The digits after `+20`, `0020` or `0` when the text is just that, with
+/// single spaces or dashes between digit groups (and after the prefix);
+/// `None` for anything else.
 fn national_significant(text: &str) -> Option<String> {
     let text = text.trim();
-    let rest = if let Some(rest) = text.strip_prefix("+20") {
-        rest
-    } else {
-        let rest = text.strip_prefix('0')?;
-        if rest.starts_with('0') {
-            return None;
-        }
-        rest
-    };
+    let rest = ["+20", "0020", "0"]
+        .into_iter()
+        .find_map(|prefix| text.strip_prefix(prefix))?;
+    let rest = rest.strip_prefix([' ', '-']).unwrap_or(rest);
+    if rest.starts_with('0') {
+        return None;
+    }
     let mut digits = String::with_capacity(rest.len());
+    let mut after_separator = true;
     for c in rest.chars() {
         match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' => {}
+            '0'..='9' => {
+                digits.push(c);
+                after_separator = false;
+            }
+            ' ' | '-' if !after_separator => after_separator = true,
             _ => return None,
         }
     }
-    (!digits.is_empty()).then_some(digits)
-}
-
-/// The full `phonenumber` check: parse as Egyptian, valid, mobile.
-fn parsed_egyptian_mobile(text: &str) -> Option<Identifier> {
-    let number = phonenumber::parse(Some(Country::EG), text).ok()?;
-    let mobile = number.country().id() == Some(Country::EG)
-        && phonenumber::is_valid(&number)
-        && number.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::Mobile;
-    if !mobile {
-        return None;
-    }
-    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-    Identifier::phone(&e164).ok()
+    (!digits.is_empty() && !after_separator).then_some(digits)
 }
 
 fn error(row: &ErrorRow) -> Reply {
@@ -439,15 +444,19 @@ mod tests {
 
     #[test]
     fn only_valid_egyptian_mobiles_pass() {
-        for good in [
-            "01012345678",
-            "01112345678",
-            "+201012345678",
-            "0 101 234 5678",
+        for (good, e164) in [
+            ("01012345678", "+201012345678"),
+            ("01112345678", "+201112345678"),
+            ("+201012345678", "+201012345678"),
+            ("0 101 234 5678", "+201012345678"),
+            ("+20 10 1234 5678", "+201012345678"),
+            ("00201012345678", "+201012345678"),
+            ("0020 101-234-5678", "+201012345678"),
+            (" 01012345678 ", "+201012345678"),
         ] {
             assert_eq!(
-                egyptian_mobile(good).map(|i| i.as_str().len()),
-                Some(13),
+                egyptian_mobile(good),
+                Some(Identifier::Phone(e164.into())),
                 "{good}"
             );
         }
@@ -457,10 +466,48 @@ mod tests {
         }
     }
 
+    /// Regression: junk around a number was parsed away by the full
+    /// parser and the number taken as a valid mobile.
+    #[test]
+    fn junk_around_a_number_is_no_egyptian_mobile() {
+        for junk in [
+            "x01012345678\u{0}",
+            "01012345678\u{0}",
+            "01012345678#",
+            "tel:+201012345678",
+            "01012345678;ext=5",
+            "+20 10 1234 5678 x99",
+            "(010) 1234 5678",
+            "010  1234 5678",
+            "010--12345678",
+            "01012345678-",
+            "+20010 1234 5678",
+            "+200101234567",
+            "20 1012345678",
+        ] {
+            assert_eq!(egyptian_mobile(junk), None, "{junk:?}");
+        }
+    }
+
+    /// What the full `phonenumber` check says: parse as Egyptian, valid,
+    /// mobile.
+    fn parsed_egyptian_mobile(text: &str) -> Option<Identifier> {
+        use phonenumber::country::Id as Country;
+        let number = phonenumber::parse(Some(Country::EG), text).ok()?;
+        let mobile = number.country().id() == Some(Country::EG)
+            && phonenumber::is_valid(&number)
+            && number.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::Mobile;
+        if !mobile {
+            return None;
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        Identifier::phone(&e164).ok()
+    }
+
     proptest::proptest! {
         #[test]
-        fn the_fast_path_agrees_with_the_full_parser(
-            prefix in proptest::sample::select(vec!["0", "+20", "+20 ", "0 "]),
+        fn the_pattern_agrees_with_the_full_parser(
+            prefix in proptest::sample::select(vec!["0", "+20", "+20 ", "0 ", "0020", "0020-"]),
             digits in "1[0125][0-9]{8}|1[0-9]{0,11}|[2-9][0-9]{7,10}",
         ) {
             let text = format!("{prefix}{digits}");

@@ -6,8 +6,11 @@
 //! `phonenumber` crate's full parser costs ~3 µs per number, a third of a
 //! loopback request, so [`PossibleLengths`] distils its metadata once, at
 //! start-up, into a table of calling code → lengths, and the hot path is a
-//! few array lookups. Numbers normalise to E.164 with `+`; e-mail addresses
-//! (checked by the `email_address` crate) to lower case.
+//! few array lookups. Numbers normalise to E.164 with `+` — one text per
+//! number, so `+0…` (no country code starts with 0) and national numbers
+//! with a leading `0` are refused and the international call prefix `00`
+//! is dropped; e-mail addresses (checked by the `email_address` crate) to
+//! lower case.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -40,27 +43,65 @@ impl Identifier {
     }
 
     /// A phone number in international form, with or without the leading
-    /// `+` (`+14155550100`, `79991234567`, `+44 20 7946 0958`).
+    /// `+` (`+14155550100`, `79991234567`, `+44 20 7946 0958`), or after
+    /// the international call prefix `00` (`0079991234567`).
+    ///
+    /// Every number has one normalised form, its E.164 text, so one
+    /// subscriber is one key with one set of limits: a country calling
+    /// code never starts with `0`, so `+0…` is refused (it is no E.164
+    /// number), `00` without `+` is read as the international call prefix
+    /// and dropped, and any other leading `0` (a national number, whose
+    /// country is unknown) is refused.
     pub fn phone(text: &str) -> Result<Identifier, IdentifierError> {
         let invalid = |why| IdentifierError::Phone {
             input: truncate(text),
             why,
         };
         let body = text.trim();
-        let body = body.strip_prefix('+').unwrap_or(body);
-        let mut digits = String::with_capacity(MAX_E164_DIGITS + 1);
+        let (plus, body) = match body.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, body),
+        };
+        let mut digits = String::with_capacity(MAX_E164_DIGITS + 3);
         digits.push('+');
         for c in body.chars() {
             match c {
-                '0'..='9' => digits.push(c),
+                '0'..='9' => {
+                    // Bounded, so a long run of digits costs no allocation.
+                    if digits.len() > MAX_E164_DIGITS + 2 {
+                        return Err(invalid("longer than the 15 digits E.164 allows"));
+                    }
+                    digits.push(c)
+                }
                 ' ' | '-' | '.' | '(' | ')' => {}
                 _ => return Err(invalid("only digits, an optional leading +, spaces, dots, dashes and brackets are allowed")),
             }
         }
-        let count = digits.len() - 1;
-        if count == 0 {
+        if digits.len() == 1 {
             return Err(invalid("no digits"));
         }
+        if digits.as_bytes()[1] == b'0' {
+            if plus {
+                return Err(invalid(
+                    "a country calling code never starts with 0 (write +<country code>, without 0s after the +)",
+                ));
+            }
+            if !digits[1..].starts_with("00") {
+                return Err(invalid(
+                    "a national number (leading 0) needs its country calling code",
+                ));
+            }
+            // `00` is the international call prefix: what follows is the
+            // number in international form.
+            digits.replace_range(1..3, "");
+            if digits.len() == 1 {
+                return Err(invalid("no digits"));
+            }
+            if digits.as_bytes()[1] == b'0' {
+                return Err(invalid("a country calling code never starts with 0"));
+            }
+        }
+        let count = digits.len() - 1;
         if count > MAX_E164_DIGITS {
             return Err(invalid("longer than the 15 digits E.164 allows"));
         }
@@ -233,6 +274,31 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn leading_zeros_after_the_plus_make_no_new_phone_number() {
+        let one = Ok(Identifier::Phone("+14155550188".into()));
+        for same in ["+14155550188", "0014155550188", "00 1 415 555 0188"] {
+            assert_eq!(Identifier::phone(same), one, "{same}");
+        }
+        for input in [
+            "+014155550188",
+            "+0014155550188",
+            "014155550188",
+            "00014155550188",
+            "0079991234500x",
+            "00",
+            "+0",
+        ] {
+            assert!(Identifier::phone(input).is_err(), "{input}");
+        }
+        assert_eq!(
+            Identifier::phone("0079991234500"),
+            Ok(Identifier::Phone("+79991234500".into()))
+        );
+        let why = Identifier::phone("+014155550188").unwrap_err().to_string();
+        assert!(why.contains("never starts with 0"), "{why}");
     }
 
     #[test]

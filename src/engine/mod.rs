@@ -45,6 +45,11 @@ pub struct SendRequest {
     pub purpose: String,
     /// Deliver on this channel only, instead of the policy's cascade.
     pub channel: Option<Channel>,
+    /// The channels the recipient has a contact for, when the dialect
+    /// knows (REES46's customer book: a customer created from a phone
+    /// has no e-mail or push contact); the cascade skips the others.
+    /// `None`: every channel that can reach this kind of identifier.
+    pub reachable: Option<&'static [Channel]>,
     /// The message text around the code.
     pub template: Template,
     /// Sender name, where the dialect has one.
@@ -146,7 +151,7 @@ impl Engine {
                     retry_after: Duration::from_millis(retry_after_ms),
                 }
             }
-            Err(error) => return store_failure(error),
+            Err(error) => return store_failure("send", error),
         };
         let mut message = Message {
             channel: Channel::Sms,
@@ -156,20 +161,34 @@ impl Engine {
         };
         for channel in cascade {
             message.channel = channel;
-            if self.delivery.deliver(&message).await.is_ok() {
-                return Outcome::Sent(Sent {
-                    id,
-                    code,
-                    expires_in: policy.ttl,
-                    attempts_remaining: policy.max_attempts,
-                    sends_remaining,
-                    channel,
-                });
+            match self.delivery.deliver(&message).await {
+                Ok(()) => {
+                    return Outcome::Sent(Sent {
+                        id,
+                        code,
+                        expires_in: policy.ttl,
+                        attempts_remaining: policy.max_attempts,
+                        sends_remaining,
+                        channel,
+                    })
+                }
+                // The message holds the code: only its channel and the
+                // cause are logged.
+                Err(error) => tracing::warn!(
+                    tenant = %key.subject.tenant,
+                    %channel,
+                    cause = %error,
+                    "delivery failed on a channel"
+                ),
             }
         }
+        tracing::warn!(
+            tenant = %key.subject.tenant,
+            "delivery failed on every channel; the challenge is revoked"
+        );
         match self.store.revoke(&key, id).await {
             Ok(()) => Outcome::ProviderUnavailable,
-            Err(error) => store_failure(error),
+            Err(error) => store_failure("revoke", error),
         }
     }
 
@@ -216,14 +235,19 @@ impl Engine {
                 retry_after: Duration::from_millis(retry_after_ms),
             },
             Ok(VerifyDecision::NotFound) => Outcome::NotFound,
-            Err(error) => store_failure(error),
+            Err(error) => store_failure("verify", error),
         }
     }
 
     /// Lets the store forget what is past its time (the server calls this
-    /// every second).
+    /// every second; a failure is logged at debug, not to repeat a store
+    /// outage every second — requests log it at warn).
     pub async fn purge(&self) -> Result<usize, StoreError> {
-        self.store.purge(self.clock.now_ms()).await
+        let purged = self.store.purge(self.clock.now_ms()).await;
+        if let Err(error) = &purged {
+            tracing::debug!(cause = %error, "purge failed");
+        }
+        purged
     }
 
     /// Forgets every challenge and send log (test mode's `/_admin/reset`).
@@ -237,23 +261,46 @@ impl Engine {
     }
 }
 
-/// The channels to try, in order, for this recipient.
+/// The channels to try, in order, for this recipient: the policy's
+/// cascade without the channels that cannot reach it — e-mail never
+/// reaches a phone number, and a dialect may know the recipient has no
+/// contact on others ([`SendRequest::reachable`]). When nothing is left
+/// the send is `provider_unavailable` before anything is stored.
 fn delivery_cascade(policy: &Policy, request: &SendRequest) -> Result<Vec<Channel>, Outcome> {
-    match (&request.to, request.channel) {
-        (Identifier::Email(_), None | Some(Channel::Email)) => Ok(vec![Channel::Email]),
-        (Identifier::Email(_), Some(other)) => Err(Outcome::invalid(
-            Invalid::new("channel", Fault::Invalid)
-                .because(format!("{other} cannot reach an e-mail address")),
-        )),
-        (Identifier::Phone(_), Some(Channel::Email)) => Err(Outcome::invalid(
-            Invalid::new("channel", Fault::Invalid).because("email cannot reach a phone number"),
-        )),
-        (Identifier::Phone(_), Some(channel)) => Ok(vec![channel]),
-        (Identifier::Phone(_), None) => Ok(policy.channels.clone()),
+    let reachable = |channel: &Channel| request.reachable.is_none_or(|r| r.contains(channel));
+    let cascade = match (&request.to, request.channel) {
+        (Identifier::Email(_), None | Some(Channel::Email)) => vec![Channel::Email],
+        (Identifier::Email(_), Some(other)) => {
+            return Err(Outcome::invalid(
+                Invalid::new("channel", Fault::Invalid)
+                    .because(format!("{other} cannot reach an e-mail address")),
+            ))
+        }
+        (Identifier::Phone(_), Some(Channel::Email)) => {
+            return Err(Outcome::invalid(
+                Invalid::new("channel", Fault::Invalid)
+                    .because("email cannot reach a phone number"),
+            ))
+        }
+        (Identifier::Phone(_), Some(channel)) => vec![channel],
+        (Identifier::Phone(_), None) => policy
+            .channels
+            .iter()
+            .copied()
+            .filter(|&channel| channel != Channel::Email)
+            .collect(),
+    };
+    let cascade: Vec<Channel> = cascade.into_iter().filter(reachable).collect();
+    if cascade.is_empty() {
+        return Err(Outcome::ProviderUnavailable);
     }
+    Ok(cascade)
 }
 
-fn store_failure(error: StoreError) -> Outcome {
+/// The outcome of a store failure during `operation`, logged with its
+/// cause (a warning: the client is answered 503 or 500).
+fn store_failure(operation: &'static str, error: StoreError) -> Outcome {
+    tracing::warn!(operation, cause = %error, "store failed");
     match error {
         StoreError::Unavailable(_) => Outcome::StoreUnavailable {
             retry_after: STORE_RETRY_AFTER,

@@ -1,7 +1,8 @@
 //! The accept loop every otpbench server shares: HTTP/1.1 connections
 //! served by hyper until the shutdown future completes, then a graceful
 //! drain. The engine server and the mock provider differ only in the
-//! service they build per connection.
+//! service they build per connection. Every connection closes lingering
+//! (`linger`), so a client still sending reads the answer.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::http::linger::Lingering;
 
 /// How long shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +55,8 @@ pub(crate) async fn serve<S, E>(
                 };
                 let _ = stream.set_nodelay(true);
                 let Some((stream, service)) = for_connection(stream) else { continue };
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                let stream = TokioIo::new(Lingering::new(stream));
+                let connection = graceful.watch(http.serve_connection(stream, service));
                 tokio::spawn(async move {
                     let _ = connection.await;
                 });

@@ -1,10 +1,20 @@
-//! Reading a request body whole, within [`MAX_BODY_BYTES`]: a declared
-//! length over the limit is refused before a byte is read, a body that
-//! grows past it while streaming is refused when it does, and a body the
-//! client stops sending is unreadable — one decision for every server.
+//! Reading a request body whole, within [`MAX_BODY_BYTES`] and a time
+//! limit: a declared length over the limit is refused before a byte is
+//! read, a body that grows past it while streaming is refused when it
+//! does, a body that is not all there by the deadline is refused (408),
+//! and a body the client stops sending is unreadable — one decision for
+//! every server.
+//!
+//! Memory is bounded by what is kept, not by how the client sends it: a
+//! body that arrives in one piece is taken as is, and any other is copied
+//! into one buffer sized by the declared `Content-Length` (up to the
+//! limit) as it comes, so a body trickled one byte per read holds one
+//! buffer, not one of hyper's read buffers per byte.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use hyper::HeaderMap;
@@ -12,17 +22,30 @@ use hyper::HeaderMap;
 /// Largest request body any otpbench server takes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How long a server waits for a whole request body by default, counted
+/// from the end of the request head (the head has its own 30 s limit).
+/// 64 KiB take milliseconds on any working link; a client that takes
+/// longer is trickling.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why a body was not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyError {
     /// Over [`MAX_BODY_BYTES`] (413).
     TooLarge,
+    /// Not all there within the time limit (408).
+    TimedOut,
     /// The client went away mid-body, or sent a broken chunked body (400).
     Unreadable,
 }
 
-/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
-pub(crate) async fn read(headers: &HeaderMap, body: Incoming) -> Result<Bytes, BodyError> {
+/// Reads the whole body within `timeout`, refusing more than
+/// [`MAX_BODY_BYTES`].
+pub(crate) async fn read(
+    headers: &HeaderMap,
+    mut body: Incoming,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -30,9 +53,40 @@ pub(crate) async fn read(headers: &HeaderMap, body: Incoming) -> Result<Bytes, B
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(BodyError::TooLarge);
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Unreadable),
+    let deadline = tokio::time::Instant::now() + timeout;
+    // The usual body is one frame: keep it as hyper gave it. From the
+    // second frame on, everything is copied into one buffer.
+    let mut first: Option<Bytes> = None;
+    let mut buffer: Option<BytesMut> = None;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(BodyError::TimedOut),
+            Ok(None) => break,
+            Ok(Some(Err(_))) => return Err(BodyError::Unreadable),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let held = first.as_ref().map_or(0, Bytes::len) + buffer.as_ref().map_or(0, BytesMut::len);
+        if held + data.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        match (&mut first, &mut buffer) {
+            (None, None) => first = Some(data),
+            (Some(_), None) => {
+                let capacity = declared.map_or(MAX_BODY_BYTES, |n| n as usize);
+                let mut copy = BytesMut::with_capacity(capacity.max(held + data.len()));
+                copy.extend_from_slice(&first.take().unwrap_or_default());
+                copy.extend_from_slice(&data);
+                buffer = Some(copy);
+            }
+            (_, Some(copy)) => copy.extend_from_slice(&data),
+        }
     }
+    Ok(match (first, buffer) {
+        (_, Some(copy)) => copy.freeze(),
+        (Some(whole), None) => whole,
+        (None, None) => Bytes::new(),
+    })
 }

@@ -1,7 +1,8 @@
 //! The HTTP plumbing every otpbench server and client shares, and nothing
-//! of OTPs: the accept loop with its graceful drain ([`accept`]), reading a
-//! request body within one limit ([`body`]), JSON responses and content
-//! types ([`json`]), and the `Authorization` schemes ([`auth`]).
+//! of OTPs: the accept loop with its graceful drain ([`accept`]) and
+//! lingering close ([`linger`]), reading a request body within one size
+//! and time limit ([`body`]), JSON responses and content types
+//! ([`json`]), and the `Authorization` schemes ([`auth`]).
 //!
 //! The engine server, the mock provider and the report server are built
 //! from these pieces, so a limit, a timeout or a status decided here is
@@ -12,6 +13,7 @@ pub(crate) mod accept;
 pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod json;
+pub(crate) mod linger;
 
 pub use accept::DRAIN_TIMEOUT;
-pub use body::MAX_BODY_BYTES;
+pub use body::{DEFAULT_BODY_TIMEOUT, MAX_BODY_BYTES};

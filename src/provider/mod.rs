@@ -4,7 +4,8 @@
 //!
 //! - `POST /v1/messages` `{"channel", "to", "text", "from"?}` → 202
 //!   `{"id", "status": "queued"}`; errors `{"error": "…"}` (400, 415, 404,
-//!   405, 413).
+//!   405, 413, and 408 for a body not all there within
+//!   [`ProviderConfig::body_timeout`]).
 //! - `POST /2010-04-01/Accounts/{sid}/Messages.json` — Twilio-compatible
 //!   (`twilio.rs`).
 //! - `GET|DELETE /_admin/messages` — the journal (its wire view lives
@@ -48,12 +49,15 @@ use crate::provider::faults::{FaultSet, Verdict};
 pub struct ProviderConfig {
     /// Messages the journal keeps (the newest).
     pub journal_capacity: usize,
+    /// Longest wait for a whole request body after its head (408 after).
+    pub body_timeout: Duration,
 }
 
 impl Default for ProviderConfig {
     fn default() -> Self {
         ProviderConfig {
             journal_capacity: journal::DEFAULT_CAPACITY,
+            body_timeout: crate::http::DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -93,6 +97,7 @@ struct ChannelStats {
 
 struct State {
     journal: Journal,
+    body_timeout: Duration,
     faults: RwLock<Arc<FaultSet>>,
     /// A std mutex: increments only, never held across an await.
     stats: Mutex<BTreeMap<Channel, ChannelStats>>,
@@ -109,6 +114,7 @@ pub async fn run(
     let (stop, stopping) = watch::channel(false);
     let state = Arc::new(State {
         journal: Journal::on_wall_clock(config.journal_capacity),
+        body_timeout: config.body_timeout,
         faults: RwLock::new(Arc::new(FaultSet::default())),
         stats: Mutex::new(BTreeMap::new()),
         stopping,
@@ -122,7 +128,7 @@ pub async fn run(
         let state = state.clone();
         let service = service_fn(move |request| {
             let (state, twin) = (state.clone(), twin.clone());
-            async move { handle(&state, &twin, request).await }
+            async move { respond(&state, &twin, request).await }
         });
         Some((stream, service))
     };
@@ -154,10 +160,55 @@ fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
+/// The response with `Connection: close`.
+fn closing(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 fn no_content() -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
+}
+
+/// Answers one request and writes its access line (debug, target
+/// `otpbench::access`): method, path, status (or the fault that kept the
+/// answer back) and duration — never a body (messages hold codes).
+async fn respond(
+    state: &State,
+    twin: &std::net::TcpStream,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, NoAnswer> {
+    if !tracing::enabled!(target: "otpbench::access", tracing::Level::DEBUG) {
+        return handle(state, twin, request).await;
+    }
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let answer = handle(state, twin, request).await;
+    let duration_us = started.elapsed().as_micros() as u64;
+    match &answer {
+        Ok(response) => tracing::debug!(
+            target: "otpbench::access",
+            %method,
+            path,
+            status = response.status().as_u16(),
+            duration_us,
+            "request"
+        ),
+        Err(no_answer) => tracing::debug!(
+            target: "otpbench::access",
+            %method,
+            path,
+            fault = %no_answer,
+            duration_us,
+            "request"
+        ),
+    }
+    answer
 }
 
 async fn handle(
@@ -167,13 +218,29 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, NoAnswer> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
-    let body = match body::read(&parts.headers, body).await {
+    // Twilio's Basic credentials are checked before the body is read.
+    if let Some(sid) = twilio::account_of(&path) {
+        if parts.method == Method::POST {
+            if let Some(refused) = twilio::refuse_credentials(sid, &parts.headers) {
+                return Ok(refused);
+            }
+        }
+    }
+    let body = match body::read(&parts.headers, body, state.body_timeout).await {
         Ok(body) => body,
+        // The rest of the body is not read: the connection closes after
+        // the answer, lingering so the client still reads it.
         Err(BodyError::TooLarge) => {
-            return Ok(error(
+            return Ok(closing(error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "bodies are limited to 64 KiB",
-            ))
+            )))
+        }
+        Err(BodyError::TimedOut) => {
+            return Ok(closing(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )))
         }
         Err(BodyError::Unreadable) => {
             return Ok(error(

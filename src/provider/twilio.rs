@@ -100,6 +100,22 @@ struct MessageResource {
     uri: String,
 }
 
+/// Twilio's 20003 when the Basic credentials are not the account's SID;
+/// checked before the body is read.
+pub(super) fn refuse_credentials(sid: &str, headers: &HeaderMap) -> Option<Response<Full<Bytes>>> {
+    if basic_user(headers).as_deref() == Some(sid) {
+        return None;
+    }
+    let mut response = twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    response.headers_mut().insert(
+        "www-authenticate",
+        HeaderValue::from_static("Basic realm=\"Twilio API\""),
+    );
+    Some(response)
+}
+
+/// A message to the account `sid`, whose credentials
+/// [`refuse_credentials`] accepted.
 pub(super) async fn handle(
     state: &State,
     twin: &std::net::TcpStream,
@@ -107,14 +123,6 @@ pub(super) async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response<Full<Bytes>>, NoAnswer> {
-    if basic_user(headers).as_deref() != Some(sid) {
-        let mut response = twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-        response.headers_mut().insert(
-            "www-authenticate",
-            HeaderValue::from_static("Basic realm=\"Twilio API\""),
-        );
-        return Ok(response);
-    }
     let form_encoded = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -2,14 +2,17 @@
 //! move the clock, reset all state, read the message journal.
 //!
 //! - `GET /_admin/clock` → `{"now_ms"}`; `POST /_admin/clock`
-//!   `{"advance_ms": n}` → `{"now_ms"}`. Time only moves forward.
+//!   `{"advance_ms": n}` → `{"now_ms"}`. Time only moves forward, at most
+//!   [`MAX_ADVANCE_MS`] (ten years) per call and never past the year 9999
+//!   (400 otherwise).
 //! - `POST /_admin/reset` → 204: forgets every challenge, send log and
 //!   journaled message (the clock keeps its offset).
 //! - `GET /_admin/messages?to=&channel=&after=&wait_ms=` → the journal in
 //!   the shape of the journal's wire view (`delivery::journal`);
 //!   `DELETE /_admin/messages` → 204.
 //! - `GET /_admin/customers/<phone>` → `{"identifier", "source"}` for a
-//!   customer REES46 created on a first send (404 otherwise).
+//!   customer REES46 created on a first send (404 otherwise, its detail
+//!   naming the identifier: the customer is unknown, not the path).
 //!
 //! Errors are native problem+json.
 
@@ -22,7 +25,7 @@ use hyper::{Method, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::journal::{percent_decode, JournalQuery};
-use crate::dialect::{reject_native, render_native, Rejection};
+use crate::dialect::{not_found_native, reject_native, render_native, Rejection};
 use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Fault, Invalid, Outcome};
 use crate::http::json;
@@ -79,7 +82,10 @@ fn customer(state: &State, phone: &str) -> Result<Response<Full<Bytes>>, Rejecti
     };
     match state.dialects.customers.get(&phone) {
         Some(customer) => Ok(ok_json(&customer)),
-        None => Err(Rejection::NotFound),
+        None => Ok(not_found_native(format!(
+            "no customer with identifier {phone}: REES46 creates one on the first accepted send"
+        ))
+        .into_response()),
     }
 }
 
@@ -114,11 +120,32 @@ struct Advance {
     advance_ms: u64,
 }
 
+/// The longest jump one `POST /_admin/clock` may make: ten years (of 366
+/// days) — past every ttl, window and token lifetime a scenario crosses.
+pub(crate) const MAX_ADVANCE_MS: u64 = 10 * 366 * 86_400_000;
+/// The latest time the clock may be moved to: 9999-12-31T23:59:59.999Z,
+/// the last instant an RFC 3339 date (the journal's `received_at`) can
+/// name, and far inside what every store's expiry arithmetic takes.
+pub(crate) const MAX_NOW_MS: u64 = 253_402_300_799_999;
+
 fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejection> {
     let Some(clock) = &state.shifted_clock else {
         return Err(Rejection::NotFound);
     };
     match serde_json::from_slice::<Advance>(body) {
+        Ok(Advance { advance_ms }) if advance_ms > MAX_ADVANCE_MS => Ok(invalid(
+            Invalid::new("advance_ms", Fault::OutOfRange).because(format!(
+                "advance_ms: at most {MAX_ADVANCE_MS} (ten years) per call"
+            )),
+        )),
+        Ok(Advance { advance_ms })
+            if state.engine.clock().now_ms().saturating_add(advance_ms) > MAX_NOW_MS =>
+        {
+            Ok(invalid(
+                Invalid::new("advance_ms", Fault::OutOfRange)
+                    .because("advance_ms: the clock would pass 9999-12-31T23:59:59.999Z"),
+            ))
+        }
         Ok(Advance { advance_ms }) => Ok(ok_json(&Now {
             now_ms: clock.advance_ms(advance_ms),
         })),

@@ -7,10 +7,11 @@
 //! journal long-polls return early.
 //!
 //! Routing: `/healthz` and `/metrics` always; `/_admin/*` only in test
-//! mode; every dialect path; anything else 404 in the shape of the dialect
-//! whose prefix it has. Dialect paths take only `POST` (405 otherwise) and
-//! bodies up to 64 KiB (413 beyond, decided from `Content-Length` before
-//! reading when it is given).
+//! mode; every dialect path; a LoyaltyDog path with a trailing slash 307
+//! to the path without it (FastAPI's `redirect_slashes`); anything else
+//! 404 in the shape of the dialect whose prefix it has. Dialect paths take
+//! only `POST` (405 otherwise) and bodies up to 64 KiB (413 beyond,
+//! decided from `Content-Length` before reading when it is given).
 
 mod admin;
 mod metrics;
@@ -38,6 +39,7 @@ use crate::dialect::{self, Dialect, DialectState, Operation, Rejection, Reply, S
 use crate::engine::clock::{Clock, ShiftedClock, SystemClock};
 use crate::engine::code::CodeHasher;
 use crate::engine::identifier::PossibleLengths;
+use crate::engine::outcome::OutcomeKind;
 use crate::engine::Engine;
 use crate::http::body::{self, BodyError};
 use crate::http::json;
@@ -46,7 +48,7 @@ use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
 
-pub use crate::http::{DRAIN_TIMEOUT, MAX_BODY_BYTES};
+pub use crate::http::{DEFAULT_BODY_TIMEOUT, DRAIN_TIMEOUT, MAX_BODY_BYTES};
 /// How often expired state is purged.
 const PURGE_EVERY: Duration = Duration::from_secs(1);
 
@@ -61,7 +63,7 @@ pub enum StoreSpec {
 }
 
 /// What `serve` needs besides its listener.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Credentials and policies (the config file).
     pub config: Config,
@@ -76,6 +78,23 @@ pub struct ServerConfig {
     pub test_mode: bool,
     /// Put codes into responses (native `code`).
     pub echo_codes: bool,
+    /// Longest wait for a whole request body after its head; a body not
+    /// all there by then is answered 408 and its connection closed.
+    pub body_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            config: Config::default(),
+            store: StoreSpec::default(),
+            provider: None,
+            retry: RetryPolicy::default(),
+            test_mode: false,
+            echo_codes: false,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
 }
 
 /// A server failure that stops `run`.
@@ -144,7 +163,7 @@ pub async fn run(
         let state = state.clone();
         let service = service_fn(move |request| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(handle(&state, request).await) }
+            async move { Ok::<_, Infallible>(respond(&state, request).await) }
         });
         Some((stream, service))
     };
@@ -196,20 +215,67 @@ async fn sweep(state: Arc<State>) {
     }
 }
 
-async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// What a dialect request was, for the access log.
+struct Served {
+    dialect: Dialect,
+    operation: Operation,
+    outcome: OutcomeKind,
+}
+
+/// Answers one request and writes its access line (debug, target
+/// `otpbench::access`): method, path, dialect, operation, outcome, status
+/// and duration — never a header, a body or a query (codes, tokens and
+/// credentials travel there).
+async fn respond(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
+    if !tracing::enabled!(target: "otpbench::access", tracing::Level::DEBUG) {
+        return handle(state, request, started).await.0;
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let (response, served) = handle(state, request, started).await;
+    let (dialect, operation, outcome) = match &served {
+        Some(served) => (
+            served.dialect.name(),
+            served.operation.name(),
+            served.outcome.name(),
+        ),
+        None => ("-", "-", "-"),
+    };
+    tracing::debug!(
+        target: "otpbench::access",
+        %method,
+        path,
+        dialect,
+        operation,
+        outcome,
+        status = response.status().as_u16(),
+        duration_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+async fn handle(
+    state: &State,
+    request: Request<Incoming>,
+    started: Instant,
+) -> (Response<Full<Bytes>>, Option<Served>) {
     let path = request.uri().path();
     match path {
-        "/healthz" => return health(state, request.method()).await,
-        "/metrics" => return metrics(state, request.method()),
+        "/healthz" => return (health(state, request.method()).await, None),
+        "/metrics" => return (metrics(state, request.method()), None),
         _ => {}
     }
     if path.starts_with("/_admin/") {
         if !state.config.test_mode {
-            return Dialect::Native.reject(Rejection::NotFound).into_response();
+            return (
+                Dialect::Native.reject(Rejection::NotFound).into_response(),
+                None,
+            );
         }
         let (parts, body) = request.into_parts();
-        return match read_body(&parts.headers, body).await {
+        let response = match read_body(state, &parts.headers, body).await {
             Ok(body) => {
                 admin::handle(
                     state,
@@ -220,10 +286,15 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
                 )
                 .await
             }
-            Err(rejection) => Dialect::Native.reject(rejection).into_response(),
+            Err(rejection) => refuse_body(Dialect::Native, rejection).into_response(),
         };
+        return (response, None);
     }
     let Some((dialect, operation)) = Dialect::route(path) else {
+        if let Some((dialect, bare)) = Dialect::slash_redirect(path) {
+            let reply = slash_redirect(&request, bare);
+            return finish(state, dialect, Operation::Other, started, reply);
+        }
         let dialect = Dialect::owner_of(path);
         return finish(
             state,
@@ -237,19 +308,6 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         let reply = dialect.reject(Rejection::MethodNotAllowed("POST"));
         return finish(state, dialect, operation, started, reply);
     }
-    let (parts, body) = request.into_parts();
-    let body = match read_body(&parts.headers, body).await {
-        Ok(body) => body,
-        Err(rejection) => {
-            return finish(
-                state,
-                dialect,
-                operation,
-                started,
-                dialect.reject(rejection),
-            )
-        }
-    };
     let context = ServeContext {
         engine: &state.engine,
         config: &state.config.config,
@@ -257,12 +315,25 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         test_mode: state.config.test_mode,
         state: &state.dialects,
     };
+    // Credentials in headers are checked before the body is read, so a
+    // client without them cannot make the server hold a body.
+    if let Some(refused) = dialect.admit_headers(&context, operation, request.headers()) {
+        return finish(state, dialect, operation, started, refused);
+    }
+    let (parts, body) = request.into_parts();
+    let body = match read_body(state, &parts.headers, body).await {
+        Ok(body) => body,
+        Err(rejection) => {
+            let reply = refuse_body(dialect, rejection);
+            return finish(state, dialect, operation, started, reply);
+        }
+    };
     let request = dialect::Request {
         operation,
         headers: &parts.headers,
         body: &body,
     };
-    let reply = dialect.serve(&context, request).await;
+    let reply = dialect.serve_admitted(&context, request).await;
     finish(state, dialect, operation, started, reply)
 }
 
@@ -272,22 +343,71 @@ fn finish(
     operation: Operation,
     started: Instant,
     reply: Reply,
-) -> Response<Full<Bytes>> {
+) -> (Response<Full<Bytes>>, Option<Served>) {
     state
         .metrics
         .record(dialect, operation, reply.outcome, started.elapsed());
-    reply.into_response()
+    let served = Served {
+        dialect,
+        operation,
+        outcome: reply.outcome,
+    };
+    (reply.into_response(), Some(served))
 }
 
-/// Reads the whole body within the limit, or says how the request is
-/// refused.
-async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, Rejection> {
-    body::read(headers, body)
+/// FastAPI's answer to a known path with a trailing slash: 307 (the
+/// method and body are kept by the client) to the same URL without the
+/// slash, absolute when the request named its host, as Starlette builds it.
+fn slash_redirect(request: &Request<Incoming>, bare: &str) -> Reply {
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let host = request
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let location = match host {
+        Some(host) => format!("http://{host}{bare}{query}"),
+        None => format!("{bare}{query}"),
+    };
+    let mut headers = hyper::HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(hyper::header::LOCATION, value);
+    }
+    headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(0));
+    Reply {
+        status: StatusCode::TEMPORARY_REDIRECT,
+        headers,
+        body: Bytes::new(),
+        outcome: OutcomeKind::NotFound,
+    }
+}
+
+/// Reads the whole body within the size and time limits, or says how the
+/// request is refused.
+async fn read_body(
+    state: &State,
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, Rejection> {
+    body::read(headers, body, state.config.body_timeout)
         .await
         .map_err(|error| match error {
             BodyError::TooLarge => Rejection::PayloadTooLarge,
+            BodyError::TimedOut => Rejection::RequestTimeout,
             BodyError::Unreadable => Rejection::UnreadableBody,
         })
+}
+
+/// The answer to a body that was not read, in the dialect's shape; the
+/// connection closes after it (the rest of the body is not read, only
+/// drained for a while: see `http::linger`).
+fn refuse_body(dialect: Dialect, rejection: Rejection) -> Reply {
+    dialect
+        .reject(rejection)
+        .with_header(hyper::header::CONNECTION, HeaderValue::from_static("close"))
 }
 
 #[derive(Serialize)]

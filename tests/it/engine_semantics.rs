@@ -275,6 +275,42 @@ async fn delivery_cascades_to_the_next_channel(store: Arc<dyn Store>) {
     assert_eq!(rig.verify(PHONE, "login", &code).await, Outcome::Verified);
 }
 
+/// Regression: with sms and telegram down, the cascade "delivered" the
+/// code by e-mail to a phone number. E-mail never reaches a phone, and
+/// a dialect's `reachable` narrows the cascade further.
+async fn the_cascade_skips_channels_that_cannot_reach_the_recipient(store: Arc<dyn Store>) {
+    let rig = Rig::new(store);
+    let mut policy = policy(3, &[]);
+    policy.channels = vec![Channel::Sms, Channel::Telegram, Channel::Email];
+    rig.delivery.set_down(Channel::Sms, true);
+    rig.delivery.set_down(Channel::Telegram, true);
+    assert_eq!(
+        rig.send(&policy, PHONE, "login").await,
+        Outcome::ProviderUnavailable
+    );
+    assert!(rig.delivery.journal.is_empty());
+    assert_eq!(
+        rig.delivery
+            .attempts
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+
+    rig.delivery.set_down(Channel::Telegram, false);
+    let mut only_sms = send_request(PHONE, "login");
+    only_sms.reachable = Some(&[Channel::Sms]);
+    assert_eq!(
+        rig.engine.send(&policy, only_sms).await,
+        Outcome::ProviderUnavailable
+    );
+    let mut telegram_too = send_request(PHONE, "login");
+    telegram_too.reachable = Some(&[Channel::Sms, Channel::Telegram]);
+    let Outcome::Sent(sent) = rig.engine.send(&policy, telegram_too).await else {
+        panic!("send failed")
+    };
+    assert_eq!(sent.channel, Channel::Telegram);
+}
+
 async fn failed_delivery_revokes_but_still_counts(store: Arc<dyn Store>) {
     let rig = Rig::new(store);
     let policy = policy(3, &["2/1h"]);
@@ -332,6 +368,7 @@ crate::for_each_store!(
     identifiers_and_tenants_are_independent,
     emails_go_by_email,
     delivery_cascades_to_the_next_channel,
+    the_cascade_skips_channels_that_cannot_reach_the_recipient,
     failed_delivery_revokes_but_still_counts,
     absurd_codes_are_invalid_input,
     letter_codes_compare_case_insensitively,

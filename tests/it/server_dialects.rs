@@ -28,6 +28,7 @@ crate::for_each_dialect!(
     sends_on_a_shared_listener_with_its_own_limits,
     unknown_paths_answer_in_the_shape_of_the_prefix,
     a_dead_store_is_answered_fast_in_the_dialects_shape,
+    leading_zeros_after_the_plus_make_no_new_phone_number,
 );
 
 /// Five sends go through, the sixth is limited — though every other
@@ -109,6 +110,12 @@ async fn a_dead_store_is_answered_fast_in_the_dialects_shape(dialect: Dialect) {
     let started = Instant::now();
     let (reply, observed) = speaker.send(recipient(dialect)).await;
     assert!(started.elapsed() < Duration::from_secs(5));
+    if dialect == Dialect::Valify {
+        // Valify documents one 5xx (DESIGN.md §3): see server_valify.
+        golden(&reply, 500, json!({"message": "Internal Server Error"}));
+        assert_eq!(observed, Observed::InternalError);
+        return;
+    }
     assert_eq!(reply.status, 503, "{dialect:?}: {}", reply.text());
     assert!(
         matches!(
@@ -120,4 +127,43 @@ async fn a_dead_store_is_answered_fast_in_the_dialects_shape(dialect: Dialect) {
         "{dialect:?}: {observed:?} from {}",
         reply.text()
     );
+}
+
+/// Regression: `+14155550188`, `+014155550188` and `+0014155550188` were
+/// three identifiers with three send budgets (and the provider got
+/// `+00…`). Every spelling of one number is one key, or is refused.
+async fn leading_zeros_after_the_plus_make_no_new_phone_number(dialect: Dialect) {
+    let server = TestServer::start().await;
+    let speaker = Speaker::new(server.addr, dialect).await;
+    let (canonical, e164, variants) = match dialect {
+        Dialect::Valify => (
+            "01012345678",
+            "+201012345678",
+            ["+0201012345678", "+00201012345678", "00201012345678"],
+        ),
+        _ => (
+            "+14155550188",
+            "+14155550188",
+            ["+014155550188", "+0014155550188", "0014155550188"],
+        ),
+    };
+    for _ in 0..5 {
+        let (reply, observed) = speaker.send(canonical).await;
+        assert_eq!(observed.kind(), OutcomeKind::Sent, "{}", reply.text());
+    }
+    for variant in variants {
+        let (reply, observed) = speaker.send(variant).await;
+        assert!(
+            matches!(
+                observed.kind(),
+                OutcomeKind::RateLimited | OutcomeKind::InvalidInput
+            ),
+            "{dialect:?} {variant}: {observed:?} {}",
+            reply.text()
+        );
+    }
+    let journal = get(server.addr, "/_admin/messages").await.json();
+    let messages = journal["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 5, "{journal}");
+    assert!(messages.iter().all(|m| m["to"] == e164), "{journal}");
 }

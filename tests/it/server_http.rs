@@ -264,3 +264,51 @@ async fn shutdown_ends_long_polls_early() {
         .unwrap()
         .unwrap();
 }
+
+/// Regression: `POST /_admin/clock` added any 64-bit value with
+/// wrap-around; 2^64−1 jammed the clock, after which Redis sends answered
+/// 500 and `GET /_admin/messages` dropped the connection (a date past
+/// 9999). Jumps that leave a sane range are refused and change nothing.
+#[tokio::test]
+async fn an_admin_clock_jump_out_of_range_is_refused() {
+    let server = TestServer::start().await;
+    let before = get(server.addr, "/_admin/clock").await.json()["now_ms"]
+        .as_u64()
+        .unwrap();
+    for advance_ms in [
+        u64::MAX,
+        i64::MAX as u64,
+        253_402_300_800_000,
+        400 * 86_400_000 * 10,
+    ] {
+        let reply = post(
+            server.addr,
+            "/_admin/clock",
+            json!({ "advance_ms": advance_ms }),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{advance_ms}: {}", reply.text());
+        assert_eq!(reply.json()["type"], "urn:otpbench:invalid-input");
+        assert!(reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("advance_ms"));
+    }
+    let now = get(server.addr, "/_admin/clock").await.json()["now_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(now >= before && now < before + 60_000, "{before} -> {now}");
+    // Ten years in one call is still fine, and everything keeps working.
+    let moved = post(
+        server.addr,
+        "/_admin/clock",
+        json!({"advance_ms": 10u64 * 365 * 86_400_000}),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    let sent = post(server.addr, "/v1/otp/send", json!({"to": "+14155550100"})).await;
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    let messages = get(server.addr, "/_admin/messages").await;
+    assert_eq!(messages.status, 200);
+    assert_eq!(messages.json()["messages"].as_array().unwrap().len(), 1);
+}

@@ -98,20 +98,22 @@ async fn phones_get_sms_emails_get_email_and_codes_verify_once() {
         (EMAIL, "email", Channel::Email, "ann@example.com"),
     ] {
         let (reply, observed) = dog.send(target).await;
+        let code = latest_code(server.addr, journal_to).await;
+        assert_eq!(code.len(), 6);
+        // Test mode is the seed's dev/test mode: mockCode holds the code.
         golden(
             &reply,
             200,
-            json!({"success": true, "message": "OTP sent", "error": null, "otpType": otp_type, "mockCode": null}),
+            json!({"success": true, "message": "OTP sent", "error": null, "otpType": otp_type, "mockCode": code}),
         );
         assert_eq!(
             observed,
             Observed::Sent(Receipt {
                 channel: Some(channel),
+                code: Some(code.clone()),
                 ..Receipt::default()
             })
         );
-        let code = latest_code(server.addr, journal_to).await;
-        assert_eq!(code.len(), 6);
         let (reply, observed) = dog.verify(target, None, &code).await;
         golden(
             &reply,
@@ -126,7 +128,7 @@ async fn phones_get_sms_emails_get_email_and_codes_verify_once() {
 }
 
 #[tokio::test]
-async fn mock_codes_only_with_echo_codes() {
+async fn mock_codes_with_echo_codes() {
     let server = TestServer::start().await;
     let dog = Speaker::new(server.addr, Dialect::Loyaltydog).await;
     let (reply, observed) = dog.send(PHONE).await;
@@ -264,4 +266,82 @@ async fn failed_delivery() {
     let (reply, observed) = dog.send(EMAIL).await;
     golden(&reply, 503, send_failure("Delivery failed"));
     assert_eq!(observed, Observed::ProviderUnavailable);
+}
+
+/// Regression: the seed returns `mockCode` "only in dev/test mode", yet
+/// `--test-mode` without `--echo-codes` answered `null`; outside test mode
+/// it stays `null`.
+#[tokio::test]
+async fn mock_codes_in_test_mode_without_echo_codes() {
+    let server = TestServer::with(ServerConfig {
+        test_mode: true,
+        ..ServerConfig::default()
+    })
+    .await;
+    let dog = Speaker::new(server.addr, Dialect::Loyaltydog).await;
+    let (reply, _) = dog.send(PHONE).await;
+    let code = latest_code(server.addr, PHONE).await;
+    assert_eq!(reply.json()["mockCode"], code.as_str(), "{}", reply.text());
+
+    let production = TestServer::with(ServerConfig::default()).await;
+    let dog = Speaker::new(production.addr, Dialect::Loyaltydog).await;
+    let (reply, _) = dog.send(PHONE).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["mockCode"], Value::Null);
+}
+
+/// Regression: a UTF-8 byte order mark before the JSON got a 422, where
+/// FastAPI (Python's json.loads) reads the body.
+#[tokio::test]
+async fn a_byte_order_mark_before_the_json_is_read() {
+    let server = TestServer::start().await;
+    let dog = Speaker::new(server.addr, Dialect::Loyaltydog).await;
+    let auth = bearer(&dog).await;
+    let mut body = b"\xEF\xBB\xBF".to_vec();
+    body.extend_from_slice(br#"{"target": "+14155550100"}"#);
+    let reply = dog
+        .post(SEND, &[JSON, ("Authorization", auth.as_str())], &body)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        dog.classify(Operation::Send, &reply).kind(),
+        OutcomeKind::Sent
+    );
+    let mut login = b"\xEF\xBB\xBF".to_vec();
+    login.extend_from_slice(br#"{"api_key": "test-key"}"#);
+    assert_eq!(dog.post(TOKEN, &[JSON], &login).await.status, 200);
+}
+
+/// Regression: `…/otp/send/` got 404 where FastAPI answers 307 to the
+/// path without the slash (clients then repeat the POST there).
+#[tokio::test]
+async fn a_trailing_slash_is_redirected_like_fastapi() {
+    let server = TestServer::start().await;
+    let dog = Speaker::new(server.addr, Dialect::Loyaltydog).await;
+    let auth = bearer(&dog).await;
+    let headers = [JSON, ("Authorization", auth.as_str())];
+    for path in [SEND, VERIFY, TOKEN] {
+        let slashed = format!("{path}/");
+        let reply = dog
+            .post(&slashed, &headers, br#"{"target": "a@b.co"}"#)
+            .await;
+        assert_eq!(reply.status, 307, "{slashed}: {}", reply.text());
+        let location = reply.header("location").unwrap();
+        assert!(
+            location == path || location.ends_with(&format!("{}{path}", server.addr)),
+            "{slashed}: {location}"
+        );
+        assert!(reply.body.is_empty());
+    }
+    let reply = dog.post(&format!("{SEND}/?x=1"), &headers, b"{}").await;
+    assert!(reply
+        .header("location")
+        .unwrap()
+        .ends_with(&format!("{SEND}?x=1")));
+    // Unknown paths stay 404, slash or not.
+    golden(
+        &get(server.addr, "/v2/other/").await,
+        404,
+        json!({"detail": "Not Found"}),
+    );
 }

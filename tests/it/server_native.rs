@@ -285,3 +285,21 @@ async fn sent_messages_reach_the_journal() {
     assert!(message["received_at"].as_str().unwrap().ends_with('Z'));
     tokio::time::sleep(Duration::ZERO).await;
 }
+
+/// Regression: the provider-unavailable 503 carried neither `retry_after`
+/// nor `Retry-After`, though every other 429 and 503 does.
+#[tokio::test]
+async fn the_provider_unavailable_503_says_when_to_retry() {
+    let provider = crate::support::provider::TestProvider::start().await;
+    provider.faults(json!({"rules": [{"down": true}]})).await;
+    let server = provider.server().await;
+    let reply = post(server.addr, SEND, json!({"to": PHONE})).await;
+    let body = assert_problem(&reply, 503, "provider-unavailable");
+    let retry: u64 = reply
+        .header("retry-after")
+        .expect("a Retry-After header")
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{retry}");
+    assert_eq!(body["retry_after"], retry);
+}

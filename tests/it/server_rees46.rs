@@ -228,3 +228,44 @@ async fn delivery_cascades_sms_telegram_email_then_fails() {
     golden(&reply, 503, failure("Delivery failed"));
     assert_eq!(observed, Observed::ProviderUnavailable);
 }
+
+/// Regression: an unknown customer was answered "no such path", as if the
+/// route did not exist; the 404 now says the customer is unknown.
+#[tokio::test]
+async fn an_unknown_customer_is_said_to_be_unknown() {
+    let server = TestServer::start().await;
+    let reply = get(server.addr, "/_admin/customers/79991234567").await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body = reply.json();
+    assert_eq!(body["type"], "urn:otpbench:not-found");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("+79991234567"), "{detail}");
+    assert!(detail.contains("customer"), "{detail}");
+    assert!(!detail.contains("no such path"), "{detail}");
+}
+
+/// Regression: with sms and telegram down, REES46 answered success and
+/// the journal showed channel `email` to `+7999…`. A customer created
+/// from a phone has no e-mail: nothing is left, so "Delivery failed".
+#[tokio::test]
+async fn no_email_goes_to_a_phone_when_sms_and_telegram_are_down() {
+    let provider = TestProvider::start().await;
+    let server = provider.server().await;
+    let rees46 = speaker(&server).await;
+    provider
+        .faults(json!({"rules": [
+            {"channel": "sms", "down": true},
+            {"channel": "telegram", "down": true}]}))
+        .await;
+    let (reply, observed) = rees46.send(PHONE).await;
+    golden(&reply, 503, failure("Delivery failed"));
+    assert_eq!(observed, Observed::ProviderUnavailable);
+    let journal = get(provider.addr, "/_admin/messages").await.json();
+    assert_eq!(journal, json!({"messages": []}));
+    let stats = get(provider.addr, "/_admin/stats").await.json();
+    assert!(stats["channels"].get("email").is_none(), "{stats}");
+}

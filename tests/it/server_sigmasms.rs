@@ -237,3 +237,24 @@ async fn two_widgets_keep_separate_codes_for_one_phone() {
     let (_, observed) = other.verify(PHONE, Some(&other_id), &codes[1]).await;
     assert_eq!(observed, Observed::Verified);
 }
+
+/// Regression: `widgetId` is `string(uuid)`, yet `{uuid}`, undashed hex and
+/// `urn:uuid:…` spellings of the active widget were taken as it.
+#[tokio::test]
+async fn only_the_canonical_uuid_names_a_widget() {
+    let server = TestServer::start().await;
+    let sigma = Speaker::new(server.addr, Dialect::Sigmasms).await;
+    for widget in [
+        "{123634df-ddfe-4dda-b31d-f3b4e75fc5dc}",
+        "123634dfddfe4ddab31df3b4e75fc5dc",
+        "urn:uuid:123634df-ddfe-4dda-b31d-f3b4e75fc5dc",
+    ] {
+        let body = json!({"widgetId": widget, "recipient": PHONE}).to_string();
+        let reply = sigma.post(SEND, &[AUTH, JSON], body.as_bytes()).await;
+        golden(&reply, 400, validation());
+    }
+    let upper = "123634DF-DDFE-4DDA-B31D-F3B4E75FC5DC";
+    let body = json!({"widgetId": upper, "recipient": PHONE}).to_string();
+    let reply = sigma.post(SEND, &[AUTH, JSON], body.as_bytes()).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+}

@@ -203,3 +203,79 @@ async fn failed_delivery_is_1007() {
     golden(&reply, 422, domain("Failed to deliver OTP", 1007));
     assert_eq!(observed, Observed::ProviderUnavailable);
 }
+
+/// Regression: junk around a number was taken as a valid Egyptian mobile
+/// (200, extension dropped); now only the forms people write pass, and
+/// the rest is Valify's invalid-phone error.
+#[tokio::test]
+async fn junk_around_a_number_is_an_invalid_phone() {
+    let server = TestServer::start().await;
+    let valify = Speaker::new(server.addr, Dialect::Valify).await;
+    for junk in [
+        "x01012345678\u{0}",
+        "01012345678#",
+        "tel:+201012345678",
+        "01012345678;ext=5",
+        "+20 10 1234 5678 x99",
+    ] {
+        let (reply, observed) = valify.send(junk).await;
+        golden(&reply, 422, domain("Invalid phone number", 1001));
+        assert_eq!(
+            observed,
+            Observed::invalid(Invalid::new("phone_number", Fault::Invalid)),
+            "{junk:?}"
+        );
+    }
+    for written in ["+20 10 1234 5678", "0020-10-1234-5678", "010 1234 5678"] {
+        let (reply, observed) = valify.send(written).await;
+        assert_eq!(
+            observed.kind(),
+            OutcomeKind::Sent,
+            "{written}: {}",
+            reply.text()
+        );
+    }
+    let journal = get(server.addr, "/_admin/messages").await.json();
+    let to: Vec<&str> = journal["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, [E164; 3]);
+}
+
+/// Regression: a store outage answered 503, which Valify never documents;
+/// its one 5xx is 500 "Internal Server Error", read as `internal_error`.
+#[tokio::test]
+async fn a_store_outage_is_the_documented_500() {
+    use otpbench::config::Config;
+    use otpbench::server::{ServerConfig, StoreSpec};
+    use otpbench::store::redis::RedisOptions;
+    let server = TestServer::with(ServerConfig {
+        config: Config {
+            secret: Some(vec![7; 32]),
+            ..Config::default()
+        },
+        store: StoreSpec::Redis(RedisOptions {
+            timeout: std::time::Duration::from_millis(300),
+            ..RedisOptions::new("redis://127.0.0.1:1")
+        }),
+        test_mode: true,
+        ..ServerConfig::default()
+    })
+    .await;
+    let valify = Speaker::new(server.addr, Dialect::Valify).await;
+    let (reply, observed) = valify.send(PHONE).await;
+    golden(&reply, 500, message("Internal Server Error"));
+    assert_eq!(observed, Observed::InternalError);
+    let (reply, observed) = valify
+        .verify(
+            PHONE,
+            Some("3d21c0de-0000-4000-8000-000000000001"),
+            "123456",
+        )
+        .await;
+    golden(&reply, 500, message("Internal Server Error"));
+    assert_eq!(observed, Observed::InternalError);
+}

@@ -33,18 +33,28 @@ struct MessageView {
     received_at: String,
 }
 
+/// 9999-12-31T23:59:59.999Z: the last instant RFC 3339 can write.
+const LAST_RFC3339_MS: u64 = 253_402_300_799_999;
+
 impl From<Entry> for MessageView {
     fn from(entry: Entry) -> Self {
-        let at = std::time::UNIX_EPOCH + Duration::from_millis(entry.received_at_ms);
         MessageView {
             id: entry.id.to_string(),
             channel: entry.message.channel,
             to: entry.message.to.to_string(),
             text: entry.message.text.to_string(),
             from: entry.message.from.map(|f| f.to_string()),
-            received_at: humantime::format_rfc3339_millis(at).to_string(),
+            received_at: rfc3339_millis(entry.received_at_ms),
         }
     }
+}
+
+/// A time in ms since the epoch as RFC 3339 with milliseconds. It cannot
+/// fail: a time past the year 9999 (which no admin jump reaches) is
+/// written as the last instant of that year, rather than panicking.
+fn rfc3339_millis(ms: u64) -> String {
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(ms.min(LAST_RFC3339_MS));
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 /// A parsed journal query.
@@ -128,6 +138,17 @@ pub(crate) fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a clock jumped past the year 9999 made every journal
+    /// read panic, which dropped the connection.
+    #[test]
+    fn any_time_can_be_written() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(LAST_RFC3339_MS), "9999-12-31T23:59:59.999Z");
+        for ms in [LAST_RFC3339_MS + 1, i64::MAX as u64, u64::MAX] {
+            assert_eq!(rfc3339_millis(ms), "9999-12-31T23:59:59.999Z");
+        }
+    }
 
     #[test]
     fn percent_decoding_keeps_plus_signs() {

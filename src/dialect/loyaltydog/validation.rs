@@ -23,6 +23,9 @@ pub(crate) fn check(
     body: &[u8],
     fields: &[(&'static str, usize)],
 ) -> Result<Vec<String>, Reply> {
+    // Python's json.loads (so FastAPI) reads a body that opens with a
+    // UTF-8 byte order mark; serde_json does not.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let json_type = content_type.is_none_or(|_| is_json(headers));
     let not_object = |input: Value| {

@@ -177,6 +177,7 @@ pub fn send_request(to: &str, purpose: &str) -> SendRequest {
         to: Identifier::parse(to).expect("test identifiers are valid"),
         purpose: purpose.into(),
         channel: None,
+        reachable: None,
         template: Template::new("Your code is {{ code }}", "{{ code }}").unwrap(),
         from: None,
     }
