@@ -167,8 +167,8 @@ impl Protocol for LoyaltyDog {
     fn admit_headers(
         context: &ServeContext<'_>,
         operation: Operation,
-        headers: &hyper::HeaderMap,
-    ) -> Result<(), Refusal> {
+        headers: &HeaderMap,
+    ) -> Admitted<()> {
         if operation == Operation::Token {
             return Ok(());
         }

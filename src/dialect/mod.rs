@@ -86,9 +86,22 @@ use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Observed, Outcome, OutcomeKind, Receipt};
 use crate::engine::policy::Policy;
 use crate::engine::{ChallengeRef, Engine, SendRequest, VerifyRequest};
+use crate::http;
 
 /// What admitting a request gives: the engine call, or the refusal.
 pub type Admitted<T> = Result<T, Refusal>;
+
+/// `Authorization: Bearer <expected>`, or `refused`.
+pub(crate) fn require_bearer(
+    headers: &HeaderMap,
+    expected: &str,
+    refused: Outcome,
+) -> Admitted<()> {
+    match http::auth::bearer_token(headers) {
+        Some(token) if http::auth::secret_eq(token, expected) => Ok(()),
+        _ => Err(refused.into()),
+    }
+}
 
 /// What building a client request gives.
 pub type Built = Result<WireRequest, ClientError>;
@@ -121,11 +134,7 @@ pub trait Protocol {
     /// (Valify's content type) — run before the body is read, so a client
     /// without credentials cannot make the server hold its body. By
     /// default there are none (REES46's credentials are in the body).
-    fn admit_headers(
-        _context: &ServeContext<'_>,
-        _operation: Operation,
-        _headers: &HeaderMap,
-    ) -> Result<(), Refusal> {
+    fn admit_headers(_: &ServeContext<'_>, _: Operation, _: &HeaderMap) -> Admitted<()> {
         Ok(())
     }
 

@@ -63,15 +63,14 @@ impl Protocol for Native {
     /// The bearer token, before the body is read.
     fn admit_headers(
         context: &ServeContext<'_>,
-        _operation: Operation,
-        headers: &hyper::HeaderMap,
-    ) -> Result<(), Refusal> {
-        let authorized = bearer_token(headers)
-            .is_some_and(|token| secret_eq(token, &context.config.native.bearer));
-        if !authorized {
-            return Err(Outcome::Unauthorized.into());
-        }
-        Ok(())
+        _: Operation,
+        headers: &HeaderMap,
+    ) -> Admitted<()> {
+        require_bearer(
+            headers,
+            &context.config.native.bearer,
+            Outcome::Unauthorized,
+        )
     }
 
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {

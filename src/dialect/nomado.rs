@@ -126,9 +126,9 @@ impl Protocol for Nomado {
     /// Basic credentials, before the body is read.
     fn admit_headers(
         context: &ServeContext<'_>,
-        _operation: Operation,
-        headers: &hyper::HeaderMap,
-    ) -> Result<(), Refusal> {
+        _: Operation,
+        headers: &HeaderMap,
+    ) -> Admitted<()> {
         let authorized = basic_credentials(headers)
             .is_some_and(|given| secret_eq(&given, &context.config.nomado.basic));
         if !authorized {

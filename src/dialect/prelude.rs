@@ -2,7 +2,7 @@
 //! the engine's vocabulary — so that a dialect file opens with one import
 //! and the rest of it is about its vendor.
 
-pub(crate) use hyper::StatusCode;
+pub(crate) use hyper::{HeaderMap, StatusCode};
 pub(crate) use serde_json::{json, Map, Value};
 
 pub(crate) use crate::delivery::Template;
@@ -10,9 +10,9 @@ pub(crate) use crate::dialect::client::{bearer, count, is, text};
 pub(crate) use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
 pub(crate) use crate::dialect::wire;
 pub(crate) use crate::dialect::{
-    documented, observe_common, Admitted, Built, ClientError, Credentials, Echo, Operation,
-    Protocol, Refusal, Rejection, Reply, Request, SendCall, SendOp, ServeContext, Session,
-    VerifyCall, VerifyOp, WireRequest, WireResponse,
+    documented, observe_common, require_bearer, Admitted, Built, ClientError, Credentials, Echo,
+    Operation, Protocol, Refusal, Rejection, Reply, Request, SendCall, SendOp, ServeContext,
+    Session, VerifyCall, VerifyOp, WireRequest, WireResponse,
 };
 pub(crate) use crate::engine::identifier::Identifier;
 pub(crate) use crate::engine::invalid::BODY;

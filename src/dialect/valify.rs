@@ -158,18 +158,13 @@ impl Protocol for Valify {
     /// Content type, then the access token, before the body is read.
     fn admit_headers(
         context: &ServeContext<'_>,
-        _operation: Operation,
-        headers: &hyper::HeaderMap,
-    ) -> Result<(), Refusal> {
+        _: Operation,
+        headers: &HeaderMap,
+    ) -> Admitted<()> {
         if !is_json(headers) {
             return Err(Outcome::UnsupportedMediaType.into());
         }
-        let known = bearer_token(headers)
-            .is_some_and(|token| secret_eq(token, &context.config.valify.bearer));
-        if !known {
-            return Err(Outcome::Forbidden.into());
-        }
-        Ok(())
+        require_bearer(headers, &context.config.valify.bearer, Outcome::Forbidden)
     }
 
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
