@@ -134,9 +134,20 @@ pub trait Protocol {
     /// (Valify's content type) — run before the body is read, so a client
     /// without credentials cannot make the server hold its body. By
     /// default there are none (REES46's credentials are in the body).
-    fn admit_headers(_: &ServeContext<'_>, _: Operation, _: &HeaderMap) -> Admitted<()> {
-        Ok(())
+    fn admit_headers(
+        context: &ServeContext<'_>,
+        _: Operation,
+        headers: &HeaderMap,
+    ) -> Admitted<()> {
+        match Self::BEARER {
+            Some(token) => require_bearer(headers, token(context.config), Outcome::Unauthorized),
+            None => Ok(()),
+        }
     }
+
+    /// For dialects whose only head check is a bearer token (401 without
+    /// it): where the config keeps the token.
+    const BEARER: Option<fn(&Config) -> &str> = None;
 
     /// Checks a send request whose head [`Protocol::admit_headers`]
     /// passed, in the dialect's documented order, and says what to ask

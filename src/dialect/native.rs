@@ -60,18 +60,7 @@ impl Protocol for Native {
         (VERIFY_PATH, Operation::Verify),
     ];
 
-    /// The bearer token, before the body is read.
-    fn admit_headers(
-        context: &ServeContext<'_>,
-        _: Operation,
-        headers: &HeaderMap,
-    ) -> Admitted<()> {
-        require_bearer(
-            headers,
-            &context.config.native.bearer,
-            Outcome::Unauthorized,
-        )
-    }
+    const BEARER: Option<fn(&Config) -> &str> = Some(|config| &config.native.bearer);
 
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
         let body = admit(request)?;

@@ -5,6 +5,7 @@
 pub(crate) use hyper::{HeaderMap, StatusCode};
 pub(crate) use serde_json::{json, Map, Value};
 
+pub(crate) use crate::config::Config;
 pub(crate) use crate::delivery::Template;
 pub(crate) use crate::dialect::client::{bearer, count, is, text};
 pub(crate) use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
