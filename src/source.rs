@@ -304,6 +304,33 @@ fn hint_for(message: &str) -> Option<String> {
     (nearest.0 <= 2 && nearest.0 < given.len()).then(|| format!("did you mean `{}`?", nearest.1))
 }
 
+/// Reads one of a closed set of names (a dialect, an outcome, a fault),
+/// with an error that quotes the name and lists the choices — so serde
+/// places it, and the reader sees what would do.
+pub fn named<'de, D, T>(
+    deserializer: D,
+    what: &str,
+    all: &[T],
+    name_of: impl Fn(&T) -> &'static str,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Copy,
+{
+    use serde::Deserialize;
+    let name = String::deserialize(deserializer)?;
+    all.iter()
+        .find(|item| name_of(item) == name)
+        .copied()
+        .ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(&name_of).collect();
+            serde::de::Error::custom(format!(
+                "unknown {what} `{name}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
+}
+
 /// Levenshtein distance, for "did you mean".
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -401,16 +401,9 @@ impl Dialect {
 }
 
 impl<'de> serde::Deserialize<'de> for Dialect {
-    /// A dialect by name; anything else is an error naming the dialects.
+    /// By name; anything else is an error listing the names.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Dialect::from_name(&name).ok_or_else(|| {
-            let known: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
-            serde::de::Error::custom(format!(
-                "unknown dialect `{name}`, expected one of {}",
-                known.join(", ")
-            ))
-        })
+        crate::source::named(deserializer, "dialect", &Dialect::ALL, |d| d.name())
     }
 }
 

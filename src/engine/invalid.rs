@@ -102,16 +102,9 @@ impl Fault {
 }
 
 impl<'de> serde::Deserialize<'de> for Fault {
-    /// A fault by its snake_case name.
+    /// By name; anything else is an error listing the names.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Fault::from_name(&name).ok_or_else(|| {
-            let known: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-            serde::de::Error::custom(format!(
-                "unknown fault `{name}`, expected one of {}",
-                known.join(", ")
-            ))
-        })
+        crate::source::named(deserializer, "fault", &Fault::ALL, |f| f.name())
     }
 }
 

@@ -230,17 +230,9 @@ impl OutcomeKind {
 }
 
 impl<'de> serde::Deserialize<'de> for OutcomeKind {
-    /// An outcome by its snake_case name; anything else is an error
-    /// listing the names.
+    /// By name; anything else is an error listing the names.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        OutcomeKind::from_name(&name).ok_or_else(|| {
-            let known: Vec<&str> = OutcomeKind::ALL.iter().map(|k| k.name()).collect();
-            serde::de::Error::custom(format!(
-                "unknown outcome `{name}`, expected one of {}",
-                known.join(", ")
-            ))
-        })
+        crate::source::named(deserializer, "outcome", &OutcomeKind::ALL, |k| k.name())
     }
 }
 
