@@ -25,6 +25,11 @@
 //! or frozen, operations fail with `StoreError::Unavailable` in bounded
 //! time (the dialects answer `store_unavailable`), and the connection
 //! manager reconnects by itself when Redis is back.
+//!
+//! URLs are shown only through [`redact_url`], errors only after
+//! [`scrub`]: passwords never reach a log line or a response.
+
+mod redact;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -44,11 +49,13 @@ use crate::store::{
     VerifyDecision,
 };
 
+pub use redact::{redact_url, scrub};
+
 /// Extra life of the id index beyond the challenge's purge time.
 const INDEX_SLACK_MS: u64 = 60_000;
 
 /// How to reach Redis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisOptions {
     /// `redis://[:password@]host:port[/db]`, `rediss://…`, or
     /// `redis+cluster://host:port[,host:port…]` for Redis Cluster.
@@ -67,6 +74,16 @@ impl RedisOptions {
             namespace: "otpbench".into(),
             timeout: Duration::from_millis(500),
         }
+    }
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &redact_url(&self.url))
+            .field("namespace", &self.namespace)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -131,6 +148,8 @@ pub struct RedisStore {
     send: Script,
     verify: Script,
     revoke: Script,
+    /// Kept only to blank its passwords out of error texts.
+    url: String,
 }
 
 impl RedisStore {
@@ -150,6 +169,8 @@ impl RedisStore {
                 options.namespace
             ));
         }
+        let shown = redact_url(&options.url);
+        let why = |e: RedisError| scrub(&e.to_string(), &options.url);
         let connection = match options.url.strip_prefix(CLUSTER_SCHEME) {
             Some(nodes) => {
                 let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
@@ -157,7 +178,7 @@ impl RedisStore {
                     .connection_timeout(options.timeout)
                     .response_timeout(options.timeout)
                     .build()
-                    .map_err(|e| format!("{}: not a Redis Cluster URL: {e}", options.url))?;
+                    .map_err(|e| format!("{shown}: not a Redis Cluster URL: {}", why(e)))?;
                 Connection::Cluster(Box::new(ClusterState {
                     client,
                     connection: OnceCell::new(),
@@ -165,14 +186,14 @@ impl RedisStore {
             }
             None => {
                 let client = Client::open(options.url.as_str())
-                    .map_err(|e| format!("{}: not a Redis URL: {e}", options.url))?;
+                    .map_err(|e| format!("{shown}: not a Redis URL: {}", why(e)))?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(options.timeout))
                     .set_response_timeout(Some(options.timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(200));
                 let manager = ConnectionManager::new_lazy_with_config(client, config)
-                    .map_err(|e| format!("{}: {e}", options.url))?;
+                    .map_err(|e| format!("{shown}: {}", why(e)))?;
                 Connection::Single(manager)
             }
         };
@@ -183,6 +204,7 @@ impl RedisStore {
             send: Script::new(include_str!("redis/send.lua")),
             verify: Script::new(include_str!("redis/verify.lua")),
             revoke: Script::new(include_str!("redis/revoke.lua")),
+            url: options.url.clone(),
         })
     }
 
@@ -220,9 +242,12 @@ impl RedisStore {
                 if error.kind()
                     == ::redis::ErrorKind::Server(::redis::ServerErrorKind::ResponseError) =>
             {
-                Err(StoreError::Corrupt(error.to_string()))
+                Err(StoreError::Corrupt(scrub(&error.to_string(), &self.url)))
             }
-            Ok(Err(error)) => Err(StoreError::Unavailable(error.to_string())),
+            Ok(Err(error)) => Err(StoreError::Unavailable(scrub(
+                &error.to_string(),
+                &self.url,
+            ))),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no answer within {} ms",
                 self.timeout.as_millis()
