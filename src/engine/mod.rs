@@ -1,10 +1,13 @@
 //! The OTP logic: issue a code, deliver it, check it — no sockets.
 //!
 //! [`Engine::send`] and [`Engine::verify`] implement DESIGN.md §2 on top of a
-//! [`Store`] (which makes every decision atomic), a [`Clock`] (the only
-//! source of time) and a [`Delivery`] (where messages go). Dialects turn
-//! wire requests into [`SendRequest`] / [`VerifyRequest`] and render the
-//! [`Outcome`]; the engine knows nothing of HTTP.
+//! [`Store`] (which makes every decision atomic, at its own time) and a
+//! [`Delivery`] (where messages go). The engine reads no clock for its
+//! decisions: it hands the store durations, and the store decides by the
+//! deployment's one time source (see [`crate::store`]); [`Engine::clock`]
+//! is that time for everything else. Dialects turn wire requests into
+//! [`SendRequest`] / [`VerifyRequest`] and render the [`Outcome`]; the
+//! engine knows nothing of HTTP.
 
 pub mod clock;
 pub mod code;
@@ -73,6 +76,8 @@ pub struct VerifyRequest {
 /// The reference OTP engine.
 pub struct Engine {
     store: Arc<dyn Store>,
+    /// The store's time ([`Store::clock`]), kept so readers need not
+    /// clone it.
     clock: Arc<dyn Clock>,
     delivery: Arc<dyn Delivery>,
     hasher: CodeHasher,
@@ -81,21 +86,17 @@ pub struct Engine {
 impl Engine {
     /// An engine over the given parts. Engines sharing a store must share
     /// the hasher's secret.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        delivery: Arc<dyn Delivery>,
-        hasher: CodeHasher,
-    ) -> Engine {
+    pub fn new(store: Arc<dyn Store>, delivery: Arc<dyn Delivery>, hasher: CodeHasher) -> Engine {
         Engine {
+            clock: store.clock(),
             store,
-            clock,
             delivery,
             hasher,
         }
     }
 
-    /// The engine's clock.
+    /// The store's time, for what is not a store decision (token expiry,
+    /// journal stamps); see [`Store::clock`].
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
@@ -124,20 +125,19 @@ impl Engine {
             purpose: request.purpose,
         };
         let code = Code::generate(policy.alphabet, policy.length as usize);
-        let now_ms = self.clock.now_ms();
         let ttl_ms = policy.ttl_ms();
         let challenge = NewChallenge {
             id: ChallengeId::random(),
             digest: self.hasher.digest(code.as_str()),
-            expires_at_ms: now_ms.saturating_add(ttl_ms),
-            purge_at_ms: now_ms.saturating_add(ttl_ms.saturating_mul(2)),
+            ttl_ms,
+            purge_after_ms: ttl_ms.saturating_mul(2),
             max_attempts: policy.max_attempts,
         };
         let rules = SendRules {
             limits: &policy.send_limits,
             cooldown_ms: policy.cooldown.map(|c| c.as_millis() as u64),
         };
-        let (id, sends_remaining) = match self.store.send(&key, challenge, rules, now_ms).await {
+        let (id, sends_remaining) = match self.store.send(&key, challenge, rules).await {
             Ok(SendDecision::Stored {
                 id,
                 sends_remaining,
@@ -168,10 +168,11 @@ impl Engine {
                 });
             }
         }
-        match self.store.revoke(&key, id).await {
-            Ok(()) => Outcome::ProviderUnavailable,
-            Err(error) => store_failure(error),
-        }
+        // The send counts either way. A revoke the store could not confirm
+        // leaves a challenge whose code no channel accepted; answering
+        // `store_unavailable` would claim that nothing changed.
+        let _ = self.store.revoke(&key, id).await;
+        Outcome::ProviderUnavailable
     }
 
     /// Checks a code: `verified` consumes the challenge, `wrong_code` uses
@@ -183,7 +184,6 @@ impl Engine {
             ));
         }
         let candidate = self.hasher.digest(&request.code);
-        let now_ms = self.clock.now_ms();
         let key;
         let lookup = match &request.by {
             ChallengeRef::Id { tenant, id } => Lookup::Id { tenant, id: *id },
@@ -202,7 +202,7 @@ impl Engine {
                 Lookup::Key(&key)
             }
         };
-        match self.store.verify(lookup, &candidate, now_ms).await {
+        match self.store.verify(lookup, &candidate).await {
             Ok(VerifyDecision::Verified) => Outcome::Verified,
             Ok(VerifyDecision::WrongCode { attempts_remaining }) => {
                 Outcome::WrongCode { attempts_remaining }
@@ -219,7 +219,7 @@ impl Engine {
     /// Lets the store forget what is past its time (the server calls this
     /// every second).
     pub async fn purge(&self) -> Result<usize, StoreError> {
-        self.store.purge(self.clock.now_ms()).await
+        self.store.purge().await
     }
 }
 

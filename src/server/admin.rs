@@ -2,7 +2,8 @@
 //! move the clock, reset all state, read the message journal.
 //!
 //! - `GET /_admin/clock` → `{"now_ms"}`; `POST /_admin/clock`
-//!   `{"advance_ms": n}` → `{"now_ms"}`. Time only moves forward.
+//!   `{"advance_ms": n}` → `{"now_ms"}`. Time only moves forward. The
+//!   clock is the store's: with Redis, every replica's.
 //! - `POST /_admin/reset` → 204: forgets every challenge, send log and
 //!   journaled message (the clock keeps its offset).
 //! - `GET /_admin/messages?to=&channel=&after=&wait_ms=` → the journal in
@@ -24,6 +25,7 @@ use crate::dialect::{json_response, native, Rejection};
 use crate::engine::identifier::Identifier;
 use crate::engine::outcome::Outcome;
 use crate::server::{journal_api, State};
+use crate::store::StoreError;
 
 pub(crate) async fn handle(
     state: &State,
@@ -33,8 +35,8 @@ pub(crate) async fn handle(
     body: &[u8],
 ) -> Response<Full<Bytes>> {
     let reply = match (path, method) {
-        ("/_admin/clock", &Method::GET) => Ok(now(state)),
-        ("/_admin/clock", &Method::POST) => advance(state, body),
+        ("/_admin/clock", &Method::GET) => Ok(now(state).await),
+        ("/_admin/clock", &Method::POST) => advance(state, body).await,
         ("/_admin/clock", _) => Err(Rejection::MethodNotAllowed("GET, POST")),
         ("/_admin/reset", &Method::POST) => Ok(reset(state).await),
         ("/_admin/reset", _) => Err(Rejection::MethodNotAllowed("POST")),
@@ -93,10 +95,11 @@ struct Now {
     now_ms: u64,
 }
 
-fn now(state: &State) -> Response<Full<Bytes>> {
-    ok_json(&Now {
-        now_ms: state.engine.clock().now_ms(),
-    })
+async fn now(state: &State) -> Response<Full<Bytes>> {
+    match state.engine.store().now_ms().await {
+        Ok(now_ms) => ok_json(&Now { now_ms }),
+        Err(error) => store_failure(error),
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,18 +108,30 @@ struct Advance {
     advance_ms: u64,
 }
 
-fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejection> {
-    let Some(clock) = &state.shifted_clock else {
-        return Err(Rejection::NotFound);
+async fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejection> {
+    let advance_ms = match serde_json::from_slice::<Advance>(body) {
+        Ok(Advance { advance_ms }) => advance_ms,
+        Err(error) => {
+            return Ok(invalid(format!(
+                "expected {{\"advance_ms\": <whole milliseconds ≥ 0>}}: {error}"
+            )))
+        }
     };
-    match serde_json::from_slice::<Advance>(body) {
-        Ok(Advance { advance_ms }) => Ok(ok_json(&Now {
-            now_ms: clock.advance_ms(advance_ms),
-        })),
-        Err(error) => Ok(invalid(format!(
-            "expected {{\"advance_ms\": <whole milliseconds ≥ 0>}}: {error}"
-        ))),
+    match state.engine.store().advance_clock(advance_ms).await {
+        Ok(Some(now_ms)) => Ok(ok_json(&Now { now_ms })),
+        Ok(None) => Err(Rejection::NotFound),
+        Err(error) => Ok(store_failure(error)),
     }
+}
+
+fn store_failure(error: StoreError) -> Response<Full<Bytes>> {
+    let outcome = match error {
+        StoreError::Unavailable(_) => Outcome::StoreUnavailable {
+            retry_after: Duration::from_secs(1),
+        },
+        StoreError::Corrupt(_) => Outcome::InternalError,
+    };
+    native::render_outcome(&outcome).response
 }
 
 async fn reset(state: &State) -> Response<Full<Bytes>> {

@@ -19,17 +19,15 @@ const RACERS: usize = 1000;
 const PHONE: &str = "+14155550100";
 
 /// Two engines — two stores, two connections — on one Redis and one
-/// namespace, sharing a clock and a secret, as two replicas behind a load
-/// balancer would.
+/// namespace, sharing the clock kept there and a secret, as two replicas
+/// behind a load balancer would.
 fn two_engines(server: &RedisServer) -> ([Arc<Engine>; 2], Arc<Switchboard>) {
-    let clock = Arc::new(ManualClock::default());
-    let delivery = Arc::new(Switchboard::new(clock.clone()));
+    let delivery = Arc::new(Switchboard::new(Arc::new(ManualClock::default())));
     let namespace = unique_namespace();
     let engine = || {
         let store: Arc<dyn Store> = Arc::new(server.open_in(&namespace));
         Arc::new(Engine::new(
             store,
-            clock.clone(),
             delivery.clone(),
             CodeHasher::new(b"shared"),
         ))

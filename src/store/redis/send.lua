@@ -1,16 +1,24 @@
 -- One send, decided atomically (DESIGN.md §2). Mirrors the memory store.
 -- KEYS[1]  the subject's hash: field "s" = send times ("t,t,..." oldest
 --          first), fields "c:<purpose>" = "id,digest,expires,purge,max,used"
--- ARGV     now, purpose, id, digest (hex), expires_at, purge_at,
---          max_attempts, cooldown_ms (-1 = none), then count,window pairs
--- Returns  {0, retry_after_ms} when limited,
---          {1, sends_remaining (-1 = unlimited), replaced id or ""} when stored
+-- KEYS[2]  the new challenge's id index entry (same slot; see keys.rs)
+-- KEYS[3]  the clock key, or absent (see the prelude)
+-- ARGV     (1-3: the prelude's) 4 purpose, 5 id, 6 digest (hex), 7 ttl_ms,
+--          8 purge_after_ms, 9 max_attempts, 10 cooldown_ms (-1 = none),
+--          11 how long index entries outlive their challenge (ms),
+--          then count,window_ms pairs
+-- Returns  {-1, ms late} (prelude), {0, retry_after_ms} when limited,
+--          {1, sends_remaining (-1 = unlimited)} when stored
 local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local purpose = ARGV[2]
-local cooldown = tonumber(ARGV[8])
+local now = clock_now(KEYS[3])
+local purpose = ARGV[4]
+local ttl, purge_after = tonumber(ARGV[7]), tonumber(ARGV[8])
+local cooldown = tonumber(ARGV[10])
+local index_slack = tonumber(ARGV[11])
+-- Index keys are "<prefix><id>"; the prefix names the subject's slot.
+local index_prefix = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[5])
 local limits = {}
-for i = 9, #ARGV, 2 do
+for i = 12, #ARGV, 2 do
   limits[#limits + 1] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]) }
 end
 
@@ -65,14 +73,16 @@ for _, l in ipairs(limits) do
 end
 
 local field = 'c:' .. purpose
-local replaced = ''
 local old = redis.call('HGET', key, field)
-if old then replaced = string.match(old, '^([^,]*)') or '' end
+if old then
+  redis.call('DEL', index_prefix .. (string.match(old, '^([^,]*)') or ''))
+end
 redis.call('HSET', key, field,
-  table.concat({ ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], '0' }, ','))
+  table.concat({ ARGV[5], ARGV[6], int(now + ttl), int(now + purge_after), ARGV[9], '0' }, ','))
+redis.call('SET', KEYS[2], key .. ' ' .. purpose, 'PX', int(purge_after + index_slack))
 if #sends > 0 then
   local parts = {}
-  for i, t in ipairs(sends) do parts[i] = string.format('%.0f', t) end
+  for i, t in ipairs(sends) do parts[i] = int(t) end
   redis.call('HSET', key, 's', table.concat(parts, ','))
 else
   redis.call('HDEL', key, 's')
@@ -85,13 +95,15 @@ if #sends > 0 then horizon = sends[1] + keep_ms end
 local fields = redis.call('HGETALL', key)
 for i = 1, #fields, 2 do
   if string.sub(fields[i], 1, 2) == 'c:' then
-    local purge = tonumber(string.match(fields[i + 1], '^[^,]*,[^,]*,[^,]*,([^,]*)'))
+    local id, purge = string.match(fields[i + 1], '^([^,]*),[^,]*,[^,]*,([^,]*)')
+    purge = tonumber(purge)
     if purge == nil or purge <= now then
       redis.call('HDEL', key, fields[i])
+      if id then redis.call('DEL', index_prefix .. id) end
     elseif purge > horizon then
       horizon = purge
     end
   end
 end
-redis.call('PEXPIRE', key, math.max(horizon - now, 1) + 60000)
-return { 1, remaining, replaced }
+redis.call('PEXPIRE', key, int(math.max(horizon - now, 1) + 60000))
+return { 1, remaining }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use otpbench::store::redis::{RedisOptions, RedisStore};
+use otpbench::store::redis::{RedisClock, RedisOptions, RedisStore};
 use otpbench::store::Store;
 
 pub struct RedisServer {
@@ -138,7 +138,8 @@ impl RedisServer {
         self.spawn();
     }
 
-    /// A store on this server with a namespace of its own.
+    /// A store on this server with a namespace of its own, on a manual
+    /// clock kept in Redis.
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::new(self.open())
     }
@@ -147,15 +148,26 @@ impl RedisServer {
         self.open_in(&unique_namespace())
     }
 
-    /// A store (its own connection) in the given namespace: two of them
-    /// are two engines' views of one truth.
+    /// A store (its own connection) in the given namespace, on the manual
+    /// clock kept there: two of them are two engines' views of one truth.
     pub fn open_in(&self, namespace: &str) -> RedisStore {
+        RedisStore::open(&self.options(namespace, MANUAL)).unwrap()
+    }
+
+    /// The options the tests use: a 300 ms timeout.
+    pub fn options(&self, namespace: &str, clock: RedisClock) -> RedisOptions {
         let mut options = RedisOptions::new(&self.url);
         options.namespace = namespace.to_string();
         options.timeout = Duration::from_millis(300);
-        RedisStore::open(&options).unwrap()
+        options.clock = clock;
+        options
     }
 }
+
+/// The tests' manual clock: it starts where `ManualClock::default` does.
+pub const MANUAL: RedisClock = RedisClock::Manual {
+    start_ms: 1_700_000_000_000,
+};
 
 /// A namespace no other store of this test process uses.
 pub fn unique_namespace() -> String {
@@ -306,10 +318,13 @@ impl RedisCluster {
         cluster
     }
 
+    /// A store on the cluster with a namespace of its own, on a manual
+    /// clock kept in the cluster.
     pub fn store(&self) -> Arc<dyn Store> {
         let mut options = RedisOptions::new(&self.url);
         options.namespace = unique_namespace();
         options.timeout = Duration::from_secs(2);
+        options.clock = MANUAL;
         Arc::new(RedisStore::open(&options).unwrap())
     }
 }
