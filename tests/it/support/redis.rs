@@ -203,6 +203,35 @@ impl RedisServer {
 }
 
 impl RedisServer {
+    /// `CLIENT PAUSE ms WRITE` from a connection of its own: Redis keeps
+    /// answering reads but holds every write (scripts included) until the
+    /// pause is over, then runs them.
+    pub fn pause_writes(&self, ms: u64) {
+        let port = self.port.expect("own server");
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let ms = ms.to_string();
+        let reply = resp_simple(&mut stream, &[b"CLIENT", b"PAUSE", ms.as_bytes(), b"WRITE"]);
+        assert_eq!(reply, "OK");
+    }
+
+    /// Every key, as `SCAN` (and so `redis-cli --scan`) lists them.
+    pub fn scan(&self) -> Vec<Vec<u8>> {
+        let port = self.port.expect("own server");
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut cursor = b"0".to_vec();
+        let mut keys = Vec::new();
+        loop {
+            send_command(&mut stream, &[b"SCAN", &cursor, b"COUNT", b"1000"]);
+            assert_eq!(read_line(&mut stream), "*2");
+            cursor = read_bulk(&mut stream);
+            let count: usize = read_line(&mut stream)[1..].parse().unwrap();
+            keys.extend((0..count).map(|_| read_bulk(&mut stream)));
+            if cursor == b"0" {
+                return keys;
+            }
+        }
+    }
+
     /// Every key and its value (strings, or hash fields and values joined),
     /// read over plain RESP so the check does not trust the store's client.
     pub fn dump(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
