@@ -200,8 +200,8 @@ pub trait Store: Send + Sync + 'static {
     /// The store's time as a synchronous [`Clock`], for what is not a
     /// store decision (the journal's `received_at`, token expiry). The
     /// memory store's clock itself; the Redis store's last reading of the
-    /// Redis time carried forward by this host's monotonic clock (a move
-    /// by another engine shows when the reading is renewed).
+    /// Redis time carried forward by this host's monotonic clock (renewed
+    /// every 250 ms, so a move by another engine shows within that).
     fn clock(&self) -> Arc<dyn Clock>;
 }
 

@@ -20,6 +20,11 @@
 //! does not carry out what the engine already answered `store_unavailable`
 //! to. `redis/time.rs` derives the deadline and states the guarantee.
 //!
+//! A background task reads Redis's clock every 250 ms: that keeps the
+//! deadline anchor fresh and, through the connection manager, notices a
+//! dead connection and reconnects before a request needs it — after a
+//! Redis restart, idle replicas are ready again within half a second.
+//!
 //! `redis+cluster://host:port,host:port` connects to a Redis Cluster.
 //! URLs are shown only through [`redact_url`], errors only after
 //! [`scrub`]: passwords never reach a log line or a response.
@@ -29,7 +34,7 @@ mod redact;
 mod time;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -54,7 +59,11 @@ pub use time::RedisClock;
 
 /// How long an id index entry outlives its challenge's purge time.
 const INDEX_SLACK_MS: u64 = 60_000;
-/// A clock reading older than this is renewed before a call.
+/// How often the background task reads Redis's clock.
+const KEEP_EVERY: Duration = Duration::from_millis(250);
+/// A clock reading older than this is renewed before a call (the
+/// background task keeps it younger; this covers a store used without a
+/// runtime to run that task, or a long outage).
 const ANCHOR_MAX_AGE: Duration = Duration::from_secs(2);
 
 /// How to reach Redis.
@@ -153,9 +162,11 @@ impl ConnectionLike for Handle {
 /// The Redis-backed store.
 pub struct RedisStore {
     shared: Arc<Shared>,
+    /// Reads Redis's clock every [`KEEP_EVERY`]; stopped on drop.
+    keeper: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// The store's connection, scripts and clock.
+/// What the store and its background task share.
 struct Shared {
     connection: Connection,
     namespace: String,
@@ -195,7 +206,8 @@ impl RedisStore {
     /// A store for `options`. Connects lazily: a Redis that is down at
     /// start-up makes operations fail (and `/healthz` degrade) until it is
     /// up, not the server refuse to start. A malformed URL or namespace is
-    /// an error here.
+    /// an error here. Inside a tokio runtime, starts the background task
+    /// that keeps the clock reading fresh and the connection alive.
     pub fn open(options: &RedisOptions) -> Result<RedisStore, String> {
         let namespace_ok = !options.namespace.is_empty()
             && options
@@ -255,7 +267,33 @@ impl RedisStore {
                 advance: script!("advance.lua"),
             },
         });
-        Ok(RedisStore { shared })
+        let keeper = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| runtime.spawn(keep(Arc::downgrade(&shared))));
+        Ok(RedisStore { shared, keeper })
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        if let Some(keeper) = &self.keeper {
+            keeper.abort();
+        }
+    }
+}
+
+/// The background task: reads Redis's clock every [`KEEP_EVERY`]. Besides
+/// the fresh reading, each round trip lets the connection manager find a
+/// dead connection and reconnect while nobody is waiting for it.
+async fn keep(shared: Weak<Shared>) {
+    let mut every = tokio::time::interval(KEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let _ = shared.within(Instant::now(), shared.read_anchor()).await;
     }
 }
 

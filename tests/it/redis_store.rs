@@ -622,4 +622,18 @@ mod operators {
         let ids = keys.iter().filter(|k| k.contains("}:id:")).count();
         assert_eq!(ids, 2, "{keys:?}");
     }
+
+    #[tokio::test]
+    async fn an_idle_replica_reconnects_by_itself_after_a_redis_restart() {
+        let mut server = TestServer::on(test_mode(), RedisServer::start()).await;
+        own_redis_server(&server);
+        let reply = post(server.addr, "/v1/otp/send", json!({"to": PHONE})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        server.redis.as_mut().unwrap().restart();
+        // The replica sees no request until a second after Redis is back.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let reply = post(server.addr, "/v1/otp/send", json!({"to": PHONE})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(get(server.addr, "/healthz").await.status, 200);
+    }
 }

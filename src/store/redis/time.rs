@@ -35,8 +35,8 @@
 //! nothing, provided (1) a reply that left Redis in time arrives within
 //! the grace (125 ms with the default 500 ms timeout, so a stalled Redis
 //! is answered after 625 ms), and (2) Redis's clock did not step
-//! backwards since the anchor was read — the store reads it again before
-//! a call once it is 2 s old, and NTP slews rather than steps offsets
+//! backwards since the anchor was read — the store reads it again every
+//! 250 ms in the background, and NTP slews rather than steps offsets
 //! under 128 ms. On a Cluster the anchor comes from one node and the
 //! scripts run on others: (2) then also needs the nodes' clocks to agree
 //! within the grace. Host clock skew between engine and Redis plays no
