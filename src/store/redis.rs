@@ -1,24 +1,24 @@
 //! The Redis store: several engines, one truth, one clock.
 //!
 //! Every operation is one Lua script (`redis/*.lua`, each after
-//! `redis/prelude.lua`) on the keys of one subject, so it is atomic however
-//! many engines share the Redis, and Redis-Cluster-safe: a subject's keys
-//! share one hash slot (`redis/keys.rs` has the layout). Scripts are called by SHA
-//! and reloaded by the client when Redis answers NOSCRIPT (after a
-//! restart). Only keyed hashes of codes are stored.
+//! `redis/prelude.lua`) on the keys of one subject, so it is atomic
+//! however many engines share the Redis, and Redis-Cluster-safe: a
+//! subject's keys share one hash slot (`redis/keys.rs` has the layout).
+//! Scripts are called by SHA and reloaded by the client when Redis answers
+//! NOSCRIPT (after a restart). Only keyed hashes of codes are stored.
 //!
 //! Time is the Redis server's: scripts read `TIME` themselves, plus an
 //! offset kept in Redis in test mode ([`RedisClock`]), so replicas agree on
 //! expiry and windows whatever their hosts' clocks say, and a test-mode
 //! clock move by one is seen by all. Redis TTLs only collect garbage.
 //!
-//! Every call is bounded by [`RedisOptions::timeout`] (and a quarter of it
-//! for the answer to come back), and a call that
-//! fails changes nothing, then or later: each script is handed a deadline
-//! on Redis's own clock and refuses to touch anything once it has passed,
-//! so a Redis that stalls (paused, swapped out, SIGSTOPped) and resumes
-//! does not carry out what the engine already answered `store_unavailable`
-//! to. `redis/time.rs` derives the deadline and states the guarantee.
+//! Every call is bounded: Redis has [`RedisOptions::timeout`] to take it
+//! up and a quarter more for the answer to come back. A call that fails
+//! changes nothing, then or later: each script is handed a deadline on
+//! Redis's own clock and touches nothing once it has passed, so a Redis
+//! that stalls (paused, swapped out, SIGSTOPped) and resumes does not
+//! carry out what the engine already answered `store_unavailable` to.
+//! `redis/time.rs` derives the deadline and states the guarantee.
 //!
 //! A background task reads Redis's clock every 250 ms: that keeps the
 //! deadline anchor fresh and, through the connection manager, notices a
