@@ -404,16 +404,19 @@ impl Shared {
     ) -> Result<(), StoreError> {
         let anchor = self.fresh_anchor().await?;
         let take_up_by = started + self.timeout;
+        call.arg(anchor.deadline_us(take_up_by));
         let clock = self.time.clock();
-        call.arg(anchor.deadline_us(take_up_by))
-            .arg(if clock.follows_server() { "1" } else { "0" });
-        if !clock.is_kept() {
-            call.arg(0);
-        } else if self.is_cluster() {
-            // The clock key lives in a slot of its own: read it here.
-            call.arg(self.kept_value().await?);
+        let (server, kept) = (clock.follows_server(), clock.is_kept());
+        if kept && !self.is_cluster() {
+            // The script reads the clock key itself: the last of its keys.
+            call.arg(if server { "T" } else { "K" })
+                .arg(clock.initial_offset_ms())
+                .key(&self.clock_key);
         } else {
-            call.arg(clock.initial_offset_ms()).key(&self.clock_key);
+            // On a Cluster the clock key lives in a slot of its own: read
+            // it here, just before the call.
+            let value = if kept { self.kept_value().await? } else { 0 };
+            call.arg(if server { "t" } else { "k" }).arg(value);
         }
         Ok(())
     }

@@ -3,8 +3,8 @@
 //!
 //! Under a namespace `NS` (`otpbench` by default; `[A-Za-z0-9_-]+`):
 //!
-//! - `NS:{<tenant>:<identifier>}` — the subject's hash: its send log and
-//!   its challenges by purpose;
+//! - `NS:{<tenant>:<identifier>}` — the subject's hash: its send log, its
+//!   challenges by purpose and their latest purge time (`send.lua`);
 //! - `NS:{<slot tag>}:id:<uuid>` — where a verify by id finds its
 //!   challenge: `<subject key> <purpose>`. The store writes the subject's
 //!   Cluster slot into the id's low 14 bits (random in a v4 UUID) and the

@@ -1,6 +1,7 @@
 -- One send, decided atomically (DESIGN.md §2). Mirrors the memory store.
 -- KEYS[1]  the subject's hash: field "s" = send times ("t,t,..." oldest
---          first), fields "c:<purpose>" = "id,digest,expires,purge,max,used"
+--          first), fields "c:<purpose>" = "id,digest,expires,purge,max,used",
+--          field "h" = the latest purge time of its challenges
 -- KEYS[2]  the new challenge's id index entry (same slot; see keys.rs)
 -- KEYS[3]  the clock key, or absent (see the prelude)
 -- ARGV     (1-3: the prelude's) 4 purpose, 5 id, 6 digest (hex), 7 ttl_ms,
@@ -10,13 +11,11 @@
 -- Returns  {-1, ms late} (prelude), {0, retry_after_ms} when limited,
 --          {1, sends_remaining (-1 = unlimited)} when stored
 local key = KEYS[1]
-local now = clock_now(KEYS[3])
 local purpose = ARGV[4]
+local field = 'c:' .. purpose
 local ttl, purge_after = tonumber(ARGV[7]), tonumber(ARGV[8])
 local cooldown = tonumber(ARGV[10])
 local index_slack = tonumber(ARGV[11])
--- Index keys are "<prefix><id>"; the prefix names the subject's slot.
-local index_prefix = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[5])
 local limits = {}
 for i = 12, #ARGV, 2 do
   limits[#limits + 1] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]) }
@@ -33,10 +32,10 @@ if cooldown >= 0 then
   keep_ms = math.max(keep_ms, cooldown)
   keep_n = math.max(keep_n, 1)
 end
+local stored = redis.call('HMGET', key, 's', field, 'h')
 local sends = {}
-local raw = redis.call('HGET', key, 's')
-if raw then
-  for t in string.gmatch(raw, '%d+') do
+if stored[1] then
+  for t in string.gmatch(stored[1], '%d+') do
     t = tonumber(t)
     if t + keep_ms > now then sends[#sends + 1] = t end
   end
@@ -72,38 +71,28 @@ for _, l in ipairs(limits) do
   if remaining < 0 or left < remaining then remaining = left end
 end
 
-local field = 'c:' .. purpose
-local old = redis.call('HGET', key, field)
-if old then
-  redis.call('DEL', index_prefix .. (string.match(old, '^([^,]*)') or ''))
+-- The replaced challenge's index entry: "<prefix><id>", where the prefix
+-- (the new entry's key without its id) names the subject's slot.
+if stored[2] then
+  local prefix = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[5])
+  redis.call('DEL', prefix .. (string.match(stored[2], '^([^,]*)') or ''))
 end
-redis.call('HSET', key, field,
-  table.concat({ ARGV[5], ARGV[6], int(now + ttl), int(now + purge_after), ARGV[9], '0' }, ','))
-redis.call('SET', KEYS[2], key .. ' ' .. purpose, 'PX', int(purge_after + index_slack))
+local purge = now + purge_after
+local record = table.concat({ ARGV[5], ARGV[6], fmt('%.0f', now + ttl), fmt('%.0f', purge),
+                              ARGV[9], '0' }, ',')
+-- The hash lives while a send can still count or a challenge can still be
+-- verified (the TTL only collects garbage; a challenge past its purge time
+-- goes with the verify that finds it, or with the hash).
+local horizon = math.max(tonumber(stored[3]) or 0, purge)
 if #sends > 0 then
   local parts = {}
-  for i, t in ipairs(sends) do parts[i] = int(t) end
-  redis.call('HSET', key, 's', table.concat(parts, ','))
+  for i, t in ipairs(sends) do parts[i] = fmt('%.0f', t) end
+  redis.call('HSET', key, field, record, 'h', fmt('%.0f', horizon), 's', table.concat(parts, ','))
+  horizon = math.max(horizon, sends[1] + keep_ms)
 else
+  redis.call('HSET', key, field, record, 'h', fmt('%.0f', horizon))
   redis.call('HDEL', key, 's')
 end
-
--- Forget challenges past their purge time; keep the hash as long as
--- anything in it can matter (the TTL only collects garbage).
-local horizon = now
-if #sends > 0 then horizon = sends[1] + keep_ms end
-local fields = redis.call('HGETALL', key)
-for i = 1, #fields, 2 do
-  if string.sub(fields[i], 1, 2) == 'c:' then
-    local id, purge = string.match(fields[i + 1], '^([^,]*),[^,]*,[^,]*,([^,]*)')
-    purge = tonumber(purge)
-    if purge == nil or purge <= now then
-      redis.call('HDEL', key, fields[i])
-      if id then redis.call('DEL', index_prefix .. id) end
-    elseif purge > horizon then
-      horizon = purge
-    end
-  end
-end
-redis.call('PEXPIRE', key, int(math.max(horizon - now, 1) + 60000))
+redis.call('SET', KEYS[2], key .. ' ' .. purpose, 'PX', fmt('%.0f', purge_after + index_slack))
+redis.call('PEXPIRE', key, fmt('%.0f', horizon - now + 60000))
 return { 1, remaining }

@@ -24,7 +24,6 @@ if ARGV[4] == 'id' then
 else
   key, purpose = KEYS[1], ARGV[5]
 end
-local now = clock_now(KEYS[2])
 local field = 'c:' .. purpose
 local record = redis.call('HGET', key, field)
 if not record then return { 0 } end
@@ -50,5 +49,6 @@ if digest == ARGV[7] then
 end
 used = used + 1
 redis.call('HSET', key, field,
-  table.concat({ id, digest, int(expires), int(purge), int(max), int(used) }, ','))
+  table.concat({ id, digest, fmt('%.0f', expires), fmt('%.0f', purge), fmt('%.0f', max),
+                 fmt('%.0f', used) }, ','))
 return { 4, max - used }
