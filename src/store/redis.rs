@@ -29,6 +29,7 @@
 //! URLs are shown only through [`redact_url`], errors only after
 //! [`scrub`]: passwords never reach a log line or a response.
 
+mod connection;
 mod keys;
 mod redact;
 mod time;
@@ -37,12 +38,9 @@ use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use ::redis::cluster::{ClusterClient, ClusterClientBuilder};
-use ::redis::cluster_async::ClusterConnection;
-use ::redis::{
-    Client, Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value,
-};
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClientBuilder;
+use ::redis::{Client, Cmd, FromRedisValue, RedisError, Script, ScriptInvocation, Value};
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
@@ -52,6 +50,7 @@ use crate::engine::outcome::ChallengeId;
 use crate::store::{
     ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, StoreError, VerifyDecision,
 };
+use connection::{ClusterState, Connection, Handle};
 use time::{Anchor, StoreTime};
 
 pub use redact::{redact_url, scrub};
@@ -108,56 +107,6 @@ impl std::fmt::Debug for RedisOptions {
 
 /// The URL scheme that selects Redis Cluster.
 pub const CLUSTER_SCHEME: &str = "redis+cluster://";
-
-/// A single Redis or a cluster.
-enum Connection {
-    /// Reconnects by itself.
-    Single(ConnectionManager),
-    /// Created on first use (so a cluster that is down at start-up does
-    /// not stop the server); then it follows slot moves and reconnects by
-    /// itself.
-    Cluster(Box<ClusterState>),
-}
-
-struct ClusterState {
-    client: ClusterClient,
-    connection: OnceCell<ClusterConnection>,
-}
-
-/// One connection handle, whichever kind.
-#[derive(Clone)]
-enum Handle {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Handle {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Handle::Single(c) => c.req_packed_command(cmd),
-            Handle::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Handle::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Handle::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Handle::Single(c) => c.get_db(),
-            Handle::Cluster(c) => c.get_db(),
-        }
-    }
-}
 
 /// The Redis-backed store.
 pub struct RedisStore {
