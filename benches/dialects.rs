@@ -39,8 +39,7 @@ impl Bench {
         let clock = Arc::new(ManualClock::default());
         let journal = Arc::new(Journal::new(100_000, clock.clone()));
         let engine = Engine::new(
-            Arc::new(MemoryStore::new()),
-            clock,
+            Arc::new(MemoryStore::with_clock(clock)),
             journal,
             CodeHasher::new(b"bench secret"),
         );

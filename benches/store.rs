@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use otpbench::delivery::journal::Journal;
 use otpbench::delivery::Template;
-use otpbench::engine::clock::SystemClock;
 use otpbench::engine::code::CodeHasher;
 use otpbench::engine::identifier::Identifier;
 use otpbench::engine::outcome::ChallengeId;
@@ -82,9 +81,8 @@ struct Subject {
 
 impl Subject {
     async fn new(store: Arc<dyn Store>) -> Subject {
-        let clock = Arc::new(SystemClock);
-        let journal = Arc::new(Journal::new(100_000, clock.clone()));
-        let engine = Engine::new(store, clock, journal, CodeHasher::new(b"bench secret"));
+        let journal = Arc::new(Journal::new(100_000, store.clock()));
+        let engine = Engine::new(store, journal, CodeHasher::new(b"bench secret"));
         let mut subject = Subject {
             engine,
             // Checked on every send, never reached.

@@ -7,12 +7,13 @@
 //!
 //! - [`engine`] — the OTP logic with no sockets: [`engine::Engine`],
 //!   [`engine::policy::Policy`], code generation and keyed hashing
-//!   ([`engine::code`]), the [`engine::clock::Clock`] every decision reads
-//!   time from, recipients ([`engine::identifier`]) and the
+//!   ([`engine::code`]), the [`engine::clock::Clock`] time is read
+//!   through, recipients ([`engine::identifier`]) and the
 //!   [`engine::outcome::Outcome`] vocabulary every part shares.
-//! - [`store`] — the [`store::Store`] trait (one call = one atomic decision)
-//!   and its implementations: [`store::memory`] (sharded, self-purging) and
-//!   [`store::redis`] (one Lua script per decision, several engines).
+//! - [`store`] — the [`store::Store`] trait (one call = one atomic decision,
+//!   at the store's own time) and its implementations: [`store::memory`]
+//!   (sharded, self-purging) and [`store::redis`] (one Lua script per
+//!   decision, several engines, the Redis server's clock).
 //! - [`delivery`] — how messages leave the engine: the
 //!   [`delivery::Delivery`] trait, message templates, and the in-process
 //!   [`delivery::journal::Journal`].
@@ -48,7 +49,8 @@
 //!   `--threshold` / `--baseline` gates ([`report::gate`]).
 //!
 //! Rules of the house: the engine knows nothing of HTTP, dialects nothing
-//! of stores; time is read only through a `Clock`; servers take their
+//! of stores; time is read only through a `Clock`, and decisions are made
+//! at the store's time (one time source per deployment); servers take their
 //! listener and shutdown future from the caller
 //! ([`server::run`]), so tests bind `127.0.0.1:0`.
 

@@ -54,7 +54,9 @@ fn serve(args: ServeArgs) -> i32 {
     };
     let store = match &config.store {
         otpbench::server::StoreSpec::Memory => "memory".to_string(),
-        otpbench::server::StoreSpec::Redis(options) => options.url.clone(),
+        otpbench::server::StoreSpec::Redis(options) => {
+            otpbench::store::redis::redact_url(&options.url)
+        }
     };
     let delivery = config
         .provider

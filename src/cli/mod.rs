@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError};
 use crate::server::{ServerConfig, StoreSpec};
-use crate::store::redis::RedisOptions;
+use crate::store::redis::{redact_url, scrub, RedisOptions};
 
 pub mod report;
 pub mod run;
@@ -117,7 +117,7 @@ pub struct ServeArgs {
     /// Where state lives: `memory`, `redis://[:password@]host:port[/db]` or
     /// `redis+cluster://host:port,host:port…`, shared by any number of
     /// engines (the config file must then set `secret`, the same for all).
-    #[arg(long, value_name = "URL", default_value = "memory", value_parser = parse_store)]
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = StoreParser)]
     pub store: StoreSpec,
 
     /// Deliver codes over HTTP to this provider (`http://host:port`, e.g.
@@ -185,6 +185,7 @@ fn parse_provider(text: &str) -> Result<String, String> {
 
 /// `memory` or a Redis URL, checked for form (not reachability: a Redis
 /// that is down makes `/healthz` degrade, not the server refuse to start).
+/// Messages never quote a password.
 pub(crate) fn parse_store(text: &str) -> Result<StoreSpec, String> {
     if text == "memory" {
         return Ok(StoreSpec::Memory);
@@ -192,16 +193,43 @@ pub(crate) fn parse_store(text: &str) -> Result<StoreSpec, String> {
     let options = RedisOptions::new(text);
     if let Some(nodes) = text.strip_prefix(crate::store::redis::CLUSTER_SCHEME) {
         for node in nodes.split(',') {
-            ::redis::Client::open(format!("redis://{node}").as_str())
-                .map_err(|e| format!("cluster node {node:?}: {e}"))?;
+            let node = format!("redis://{node}");
+            ::redis::Client::open(node.as_str()).map_err(|e| {
+                let why = scrub(&e.to_string(), &node);
+                format!("cluster node {}: {why}", redact_url(&node))
+            })?;
         }
         return Ok(StoreSpec::Redis(options));
     }
     if !(text.starts_with("redis://") || text.starts_with("rediss://")) {
         return Err("expected `memory`, a redis:// URL or redis+cluster://host:port,…".into());
     }
-    ::redis::Client::open(text).map_err(|e| format!("not a Redis URL: {e}"))?;
+    ::redis::Client::open(text)
+        .map_err(|e| format!("not a Redis URL: {}", scrub(&e.to_string(), text)))?;
     Ok(StoreSpec::Redis(options))
+}
+
+/// `--store`'s parser: [`parse_store`], with the rejected value shown
+/// redacted (clap's own message would quote it whole, password and all).
+#[derive(Clone)]
+struct StoreParser;
+
+impl clap::builder::TypedValueParser for StoreParser {
+    type Value = StoreSpec;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StoreSpec, clap::Error> {
+        let text = value.to_string_lossy();
+        parse_store(&text).map_err(|why| {
+            let arg = arg.map_or("--store <URL>".to_string(), |a| a.to_string());
+            let message = format!("invalid value '{}' for '{arg}': {why}\n", redact_url(&text));
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(command)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +269,14 @@ mod tests {
             error.contains("--store") && error.contains("redis://"),
             "{error}"
         );
+        let error = parse(&["--store", "redis://:hunter2@bad host:1/x"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("--store") && error.contains(":***@"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
         let Command::Serve(args) = parse(&["--store", "redis://127.0.0.1:1"]).unwrap().command
         else {
             panic!("not serve")

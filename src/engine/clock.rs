@@ -1,9 +1,13 @@
 //! Time, read only through the [`Clock`] trait.
 //!
-//! Every expiry, window and retry-after decision in the engine and the stores
-//! uses milliseconds since the Unix epoch from a `Clock`, never the system
-//! time directly, so tests and the `--test-mode` server can move time instead
-//! of sleeping. This module must not know about stores or HTTP.
+//! Time is milliseconds since the Unix epoch from a `Clock`, never the
+//! system time directly, so tests and the `--test-mode` server can move it
+//! instead of sleeping. Expiry, window and retry-after decisions are the
+//! store's: each store owns its time source (the memory store a `Clock`
+//! from here, the Redis store the Redis server's `TIME`; see
+//! [`crate::store`]), and [`crate::store::Store::clock`] hands the rest of
+//! the process a `Clock` that reads the same time. This module must not
+//! know about stores or HTTP.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,6 +16,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + 'static {
     /// The current time in milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
+
+    /// Moves the clock forward by `ms` and returns the new time; `None`
+    /// for a clock that cannot be moved from here (the wall clock).
+    fn advance_ms(&self, ms: u64) -> Option<u64> {
+        let _ = ms;
+        None
+    }
 }
 
 fn system_now_ms() -> u64 {
@@ -45,11 +56,6 @@ impl ManualClock {
             now_ms: AtomicU64::new(start_ms),
         }
     }
-
-    /// Moves the clock forward and returns the new time.
-    pub fn advance_ms(&self, ms: u64) -> u64 {
-        self.now_ms.fetch_add(ms, Ordering::SeqCst) + ms
-    }
 }
 
 impl Default for ManualClock {
@@ -62,6 +68,10 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
         self.now_ms.load(Ordering::SeqCst)
+    }
+
+    fn advance_ms(&self, ms: u64) -> Option<u64> {
+        Some(self.now_ms.fetch_add(ms, Ordering::SeqCst) + ms)
     }
 }
 
@@ -82,12 +92,6 @@ impl ShiftedClock {
         ShiftedClock::default()
     }
 
-    /// Jumps forward by `ms` and returns the new time.
-    pub fn advance_ms(&self, ms: u64) -> u64 {
-        let offset = self.offset_ms.fetch_add(ms, Ordering::SeqCst) + ms;
-        system_now_ms() + offset
-    }
-
     /// Drops the accumulated offset (test-mode reset).
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::SeqCst);
@@ -97,6 +101,12 @@ impl ShiftedClock {
 impl Clock for ShiftedClock {
     fn now_ms(&self) -> u64 {
         system_now_ms() + self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// Jumps forward by `ms`.
+    fn advance_ms(&self, ms: u64) -> Option<u64> {
+        let offset = self.offset_ms.fetch_add(ms, Ordering::SeqCst) + ms;
+        Some(system_now_ms() + offset)
     }
 }
 
@@ -108,7 +118,8 @@ mod tests {
     fn manual_clock_moves_only_when_advanced() {
         let clock = ManualClock::new(1_000);
         assert_eq!(clock.now_ms(), 1_000);
-        assert_eq!(clock.advance_ms(250), 1_250);
+        assert_eq!(clock.advance_ms(250), Some(1_250));
+        assert_eq!(SystemClock.advance_ms(250), None);
         assert_eq!(clock.now_ms(), 1_250);
     }
 
@@ -116,7 +127,7 @@ mod tests {
     fn shifted_clock_adds_its_offset_to_the_wall_clock() {
         let clock = ShiftedClock::new();
         let before = SystemClock.now_ms();
-        let jumped = clock.advance_ms(3_600_000);
+        let jumped = clock.advance_ms(3_600_000).unwrap();
         assert!(jumped >= before + 3_600_000);
         assert!(clock.now_ms() >= jumped);
         clock.reset();

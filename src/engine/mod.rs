@@ -1,10 +1,13 @@
 //! The OTP logic: issue a code, deliver it, check it — no sockets.
 //!
 //! [`Engine::send`] and [`Engine::verify`] implement DESIGN.md §2 on top of a
-//! [`Store`] (which makes every decision atomic), a [`Clock`] (the only
-//! source of time) and a [`Delivery`] (where messages go). Dialects turn
-//! wire requests into [`SendRequest`] / [`VerifyRequest`] and render the
-//! [`Outcome`]; the engine knows nothing of HTTP.
+//! [`Store`] (which makes every decision atomic, at its own time) and a
+//! [`Delivery`] (where messages go). The engine reads no clock for its
+//! decisions: it hands the store durations, and the store decides by the
+//! deployment's one time source (see [`crate::store`]); [`Engine::clock`]
+//! is that time for everything else. Dialects turn wire requests into
+//! [`SendRequest`] / [`VerifyRequest`] and render the [`Outcome`]; the
+//! engine knows nothing of HTTP.
 
 pub mod clock;
 pub mod code;
@@ -80,6 +83,8 @@ pub struct VerifyRequest {
 /// The reference OTP engine.
 pub struct Engine {
     store: Arc<dyn Store>,
+    /// The store's time ([`Store::clock`]), kept so readers need not
+    /// clone it.
     clock: Arc<dyn Clock>,
     delivery: Arc<dyn Delivery>,
     hasher: CodeHasher,
@@ -88,21 +93,17 @@ pub struct Engine {
 impl Engine {
     /// An engine over the given parts. Engines sharing a store must share
     /// the hasher's secret.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        delivery: Arc<dyn Delivery>,
-        hasher: CodeHasher,
-    ) -> Engine {
+    pub fn new(store: Arc<dyn Store>, delivery: Arc<dyn Delivery>, hasher: CodeHasher) -> Engine {
         Engine {
+            clock: store.clock(),
             store,
-            clock,
             delivery,
             hasher,
         }
     }
 
-    /// The engine's clock.
+    /// The store's time, for what is not a store decision (token expiry,
+    /// journal stamps); see [`Store::clock`].
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
@@ -128,20 +129,19 @@ impl Engine {
             purpose: request.purpose,
         };
         let code = Code::generate(policy.alphabet, policy.length as usize);
-        let now_ms = self.clock.now_ms();
         let ttl_ms = policy.ttl_ms();
         let challenge = NewChallenge {
             id: ChallengeId::random(),
             digest: self.hasher.digest(code.as_str()),
-            expires_at_ms: now_ms.saturating_add(ttl_ms),
-            purge_at_ms: now_ms.saturating_add(ttl_ms.saturating_mul(2)),
+            ttl_ms,
+            purge_after_ms: ttl_ms.saturating_mul(2),
             max_attempts: policy.max_attempts,
         };
         let rules = SendRules {
             limits: &policy.send_limits,
             cooldown_ms: policy.cooldown.map(|c| c.as_millis() as u64),
         };
-        let (id, sends_remaining) = match self.store.send(&key, challenge, rules, now_ms).await {
+        let (id, sends_remaining) = match self.store.send(&key, challenge, rules).await {
             Ok(SendDecision::Stored {
                 id,
                 sends_remaining,
@@ -186,10 +186,13 @@ impl Engine {
             tenant = %key.subject.tenant,
             "delivery failed on every channel; the challenge is revoked"
         );
-        match self.store.revoke(&key, id).await {
-            Ok(()) => Outcome::ProviderUnavailable,
-            Err(error) => store_failure("revoke", error),
+        // The send counts either way. A revoke the store could not confirm
+        // leaves a challenge whose code no channel accepted; answering
+        // `store_unavailable` would claim that nothing changed.
+        if let Err(error) = self.store.revoke(&key, id).await {
+            tracing::warn!(cause = %error, "revoking an undelivered challenge failed");
         }
+        Outcome::ProviderUnavailable
     }
 
     /// Checks a code: `verified` consumes the challenge, `wrong_code` uses
@@ -206,7 +209,6 @@ impl Engine {
             )));
         }
         let candidate = self.hasher.digest(&request.code);
-        let now_ms = self.clock.now_ms();
         let key;
         let lookup = match &request.by {
             ChallengeRef::Id { tenant, id } => Lookup::Id { tenant, id: *id },
@@ -225,7 +227,7 @@ impl Engine {
                 Lookup::Key(&key)
             }
         };
-        match self.store.verify(lookup, &candidate, now_ms).await {
+        match self.store.verify(lookup, &candidate).await {
             Ok(VerifyDecision::Verified) => Outcome::Verified,
             Ok(VerifyDecision::WrongCode { attempts_remaining }) => {
                 Outcome::WrongCode { attempts_remaining }
@@ -243,7 +245,7 @@ impl Engine {
     /// every second; a failure is logged at debug, not to repeat a store
     /// outage every second — requests log it at warn).
     pub async fn purge(&self) -> Result<usize, StoreError> {
-        let purged = self.store.purge(self.clock.now_ms()).await;
+        let purged = self.store.purge().await;
         if let Err(error) = &purged {
             tracing::debug!(cause = %error, "purge failed");
         }
@@ -253,6 +255,17 @@ impl Engine {
     /// Forgets every challenge and send log (test mode's `/_admin/reset`).
     pub async fn reset(&self) -> Result<(), StoreError> {
         self.store.reset().await
+    }
+
+    /// The time decisions are made at: the store's.
+    pub async fn now_ms(&self) -> Result<u64, StoreError> {
+        self.store.now_ms().await
+    }
+
+    /// Moves the store's test-mode clock forward; `None` when it cannot be
+    /// moved (a production clock).
+    pub async fn advance_clock(&self, ms: u64) -> Result<Option<u64>, StoreError> {
+        self.store.advance_clock(ms).await
     }
 
     /// Whether the engine can reach its state.

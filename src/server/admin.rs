@@ -4,7 +4,8 @@
 //! - `GET /_admin/clock` → `{"now_ms"}`; `POST /_admin/clock`
 //!   `{"advance_ms": n}` → `{"now_ms"}`. Time only moves forward, at most
 //!   [`MAX_ADVANCE_MS`] (ten years) per call and never past the year 9999
-//!   (400 otherwise).
+//!   (400 otherwise). The clock is the store's: with Redis, every
+//!   replica's.
 //! - `POST /_admin/reset` → 204: forgets every challenge, send log and
 //!   journaled message (the clock keeps its offset).
 //! - `GET /_admin/messages?to=&channel=&after=&wait_ms=` → the journal in
@@ -30,6 +31,7 @@ use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Fault, Invalid, Outcome};
 use crate::http::json;
 use crate::server::State;
+use crate::store::StoreError;
 
 pub(crate) async fn handle(
     state: &State,
@@ -39,8 +41,8 @@ pub(crate) async fn handle(
     body: &[u8],
 ) -> Response<Full<Bytes>> {
     let reply = match (path, method) {
-        ("/_admin/clock", &Method::GET) => Ok(now(state)),
-        ("/_admin/clock", &Method::POST) => advance(state, body),
+        ("/_admin/clock", &Method::GET) => Ok(now(state).await),
+        ("/_admin/clock", &Method::POST) => advance(state, body).await,
         ("/_admin/clock", _) => Err(Rejection::MethodNotAllowed("GET, POST")),
         ("/_admin/reset", &Method::POST) => Ok(reset(state).await),
         ("/_admin/reset", _) => Err(Rejection::MethodNotAllowed("POST")),
@@ -108,10 +110,11 @@ struct Now {
     now_ms: u64,
 }
 
-fn now(state: &State) -> Response<Full<Bytes>> {
-    ok_json(&Now {
-        now_ms: state.engine.clock().now_ms(),
-    })
+async fn now(state: &State) -> Response<Full<Bytes>> {
+    match state.engine.now_ms().await {
+        Ok(now_ms) => ok_json(&Now { now_ms }),
+        Err(error) => store_failure(error),
+    }
 }
 
 #[derive(Deserialize)]
@@ -128,31 +131,43 @@ pub(crate) const MAX_ADVANCE_MS: u64 = 10 * 366 * 86_400_000;
 /// name, and far inside what every store's expiry arithmetic takes.
 pub(crate) const MAX_NOW_MS: u64 = 253_402_300_799_999;
 
-fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejection> {
-    let Some(clock) = &state.shifted_clock else {
-        return Err(Rejection::NotFound);
+async fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejection> {
+    let advance_ms = match serde_json::from_slice::<Advance>(body) {
+        Ok(Advance { advance_ms }) => advance_ms,
+        Err(error) => {
+            return Ok(invalid(Invalid::body(Fault::Malformed).because(format!(
+                "expected {{\"advance_ms\": <whole milliseconds ≥ 0>}}: {error}"
+            ))))
+        }
     };
-    match serde_json::from_slice::<Advance>(body) {
-        Ok(Advance { advance_ms }) if advance_ms > MAX_ADVANCE_MS => Ok(invalid(
+    if advance_ms > MAX_ADVANCE_MS {
+        return Ok(invalid(
             Invalid::new("advance_ms", Fault::OutOfRange).because(format!(
                 "advance_ms: at most {MAX_ADVANCE_MS} (ten years) per call"
             )),
-        )),
-        Ok(Advance { advance_ms })
-            if state.engine.clock().now_ms().saturating_add(advance_ms) > MAX_NOW_MS =>
-        {
-            Ok(invalid(
-                Invalid::new("advance_ms", Fault::OutOfRange)
-                    .because("advance_ms: the clock would pass 9999-12-31T23:59:59.999Z"),
-            ))
-        }
-        Ok(Advance { advance_ms }) => Ok(ok_json(&Now {
-            now_ms: clock.advance_ms(advance_ms),
-        })),
-        Err(error) => Ok(invalid(Invalid::body(Fault::Malformed).because(format!(
-            "expected {{\"advance_ms\": <whole milliseconds ≥ 0>}}: {error}"
-        )))),
+        ));
     }
+    if state.engine.clock().now_ms().saturating_add(advance_ms) > MAX_NOW_MS {
+        return Ok(invalid(
+            Invalid::new("advance_ms", Fault::OutOfRange)
+                .because("advance_ms: the clock would pass 9999-12-31T23:59:59.999Z"),
+        ));
+    }
+    match state.engine.advance_clock(advance_ms).await {
+        Ok(Some(now_ms)) => Ok(ok_json(&Now { now_ms })),
+        Ok(None) => Err(Rejection::NotFound),
+        Err(error) => Ok(store_failure(error)),
+    }
+}
+
+fn store_failure(error: StoreError) -> Response<Full<Bytes>> {
+    let outcome = match error {
+        StoreError::Unavailable(_) => Outcome::StoreUnavailable {
+            retry_after: Duration::from_secs(1),
+        },
+        StoreError::Corrupt(_) => Outcome::InternalError,
+    };
+    render_native(&outcome).into_response()
 }
 
 async fn reset(state: &State) -> Response<Full<Bytes>> {

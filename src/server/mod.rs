@@ -36,7 +36,7 @@ use crate::delivery::http::{HttpDelivery, RetryPolicy};
 use crate::delivery::journal::{self, Journal};
 use crate::delivery::Delivery;
 use crate::dialect::{self, Dialect, DialectState, Operation, Rejection, Reply, ServeContext};
-use crate::engine::clock::{Clock, ShiftedClock, SystemClock};
+use crate::engine::clock::ShiftedClock;
 use crate::engine::code::CodeHasher;
 use crate::engine::identifier::PossibleLengths;
 use crate::engine::outcome::OutcomeKind;
@@ -45,7 +45,7 @@ use crate::http::body::{self, BodyError};
 use crate::http::json;
 use crate::server::metrics::Metrics;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::{RedisOptions, RedisStore};
+use crate::store::redis::{RedisClock, RedisOptions, RedisStore};
 use crate::store::Store;
 
 pub use crate::http::{DEFAULT_BODY_TIMEOUT, DRAIN_TIMEOUT, MAX_BODY_BYTES};
@@ -74,7 +74,8 @@ pub struct ServerConfig {
     pub provider: Option<String>,
     /// How hard to try each channel when delivering over HTTP.
     pub retry: RetryPolicy,
-    /// Serve `/_admin/*` and use a clock that can be moved.
+    /// Serve `/_admin/*` and give the store a clock that can be moved
+    /// (with Redis: one kept in Redis, shared by every replica).
     pub test_mode: bool,
     /// Put codes into responses (native `code`).
     pub echo_codes: bool,
@@ -127,8 +128,6 @@ pub(crate) struct State {
     /// REES46 customers, LoyaltyDog token keys.
     dialects: DialectState,
     journal: Arc<Journal>,
-    /// The movable clock in test mode (the engine reads the same one).
-    shifted_clock: Option<Arc<ShiftedClock>>,
     metrics: Metrics,
     /// Flips to true at shutdown, so long-polls return early.
     stopping: watch::Receiver<bool>,
@@ -143,10 +142,21 @@ pub async fn run(
     listener.local_addr().map_err(ServerError::Listener)?;
     // Pay the phone metadata load (~130 ms) now, not in the first request.
     PossibleLengths::get();
+    // One time source per deployment: the store's (see `crate::store`).
     let store: Arc<dyn Store> = match &config.store {
+        StoreSpec::Memory if config.test_mode => {
+            Arc::new(MemoryStore::with_clock(Arc::new(ShiftedClock::new())))
+        }
         StoreSpec::Memory => Arc::new(MemoryStore::new()),
         StoreSpec::Redis(options) => {
-            Arc::new(RedisStore::open(options).map_err(ServerError::Store)?)
+            let options = RedisOptions {
+                clock: match config.test_mode {
+                    true => RedisClock::Shifted,
+                    false => RedisClock::Server,
+                },
+                ..options.clone()
+            };
+            Arc::new(RedisStore::open(&options).map_err(ServerError::Store)?)
         }
     };
     let delivery: Option<Arc<dyn Delivery>> = match &config.provider {
@@ -182,24 +192,18 @@ impl State {
         delivery: Option<Arc<dyn Delivery>>,
         stopping: watch::Receiver<bool>,
     ) -> State {
-        let shifted_clock = config.test_mode.then(|| Arc::new(ShiftedClock::new()));
-        let clock: Arc<dyn Clock> = match &shifted_clock {
-            Some(clock) => clock.clone(),
-            None => Arc::new(SystemClock),
-        };
-        let journal = Arc::new(Journal::new(journal::DEFAULT_CAPACITY, clock.clone()));
+        let journal = Arc::new(Journal::new(journal::DEFAULT_CAPACITY, store.clock()));
         let hasher = match &config.config.secret {
             Some(secret) => CodeHasher::new(secret),
             None => CodeHasher::random(),
         };
         let delivery = delivery.unwrap_or_else(|| journal.clone());
-        let engine = Engine::new(store, clock, delivery, hasher);
+        let engine = Engine::new(store, delivery, hasher);
         State {
             engine,
             dialects: DialectState::new(&config.config),
             config,
             journal,
-            shifted_clock,
             metrics: Metrics::default(),
             stopping,
         }

@@ -25,6 +25,10 @@
 //! table, heap and index, so a send to a new identifier costs a handful of
 //! allocations — which matters: with random identifiers every send adds a
 //! subject, and fresh memory is the dearest part of a send.
+//!
+//! Time is the store's [`Clock`] (the wall clock unless given another),
+//! read under the shard lock of each decision, so a subject's send log is
+//! appended in the order its sends were decided.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -36,6 +40,7 @@ use foldhash::fast::RandomState;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
+use crate::engine::clock::{Clock, SystemClock};
 use crate::engine::code::CodeDigest;
 use crate::engine::outcome::ChallengeId;
 use crate::store::{
@@ -63,6 +68,8 @@ const STACK_KEY: usize = 320;
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     router: RandomState,
+    /// The time every decision is made at.
+    clock: Arc<dyn Clock>,
 }
 
 /// A subject key with its hash: how shards find subjects.
@@ -280,11 +287,18 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store on the wall clock.
     pub fn new() -> MemoryStore {
+        MemoryStore::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty store deciding by `clock` (a `ShiftedClock` in test mode,
+    /// a `ManualClock` in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> MemoryStore {
         MemoryStore {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             router: RandomState::default(),
+            clock,
         }
     }
 
@@ -394,10 +408,10 @@ impl Store for MemoryStore {
         key: &ChallengeKey,
         challenge: NewChallenge,
         rules: SendRules<'_>,
-        now_ms: u64,
     ) -> Result<SendDecision, StoreError> {
         Ok(with_key(&key.subject, |subject_key| {
             let (at, mut guard) = self.locate(subject_key);
+            let now_ms = self.clock.now_ms();
             let shard_number = (at.hash >> SHARD_SHIFT) as usize & (SHARDS - 1);
             let shard = &mut *guard;
             shard.purge_due(now_ms, PURGE_BUDGET);
@@ -431,8 +445,8 @@ impl Store for MemoryStore {
                     let stored = Stored {
                         id,
                         digest: challenge.digest,
-                        expires_at_ms: challenge.expires_at_ms,
-                        purge_at_ms: challenge.purge_at_ms,
+                        expires_at_ms: now_ms.saturating_add(challenge.ttl_ms),
+                        purge_at_ms: now_ms.saturating_add(challenge.purge_after_ms),
                         max_attempts: challenge.max_attempts,
                         attempts_used: 0,
                     };
@@ -467,16 +481,17 @@ impl Store for MemoryStore {
         &self,
         lookup: Lookup<'_>,
         candidate: &CodeDigest,
-        now_ms: u64,
     ) -> Result<VerifyDecision, StoreError> {
         Ok(match lookup {
             Lookup::Key(key) => with_key(&key.subject, |subject_key| {
                 let (at, mut shard) = self.locate(subject_key);
+                let now_ms = self.clock.now_ms();
                 shard.purge_due(now_ms, PURGE_BUDGET);
                 shard.verify(at, Which::Purpose(&key.purpose), candidate, now_ms)
             }),
             Lookup::Id { tenant, id } => {
                 let mut shard = lock(&self.shards[(id.as_u128() & SHARD_MASK) as usize]);
+                let now_ms = self.clock.now_ms();
                 shard.purge_due(now_ms, PURGE_BUDGET);
                 match shard.ids.get(&id.as_u128()).cloned() {
                     Some((hash, key)) if of_tenant(&key, tenant) => {
@@ -505,11 +520,14 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn purge(&self, now_ms: u64) -> Result<usize, StoreError> {
+    async fn purge(&self) -> Result<usize, StoreError> {
         Ok(self
             .shards
             .iter()
-            .map(|shard| lock(shard).purge_due(now_ms, usize::MAX))
+            .map(|shard| {
+                let mut shard = lock(shard);
+                shard.purge_due(self.clock.now_ms(), usize::MAX)
+            })
             .sum())
     }
 
@@ -523,11 +541,24 @@ impl Store for MemoryStore {
     async fn health(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn now_ms(&self) -> Result<u64, StoreError> {
+        Ok(self.clock.now_ms())
+    }
+
+    async fn advance_clock(&self, ms: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self.clock.advance_ms(ms))
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::clock::ManualClock;
     use crate::engine::code::CodeHasher;
     use crate::engine::policy::SendLimit;
     use std::time::Duration;
@@ -580,12 +611,12 @@ mod tests {
         }
     }
 
-    fn challenge(now_ms: u64) -> NewChallenge {
+    fn challenge() -> NewChallenge {
         NewChallenge {
             id: ChallengeId::random(),
             digest: CodeHasher::new(b"k").digest("123456"),
-            expires_at_ms: now_ms + 300_000,
-            purge_at_ms: now_ms + 600_000,
+            ttl_ms: 300_000,
+            purge_after_ms: 600_000,
             max_attempts: 3,
         }
     }
@@ -598,7 +629,8 @@ mod tests {
     async fn memory_stays_flat_under_endless_sends() {
         const PER_SECOND: u64 = 5;
         const SAMPLE_EVERY_S: u64 = 600;
-        let store = MemoryStore::new();
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let store = MemoryStore::with_clock(clock.clone());
         let limits = [SendLimit {
             count: 5,
             window: Duration::from_secs(3600),
@@ -607,7 +639,6 @@ mod tests {
             limits: &limits,
             cooldown_ms: None,
         };
-        let mut now_ms = 1_000_000;
         let mut peaks = Vec::new();
         for round in 0..3 {
             let mut peak = Footprint::default();
@@ -615,12 +646,12 @@ mod tests {
                 for n in 0..PER_SECOND {
                     let identifier = format!("+1{round}{second:06}{n}");
                     let key = key(identifier);
-                    let decision = store.send(&key, challenge(now_ms), rules, now_ms).await;
+                    let decision = store.send(&key, challenge(), rules).await;
                     assert!(matches!(decision, Ok(SendDecision::Stored { .. })));
                 }
-                now_ms += 1_000;
+                clock.advance_ms(1_000);
                 if second % SAMPLE_EVERY_S == 0 {
-                    store.purge(now_ms).await.unwrap();
+                    store.purge().await.unwrap();
                 }
                 let now = store.footprint_if(second % 60 == 0);
                 peak = peak.max(now);
@@ -647,7 +678,8 @@ mod tests {
 
     #[tokio::test]
     async fn verified_and_revoked_challenges_leave_no_index_entry() {
-        let store = MemoryStore::new();
+        let clock = Arc::new(ManualClock::new(0));
+        let store = MemoryStore::with_clock(clock.clone());
         let rules = SendRules {
             limits: &[],
             cooldown_ms: None,
@@ -656,9 +688,9 @@ mod tests {
             Ok(SendDecision::Stored { id, .. }) => id,
             other => panic!("{other:?}"),
         };
-        let first_id = stored_id(store.send(&key("+1".into()), challenge(0), rules, 0).await);
+        let first_id = stored_id(store.send(&key("+1".into()), challenge(), rules).await);
         // Replacing unindexes the old id; revoking unindexes the new one.
-        let second = store.send(&key("+1".into()), challenge(0), rules, 0).await;
+        let second = store.send(&key("+1".into()), challenge(), rules).await;
         let second_id = stored_id(second);
         assert_eq!(store.footprint().indexed_ids, 1);
         store.revoke(&key("+1".into()), first_id).await.unwrap();
@@ -667,7 +699,8 @@ mod tests {
         store.revoke(&key("+1".into()), second_id).await.unwrap();
         let left = store.footprint();
         assert_eq!((left.challenges, left.indexed_ids), (0, 0));
-        store.purge(u64::MAX).await.unwrap();
+        clock.advance_ms(u64::MAX / 2);
+        store.purge().await.unwrap();
         assert_eq!(store.footprint(), Footprint::default());
     }
 }

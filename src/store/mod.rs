@@ -5,18 +5,41 @@
 //! records itself and replaces the challenge in one step; a verify reads,
 //! compares and updates in one step — so the engine's guarantees hold
 //! under any concurrency and, with a shared store, across engines. Stores
-//! decide by the `now_ms` the engine passes in (the engine's `Clock`), never
-//! by their own time; their own expiry, if any, only collects garbage.
-//! Stores keep only [`CodeDigest`]s, never codes. This module must not know
-//! about HTTP or dialects.
+//! keep only [`CodeDigest`]s, never codes. This module must not know about
+//! HTTP or dialects.
+//!
+//! # Time
+//!
+//! A store owns the time its decisions are made at; the engine passes
+//! durations (a challenge's ttl, how long to keep it), never instants. So
+//! one deployment has one time source, read where the state lives:
+//!
+//! - [`memory::MemoryStore`] reads a [`Clock`] of this process (the wall
+//!   clock, a [`ShiftedClock`] in test mode, a [`ManualClock`] in tests),
+//!   inside the shard lock of the decision;
+//! - [`redis::RedisStore`] reads the Redis server's `TIME` inside each
+//!   script, plus an offset kept in Redis in test mode, so every engine on
+//!   one Redis decides by the same clock and a move by one is seen by all.
+//!
+//! Around the decisions: [`Store::now_ms`] reads that time,
+//! [`Store::advance_clock`] moves it (test mode: `POST /_admin/clock`), and
+//! [`Store::clock`] is a synchronous reading of it for what is not a store
+//! decision (the journal's `received_at`, LoyaltyDog's token expiry). The
+//! store's own expiry mechanisms (Redis TTLs) only collect garbage.
+//!
+//! [`Clock`]: crate::engine::clock::Clock
+//! [`ShiftedClock`]: crate::engine::clock::ShiftedClock
+//! [`ManualClock`]: crate::engine::clock::ManualClock
 
 pub mod memory;
 pub mod redis;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::engine::clock::Clock;
 use crate::engine::code::CodeDigest;
 use crate::engine::outcome::ChallengeId;
 use crate::engine::policy::SendLimit;
@@ -38,17 +61,18 @@ pub struct ChallengeKey {
     pub purpose: String,
 }
 
-/// A challenge about to be stored.
+/// A challenge about to be stored. Its times count from the instant the
+/// store records the send, by the store's time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewChallenge {
     /// A proposed random (v4) id; see [`SendDecision::Stored`].
     pub id: ChallengeId,
     pub digest: CodeDigest,
-    /// Verifies at or after this instant are `expired`.
-    pub expires_at_ms: u64,
-    /// After this instant the challenge may be forgotten (verifies then
-    /// answer `not_found`). The engine sets it one ttl past expiry.
-    pub purge_at_ms: u64,
+    /// Verifies this long after the send or later are `expired`.
+    pub ttl_ms: u64,
+    /// This long after the send the challenge may be forgotten (verifies
+    /// then answer `not_found`). The engine sets it one ttl past expiry.
+    pub purge_after_ms: u64,
     pub max_attempts: u32,
 }
 
@@ -128,25 +152,27 @@ impl std::error::Error for StoreError {}
 pub trait Store: Send + Sync + 'static {
     /// Counts the subject's sends in every window (sliding log, exact); if
     /// a limit or the cooldown applies, decides `Limited` and records
-    /// nothing. Otherwise records the send at `now_ms` and stores
+    /// nothing. Otherwise records the send at the store's now and stores
     /// `challenge` under `key`, replacing the old one.
+    ///
+    /// An `Err` means nothing changed, then or later: a call the store
+    /// could not answer in time must never take effect afterwards.
     async fn send(
         &self,
         key: &ChallengeKey,
         challenge: NewChallenge,
         rules: SendRules<'_>,
-        now_ms: u64,
     ) -> Result<SendDecision, StoreError>;
 
     /// Checks `candidate` against the challenge `lookup` names, in this
     /// order: none → `NotFound`; expired → `Expired`; attempts used up →
     /// `AttemptsExceeded`; match → `Verified` (consumed); else one attempt
-    /// is used → `WrongCode`.
+    /// is used → `WrongCode`. Expiry is judged at the store's now. An
+    /// `Err` means nothing changed, as for [`Store::send`].
     async fn verify(
         &self,
         lookup: Lookup<'_>,
         candidate: &CodeDigest,
-        now_ms: u64,
     ) -> Result<VerifyDecision, StoreError>;
 
     /// Removes the challenge under `key` if it is still `id` (a later send
@@ -154,13 +180,29 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke(&self, key: &ChallengeKey, id: ChallengeId) -> Result<(), StoreError>;
 
     /// Forgets what is past its purge time; returns how many records went.
-    async fn purge(&self, now_ms: u64) -> Result<usize, StoreError>;
+    async fn purge(&self) -> Result<usize, StoreError>;
 
     /// Forgets everything (test mode).
     async fn reset(&self) -> Result<(), StoreError>;
 
     /// Whether the store answers.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// The store's time, in milliseconds since the Unix epoch: the time
+    /// its decisions are made at.
+    async fn now_ms(&self) -> Result<u64, StoreError>;
+
+    /// Moves the store's time forward by `ms` for every engine that shares
+    /// the store (test mode) and returns the new time; `Ok(None)` when the
+    /// store follows a clock that cannot be moved (production).
+    async fn advance_clock(&self, ms: u64) -> Result<Option<u64>, StoreError>;
+
+    /// The store's time as a synchronous [`Clock`], for what is not a
+    /// store decision (the journal's `received_at`, token expiry). The
+    /// memory store's clock itself; the Redis store's last reading of the
+    /// Redis time carried forward by this host's monotonic clock (renewed
+    /// every 250 ms, so a move by another engine shows within that).
+    fn clock(&self) -> Arc<dyn Clock>;
 }
 
 /// How long after `now_ms` the oldest send that keeps `limits` or the

@@ -1,143 +1,162 @@
-//! The Redis store: several engines, one truth.
+//! The Redis store: several engines, one truth, one clock.
 //!
-//! Every decision is one Lua script (`redis/*.lua`) run on one key — the
-//! subject's hash — so it is atomic however many engines share the Redis,
-//! and trivially Redis-Cluster-safe (the subject is the hash tag). Scripts
-//! are called by SHA and reloaded by the client when Redis answers
-//! NOSCRIPT (after a restart). Decisions use the `now` the engine passes
-//! (its `Clock`, so test-mode time travel works); Redis TTLs only collect
-//! garbage. Only keyed hashes of codes are stored.
+//! Every operation is one Lua script (`redis/*.lua`, each after
+//! `redis/prelude.lua`) on the keys of one subject, so it is atomic
+//! however many engines share the Redis, and Redis-Cluster-safe: a
+//! subject's keys share one hash slot (`redis/keys.rs` has the layout).
+//! Scripts are called by SHA and reloaded by the client when Redis answers
+//! NOSCRIPT (after a restart). Only keyed hashes of codes are stored.
 //!
-//! `redis+cluster://host:port,host:port` connects to a Redis Cluster: every
-//! script touches exactly one key, and every key of a subject carries the
-//! subject as its hash tag, so nothing else changes.
+//! Time is the Redis server's: scripts read `TIME` themselves, plus an
+//! offset kept in Redis in test mode ([`RedisClock`]), so replicas agree on
+//! expiry and windows whatever their hosts' clocks say, and a test-mode
+//! clock move by one is seen by all. Redis TTLs only collect garbage.
 //!
-//! Keys, under a namespace (`otpbench` by default):
-//! - `NS:{tenant NUL identifier}` — hash: `s` = send times, `c:<purpose>` =
-//!   `id,digest,expires_at,purge_at,max_attempts,attempts_used`;
-//! - `NS:id:{uuid}` — `subject key` NUL `purpose`, so a verify by id can
-//!   find its subject. It lives in another slot, so it is written in a
-//!   step of its own, *before* the send script: an entry whose challenge
-//!   never got stored (or was replaced) is harmless, since the verify
-//!   script checks the id, and can only ever mean `not_found`.
+//! Every call is bounded: Redis has [`RedisOptions::timeout`] to take it
+//! up and a quarter more for the answer to come back. A call that fails
+//! changes nothing, then or later: each script is handed a deadline on
+//! Redis's own clock and touches nothing once it has passed, so a Redis
+//! that stalls (paused, swapped out, SIGSTOPped) and resumes does not
+//! carry out what the engine already answered `store_unavailable` to.
+//! `redis/time.rs` derives the deadline and states the guarantee.
 //!
-//! Every call is bounded by [`RedisOptions::timeout`]: when Redis is down
-//! or frozen, operations fail with `StoreError::Unavailable` in bounded
-//! time (the dialects answer `store_unavailable`), and the connection
-//! manager reconnects by itself when Redis is back.
+//! A background task reads Redis's clock every 250 ms: that keeps the
+//! deadline anchor fresh and, through the connection manager, notices a
+//! dead connection and reconnects before a request needs it — after a
+//! Redis restart, idle replicas are ready again within half a second.
+//!
+//! `redis+cluster://host:port,host:port` connects to a Redis Cluster.
+//! URLs are shown only through [`redact_url`], errors only after
+//! [`scrub`]: passwords never reach a log line or a response.
 
-use std::fmt::Write as _;
+mod connection;
+mod keys;
+mod redact;
+mod time;
+
 use std::future::Future;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use ::redis::cluster::{ClusterClient, ClusterClientBuilder};
-use ::redis::cluster_async::ClusterConnection;
-use ::redis::{Client, Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, Value};
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClientBuilder;
+use ::redis::{Client, Cmd, FromRedisValue, RedisError, Script, ScriptInvocation, Value};
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
+use crate::engine::clock::Clock;
 use crate::engine::code::CodeDigest;
 use crate::engine::outcome::ChallengeId;
 use crate::store::{
-    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, StoreError, Subject,
-    VerifyDecision,
+    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, StoreError, VerifyDecision,
 };
+use connection::{ClusterState, Connection, Handle};
+use time::{Anchor, StoreTime};
 
-/// Extra life of the id index beyond the challenge's purge time.
+pub use redact::{redact_url, scrub};
+pub use time::RedisClock;
+
+/// How long an id index entry outlives its challenge's purge time.
 const INDEX_SLACK_MS: u64 = 60_000;
+/// How often the background task reads Redis's clock.
+const KEEP_EVERY: Duration = Duration::from_millis(250);
+/// A clock reading older than this is renewed before a call (the
+/// background task keeps it younger; this covers a store used without a
+/// runtime to run that task, or a long outage).
+const ANCHOR_MAX_AGE: Duration = Duration::from_secs(2);
 
 /// How to reach Redis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisOptions {
-    /// `redis://[:password@]host:port[/db]`, `rediss://…`, or
+    /// `redis://[[user]:password@]host:port[/db]`, `rediss://…`, or
     /// `redis+cluster://host:port[,host:port…]` for Redis Cluster.
     pub url: String,
     /// Prefix of every key; `[A-Za-z0-9_-]+`.
     pub namespace: String,
-    /// Longest wait for any one operation, connecting included.
+    /// How long Redis has to take up any one operation, connecting
+    /// included: a script that has not started by then changes nothing.
+    /// The engine waits a quarter longer for the answer (the reply's
+    /// way back), then answers `store_unavailable`.
     pub timeout: Duration,
+    /// Where "now" comes from (`serve` picks `Shifted` in test mode).
+    pub clock: RedisClock,
 }
 
 impl RedisOptions {
-    /// Options for `url` with the default namespace and timeout.
+    /// Options for `url` with the default namespace, timeout and clock.
     pub fn new(url: impl Into<String>) -> RedisOptions {
         RedisOptions {
             url: url.into(),
             namespace: "otpbench".into(),
             timeout: Duration::from_millis(500),
+            clock: RedisClock::Server,
         }
+    }
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &redact_url(&self.url))
+            .field("namespace", &self.namespace)
+            .field("timeout", &self.timeout)
+            .field("clock", &self.clock)
+            .finish()
     }
 }
 
 /// The URL scheme that selects Redis Cluster.
 pub const CLUSTER_SCHEME: &str = "redis+cluster://";
 
-/// A single Redis or a cluster.
-enum Connection {
-    /// Reconnects by itself.
-    Single(ConnectionManager),
-    /// Created on first use (so a cluster that is down at start-up does
-    /// not stop the server); then it follows slot moves and reconnects by
-    /// itself.
-    Cluster(Box<ClusterState>),
-}
-
-struct ClusterState {
-    client: ClusterClient,
-    connection: OnceCell<ClusterConnection>,
-}
-
-/// One connection handle, whichever kind.
-#[derive(Clone)]
-enum Handle {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Handle {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Handle::Single(c) => c.req_packed_command(cmd),
-            Handle::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Handle::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Handle::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Handle::Single(c) => c.get_db(),
-            Handle::Cluster(c) => c.get_db(),
-        }
-    }
-}
-
 /// The Redis-backed store.
 pub struct RedisStore {
+    shared: Arc<Shared>,
+    /// Reads Redis's clock every [`KEEP_EVERY`]; stopped on drop.
+    keeper: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What the store and its background task share.
+struct Shared {
     connection: Connection,
     namespace: String,
+    clock_key: String,
+    /// How long after a call starts its script must have started.
     timeout: Duration,
+    /// How much longer the engine waits: the time the reply of a script
+    /// that started in time has to come back in.
+    grace: Duration,
+    time: Arc<StoreTime>,
+    /// Held while a call reads the clock for want of a fresh reading.
+    reading: tokio::sync::Mutex<()>,
+    /// Kept only to blank its passwords out of error texts.
+    url: String,
+    scripts: Scripts,
+}
+
+struct Scripts {
     send: Script,
     verify: Script,
     revoke: Script,
+    now: Script,
+    advance: Script,
+}
+
+/// A script with the shared prelude in front.
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("redis/prelude.lua"),
+            include_str!(concat!("redis/", $file))
+        ))
+    };
 }
 
 impl RedisStore {
     /// A store for `options`. Connects lazily: a Redis that is down at
     /// start-up makes operations fail (and `/healthz` degrade) until it is
     /// up, not the server refuse to start. A malformed URL or namespace is
-    /// an error here.
+    /// an error here. Inside a tokio runtime, starts the background task
+    /// that keeps the clock reading fresh and the connection alive.
     pub fn open(options: &RedisOptions) -> Result<RedisStore, String> {
         let namespace_ok = !options.namespace.is_empty()
             && options
@@ -150,14 +169,16 @@ impl RedisStore {
                 options.namespace
             ));
         }
+        let shown = redact_url(&options.url);
+        let why = |e: RedisError| scrub(&e.to_string(), &options.url);
         let connection = match options.url.strip_prefix(CLUSTER_SCHEME) {
             Some(nodes) => {
                 let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
                 let client = ClusterClientBuilder::new(nodes)
                     .connection_timeout(options.timeout)
-                    .response_timeout(options.timeout)
+                    .response_timeout(options.timeout + grace(options.timeout))
                     .build()
-                    .map_err(|e| format!("{}: not a Redis Cluster URL: {e}", options.url))?;
+                    .map_err(|e| format!("{shown}: not a Redis Cluster URL: {}", why(e)))?;
                 Connection::Cluster(Box::new(ClusterState {
                     client,
                     connection: OnceCell::new(),
@@ -165,25 +186,69 @@ impl RedisStore {
             }
             None => {
                 let client = Client::open(options.url.as_str())
-                    .map_err(|e| format!("{}: not a Redis URL: {e}", options.url))?;
+                    .map_err(|e| format!("{shown}: not a Redis URL: {}", why(e)))?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(options.timeout))
-                    .set_response_timeout(Some(options.timeout))
+                    // Never the binding limit: it starts when the request is
+                    // written, after the call's own clock (see `within`).
+                    .set_response_timeout(Some(options.timeout + grace(options.timeout)))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(200));
                 let manager = ConnectionManager::new_lazy_with_config(client, config)
-                    .map_err(|e| format!("{}: {e}", options.url))?;
+                    .map_err(|e| format!("{shown}: {}", why(e)))?;
                 Connection::Single(manager)
             }
         };
-        Ok(RedisStore {
+        let shared = Arc::new(Shared {
             connection,
             namespace: options.namespace.clone(),
+            clock_key: keys::clock_key(&options.namespace),
             timeout: options.timeout,
-            send: Script::new(include_str!("redis/send.lua")),
-            verify: Script::new(include_str!("redis/verify.lua")),
-            revoke: Script::new(include_str!("redis/revoke.lua")),
-        })
+            grace: grace(options.timeout),
+            time: Arc::new(StoreTime::new(options.clock)),
+            reading: tokio::sync::Mutex::new(()),
+            url: options.url.clone(),
+            scripts: Scripts {
+                send: script!("send.lua"),
+                verify: script!("verify.lua"),
+                revoke: script!("revoke.lua"),
+                now: script!("now.lua"),
+                advance: script!("advance.lua"),
+            },
+        });
+        let keeper = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| runtime.spawn(keep(Arc::downgrade(&shared))));
+        Ok(RedisStore { shared, keeper })
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        if let Some(keeper) = &self.keeper {
+            keeper.abort();
+        }
+    }
+}
+
+/// The background task: reads Redis's clock every [`KEEP_EVERY`]. Besides
+/// the fresh reading, each round trip lets the connection manager find a
+/// dead connection and reconnect while nobody is waiting for it.
+async fn keep(shared: Weak<Shared>) {
+    let mut every = tokio::time::interval(KEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let _ = shared.within(Instant::now(), shared.read_anchor()).await;
+    }
+}
+
+impl Shared {
+    fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster(_))
     }
 
     /// A handle to run commands on, connecting first if need be.
@@ -191,105 +256,145 @@ impl RedisStore {
         match &self.connection {
             Connection::Single(manager) => Ok(Handle::Single(manager.clone())),
             Connection::Cluster(cluster) => {
-                let connect = || self.bounded(cluster.client.get_async_connection());
+                let connect = || async {
+                    cluster
+                        .client
+                        .get_async_connection()
+                        .await
+                        .map_err(|e| self.failure(e))
+                };
                 let connection = cluster.connection.get_or_try_init(connect).await?;
                 Ok(Handle::Cluster(connection.clone()))
             }
         }
     }
 
-    fn subject_key(&self, subject: &Subject) -> String {
-        format!(
-            "{}:{{{}\0{}}}",
-            self.namespace, subject.tenant, subject.identifier
-        )
+    /// A Redis error as the store reports it, passwords blanked.
+    fn failure(&self, error: RedisError) -> StoreError {
+        let why = scrub(&error.to_string(), &self.url);
+        if error.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::ResponseError) {
+            StoreError::Corrupt(why)
+        } else {
+            StoreError::Unavailable(why)
+        }
     }
 
-    fn id_key(&self, id: ChallengeId) -> String {
-        format!("{}:id:{{{id}}}", self.namespace)
-    }
-
-    /// Runs `operation` within the timeout, mapping failures.
-    async fn bounded<T>(
+    /// Runs `work` for a call that started at `started`, giving up after
+    /// the timeout and the grace.
+    async fn within<T>(
         &self,
-        operation: impl Future<Output = Result<T, RedisError>>,
+        started: Instant,
+        work: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, operation).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error))
-                if error.kind()
-                    == ::redis::ErrorKind::Server(::redis::ServerErrorKind::ResponseError) =>
-            {
-                Err(StoreError::Corrupt(error.to_string()))
-            }
-            Ok(Err(error)) => Err(StoreError::Unavailable(error.to_string())),
+        let give_up = started + self.timeout + self.grace;
+        match tokio::time::timeout_at(give_up.into(), work).await {
+            Ok(result) => result,
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no answer within {} ms",
-                self.timeout.as_millis()
+                (self.timeout + self.grace).as_millis()
             ))),
         }
     }
 
-    async fn run_verify(
-        &self,
-        subject_key: &str,
-        purpose: &str,
-        expected: Option<ChallengeId>,
-        candidate: &CodeDigest,
-        now_ms: u64,
-    ) -> Result<VerifyDecision, StoreError> {
-        let mut connection = self.handle().await?;
-        let mut invocation = self.verify.key(subject_key);
-        invocation
-            .arg(now_ms)
-            .arg(purpose)
-            .arg(expected.map(|id| id.to_string()).unwrap_or_default())
-            .arg(hex(candidate));
-        let reply: Vec<Value> = self
-            .bounded(invocation.invoke_async(&mut connection))
-            .await?;
-        let decision = match (int_at(&reply, 0)?, reply.len()) {
-            (0, _) => VerifyDecision::NotFound,
-            (1, 2) => {
-                if let Some(id) = string_at(&reply, 1).and_then(|s| uuid::Uuid::parse_str(&s).ok())
-                {
-                    self.forget_index(ChallengeId(id)).await;
-                }
-                VerifyDecision::Verified
-            }
-            (2, _) => VerifyDecision::Expired,
-            (3, 2) => VerifyDecision::AttemptsExceeded {
-                retry_after_ms: int_at(&reply, 1)?.max(0) as u64,
-            },
-            (4, 2) => VerifyDecision::WrongCode {
-                attempts_remaining: int_at(&reply, 1)?.max(0) as u32,
-            },
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "verify script answered {reply:?}"
-                )))
-            }
-        };
-        Ok(decision)
-    }
-
-    /// One plain command, bounded.
+    /// One plain command (unbounded: callers run it `within` a call).
     async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
         let mut connection = self.handle().await?;
-        self.bounded(command.query_async::<T>(&mut connection))
+        command
+            .query_async::<T>(&mut connection)
             .await
+            .map_err(|e| self.failure(e))
     }
 
-    /// Best effort: a stale index entry is harmless (the scripts check ids)
-    /// and expires by itself.
-    async fn forget_index(&self, id: ChallengeId) {
-        let _ = self
-            .query::<()>(::redis::cmd("DEL").arg(self.id_key(id)))
-            .await;
+    /// Reads Redis's clock (and the kept value) and anchors deadlines and
+    /// [`Store::clock`] on it.
+    async fn read_anchor(&self) -> Result<Anchor, StoreError> {
+        let mark = self.time.mark();
+        let (seconds, micros): (u64, u64) = self.query(&::redis::cmd("TIME")).await?;
+        let at = Instant::now();
+        let offset_ms = match self.time.clock().is_kept() {
+            true => self.kept_value().await?,
+            false => 0,
+        };
+        let anchor = Anchor {
+            redis_us: seconds.saturating_mul(1_000_000).saturating_add(micros),
+            at,
+            offset_ms,
+        };
+        Ok(self.time.set_anchor(anchor, mark))
+    }
+
+    /// A clock reading younger than [`ANCHOR_MAX_AGE`], read first if
+    /// need be — by one caller at a time, so a burst of calls on a cold
+    /// store reads it once, not once per call.
+    async fn fresh_anchor(&self) -> Result<Anchor, StoreError> {
+        let fresh = |anchor: &Anchor| anchor.age() < ANCHOR_MAX_AGE;
+        if let Some(anchor) = self.time.anchor().filter(fresh) {
+            return Ok(anchor);
+        }
+        let _reading = self.reading.lock().await;
+        match self.time.anchor().filter(fresh) {
+            Some(anchor) => Ok(anchor),
+            None => self.read_anchor().await,
+        }
+    }
+
+    /// The kept clock value, as Redis holds it now.
+    async fn kept_value(&self) -> Result<u64, StoreError> {
+        let kept: Option<u64> = self.query(::redis::cmd("GET").arg(&self.clock_key)).await?;
+        Ok(kept.unwrap_or(self.time.clock().initial_offset_ms()))
+    }
+
+    /// Adds what the prelude takes to a script call that started at
+    /// `started`: after the script's own keys, before its own arguments.
+    async fn prelude(
+        &self,
+        call: &mut ScriptInvocation<'_>,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        let anchor = self.fresh_anchor().await?;
+        let take_up_by = started + self.timeout;
+        call.arg(anchor.deadline_us(take_up_by));
+        let clock = self.time.clock();
+        let (server, kept) = (clock.follows_server(), clock.is_kept());
+        if kept && !self.is_cluster() {
+            // The script reads the clock key itself: the last of its keys.
+            call.arg(if server { "T" } else { "K" })
+                .arg(clock.initial_offset_ms())
+                .key(&self.clock_key);
+        } else {
+            // On a Cluster the clock key lives in a slot of its own: read
+            // it here, just before the call.
+            let value = if kept { self.kept_value().await? } else { 0 };
+            call.arg(if server { "t" } else { "k" }).arg(value);
+        }
+        Ok(())
+    }
+
+    /// Runs a prepared script call; a refusal for lateness is
+    /// `Unavailable`.
+    async fn invoke(&self, call: &ScriptInvocation<'_>) -> Result<Vec<Value>, StoreError> {
+        let mut connection = self.handle().await?;
+        let reply: Vec<Value> = call
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.failure(e))?;
+        if int_at(&reply, 0)? == -1 {
+            return Err(StoreError::Unavailable(format!(
+                "Redis ran the call {} ms past its deadline and changed nothing",
+                int_at(&reply, 1)?
+            )));
+        }
+        Ok(reply)
     }
 }
 
+/// How much longer than `timeout` the engine waits for an answer.
+fn grace(timeout: Duration) -> Duration {
+    timeout / 4
+}
+
 fn hex(digest: &CodeDigest) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(64);
     for byte in digest.0 {
         let _ = write!(out, "{byte:02x}");
@@ -300,17 +405,13 @@ fn hex(digest: &CodeDigest) -> String {
 fn int_at(reply: &[Value], at: usize) -> Result<i64, StoreError> {
     match reply.get(at) {
         Some(Value::Int(n)) => Ok(*n),
+        Some(Value::BulkString(bytes)) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("expected a number, got {bytes:?}"))),
         other => Err(StoreError::Corrupt(format!(
             "expected a number, got {other:?}"
         ))),
-    }
-}
-
-fn string_at(reply: &[Value], at: usize) -> Option<String> {
-    match reply.get(at) {
-        Some(Value::BulkString(bytes)) => String::from_utf8(bytes.clone()).ok(),
-        Some(Value::SimpleString(s)) => Some(s.clone()),
-        _ => None,
     }
 }
 
@@ -321,120 +422,134 @@ impl Store for RedisStore {
         key: &ChallengeKey,
         challenge: NewChallenge,
         rules: SendRules<'_>,
-        now_ms: u64,
     ) -> Result<SendDecision, StoreError> {
-        let subject_key = self.subject_key(&key.subject);
-        // The index entry goes first: alone it is harmless (the scripts
-        // check ids), so if Redis fails between the two steps nothing
-        // half-written is left — no challenge stored and counted that the
-        // caller was told failed.
-        let index_ttl = challenge.purge_at_ms.saturating_sub(now_ms) + INDEX_SLACK_MS;
-        let mut set = ::redis::cmd("SET");
-        set.arg(self.id_key(challenge.id))
-            .arg(format!("{subject_key}\0{}", key.purpose))
-            .arg("PX")
-            .arg(index_ttl);
-        self.query::<()>(&set).await?;
-
-        let mut connection = self.handle().await?;
-        let mut invocation = self.send.key(&subject_key);
-        invocation
-            .arg(now_ms)
-            .arg(&key.purpose)
-            .arg(challenge.id.to_string())
-            .arg(hex(&challenge.digest))
-            .arg(challenge.expires_at_ms)
-            .arg(challenge.purge_at_ms)
-            .arg(challenge.max_attempts)
-            .arg(rules.cooldown_ms.map_or(-1, |c| c as i64));
-        for limit in rules.limits {
-            invocation.arg(limit.count).arg(limit.window_ms());
-        }
-        let reply: Vec<Value> = self
-            .bounded(invocation.invoke_async(&mut connection))
-            .await?;
-        match int_at(&reply, 0)? {
-            0 => {
-                self.forget_index(challenge.id).await;
-                Ok(SendDecision::Limited {
+        let s = &*self.shared;
+        let started = Instant::now();
+        let subject_key = keys::subject_key(&s.namespace, &key.subject);
+        let id = keys::stamp(challenge.id, keys::slot_of(&subject_key));
+        let index_key = keys::index_key(&s.namespace, id);
+        s.within(started, async {
+            let mut call = s.scripts.send.key(&subject_key);
+            call.key(&index_key);
+            s.prelude(&mut call, started).await?;
+            call.arg(&key.purpose)
+                .arg(id.to_string())
+                .arg(hex(&challenge.digest))
+                .arg(challenge.ttl_ms)
+                .arg(challenge.purge_after_ms)
+                .arg(challenge.max_attempts)
+                .arg(rules.cooldown_ms.map_or(-1, |c| c as i64))
+                .arg(INDEX_SLACK_MS);
+            for limit in rules.limits {
+                call.arg(limit.count).arg(limit.window_ms());
+            }
+            let reply = s.invoke(&call).await?;
+            match int_at(&reply, 0)? {
+                0 => Ok(SendDecision::Limited {
                     retry_after_ms: int_at(&reply, 1)?.max(1) as u64,
-                })
+                }),
+                1 => Ok(SendDecision::Stored {
+                    id,
+                    sends_remaining: u32::try_from(int_at(&reply, 1)?).ok(),
+                }),
+                other => Err(StoreError::Corrupt(format!("send script answered {other}"))),
             }
-            1 => {
-                let remaining = int_at(&reply, 1)?;
-                if let Some(old) = string_at(&reply, 2).and_then(|s| uuid::Uuid::parse_str(&s).ok())
-                {
-                    self.forget_index(ChallengeId(old)).await;
-                }
-                Ok(SendDecision::Stored {
-                    id: challenge.id,
-                    sends_remaining: u32::try_from(remaining).ok(),
-                })
-            }
-            other => Err(StoreError::Corrupt(format!("send script answered {other}"))),
-        }
+        })
+        .await
     }
 
     async fn verify(
         &self,
         lookup: Lookup<'_>,
         candidate: &CodeDigest,
-        now_ms: u64,
     ) -> Result<VerifyDecision, StoreError> {
-        match lookup {
+        let s = &*self.shared;
+        let started = Instant::now();
+        // (first key, mode, purpose or tenant prefix, id, index prefix)
+        let (first_key, mode, which, id, index_prefix) = match lookup {
             Lookup::Key(key) => {
-                let subject_key = self.subject_key(&key.subject);
-                self.run_verify(&subject_key, &key.purpose, None, candidate, now_ms)
-                    .await
+                let subject_key = keys::subject_key(&s.namespace, &key.subject);
+                let index_prefix = keys::index_prefix(&s.namespace, keys::slot_of(&subject_key));
+                let purpose = key.purpose.clone();
+                (subject_key, "key", purpose, String::new(), index_prefix)
             }
-            Lookup::Id { tenant, id } => {
-                let entry = self
-                    .query::<Option<String>>(::redis::cmd("GET").arg(self.id_key(id)))
-                    .await?;
-                let Some(entry) = entry else {
-                    return Ok(VerifyDecision::NotFound);
-                };
-                let Some((subject_key, purpose)) = entry.rsplit_once('\0') else {
+            Lookup::Id { tenant, id } => (
+                keys::index_key(&s.namespace, id),
+                "id",
+                keys::tenant_prefix(&s.namespace, tenant),
+                id.to_string(),
+                String::new(),
+            ),
+        };
+        s.within(started, async {
+            let mut call = s.scripts.verify.key(&first_key);
+            s.prelude(&mut call, started).await?;
+            call.arg(mode)
+                .arg(&which)
+                .arg(&id)
+                .arg(hex(candidate))
+                .arg(&index_prefix);
+            let reply = s.invoke(&call).await?;
+            let decision = match (int_at(&reply, 0)?, reply.len()) {
+                (0, _) => VerifyDecision::NotFound,
+                (1, _) => VerifyDecision::Verified,
+                (2, _) => VerifyDecision::Expired,
+                (3, 2) => VerifyDecision::AttemptsExceeded {
+                    retry_after_ms: int_at(&reply, 1)?.max(0) as u64,
+                },
+                (4, 2) => VerifyDecision::WrongCode {
+                    attempts_remaining: int_at(&reply, 1)?.max(0) as u32,
+                },
+                _ => {
                     return Err(StoreError::Corrupt(format!(
-                        "unreadable id index entry for {id}"
-                    )));
-                };
-                let tenant_prefix = format!("{}:{{{tenant}\0", self.namespace);
-                if !subject_key.starts_with(&tenant_prefix) {
-                    return Ok(VerifyDecision::NotFound);
+                        "verify script answered {reply:?}"
+                    )))
                 }
-                self.run_verify(subject_key, purpose, Some(id), candidate, now_ms)
-                    .await
-            }
-        }
+            };
+            Ok(decision)
+        })
+        .await
     }
 
     async fn revoke(&self, key: &ChallengeKey, id: ChallengeId) -> Result<(), StoreError> {
-        let mut connection = self.handle().await?;
-        let mut invocation = self.revoke.key(self.subject_key(&key.subject));
-        invocation.arg(&key.purpose).arg(id.to_string());
-        let _: i64 = self
-            .bounded(invocation.invoke_async(&mut connection))
-            .await?;
-        self.forget_index(id).await;
-        Ok(())
+        let s = &*self.shared;
+        let started = Instant::now();
+        let subject_key = keys::subject_key(&s.namespace, &key.subject);
+        let index_key = keys::index_key(&s.namespace, id);
+        s.within(started, async {
+            let mut call = s.scripts.revoke.key(&subject_key);
+            call.key(&index_key);
+            s.prelude(&mut call, started).await?;
+            call.arg(&key.purpose).arg(id.to_string());
+            s.invoke(&call).await.map(|_| ())
+        })
+        .await
     }
 
-    async fn purge(&self, _now_ms: u64) -> Result<usize, StoreError> {
+    async fn purge(&self) -> Result<usize, StoreError> {
         // Redis expires the keys itself.
         Ok(0)
     }
 
+    /// Forgets every key of the namespace but the clock's (test-mode reset
+    /// keeps the clock where it is).
     async fn reset(&self) -> Result<(), StoreError> {
-        let pattern = format!("{}:*", self.namespace);
-        if let Connection::Cluster(_) = self.connection {
+        let s = &*self.shared;
+        let pattern = format!("{}:*", s.namespace);
+        let ours = |key: &Vec<u8>| key.as_slice() != s.clock_key.as_bytes();
+        if s.is_cluster() {
             // KEYS goes to every primary and the answers are combined; keys
             // of different slots must then be deleted one by one.
-            let keys = self
-                .query::<Vec<Vec<u8>>>(::redis::cmd("KEYS").arg(&pattern))
+            let keys = s
+                .within(
+                    Instant::now(),
+                    s.query::<Vec<Vec<u8>>>(::redis::cmd("KEYS").arg(&pattern)),
+                )
                 .await?;
-            for key in keys {
-                self.query::<()>(::redis::cmd("UNLINK").arg(key)).await?;
+            for key in keys.into_iter().filter(ours) {
+                let mut unlink = ::redis::cmd("UNLINK");
+                unlink.arg(key);
+                s.within(Instant::now(), s.query::<()>(&unlink)).await?;
             }
             return Ok(());
         }
@@ -446,9 +561,14 @@ impl Store for RedisStore {
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(1000);
-            let (next, keys) = self.query::<(u64, Vec<Vec<u8>>)>(&scan).await?;
+            let (next, keys) = s
+                .within(Instant::now(), s.query::<(u64, Vec<Vec<u8>>)>(&scan))
+                .await?;
+            let keys: Vec<Vec<u8>> = keys.into_iter().filter(ours).collect();
             if !keys.is_empty() {
-                self.query::<()>(::redis::cmd("UNLINK").arg(keys)).await?;
+                let mut unlink = ::redis::cmd("UNLINK");
+                unlink.arg(keys);
+                s.within(Instant::now(), s.query::<()>(&unlink)).await?;
             }
             if next == 0 {
                 return Ok(());
@@ -458,8 +578,42 @@ impl Store for RedisStore {
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        self.query::<String>(&::redis::cmd("PING"))
+        let s = &*self.shared;
+        s.within(Instant::now(), s.query::<String>(&::redis::cmd("PING")))
             .await
             .map(|_| ())
+    }
+
+    async fn now_ms(&self) -> Result<u64, StoreError> {
+        let s = &*self.shared;
+        let started = Instant::now();
+        s.within(started, async {
+            let mut call = s.scripts.now.prepare_invoke();
+            s.prelude(&mut call, started).await?;
+            let reply = s.invoke(&call).await?;
+            Ok(int_at(&reply, 1)?.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn advance_clock(&self, ms: u64) -> Result<Option<u64>, StoreError> {
+        let s = &*self.shared;
+        if !s.time.clock().is_kept() {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        s.within(started, async {
+            let mut call = s.scripts.advance.key(&s.clock_key);
+            s.prelude(&mut call, started).await?;
+            call.arg(ms);
+            let reply = s.invoke(&call).await?;
+            s.time.set_offset(int_at(&reply, 2)?.max(0) as u64);
+            Ok(Some(int_at(&reply, 1)?.max(0) as u64))
+        })
+        .await
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.shared.time.clone()
     }
 }

@@ -117,3 +117,32 @@ fn serve_stops_cleanly_on_sigterm() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn the_startup_line_hides_the_redis_password() {
+    let dir = std::env::temp_dir().join(format!("otpbench-cli-redact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("otpbench.yaml");
+    std::fs::write(&config, format!("secret: {}\n", "ab".repeat(32))).unwrap();
+    // Nothing listens on port 1: the server starts anyway (Redis is
+    // connected lazily) and announces its store.
+    let mut child = otpbench()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .args(["--store", "redis://app:hunter2@127.0.0.1:1/0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        line.contains("store: redis://app:***@127.0.0.1:1/0"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+}

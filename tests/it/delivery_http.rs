@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use otpbench::delivery::http::{HttpDelivery, RetryPolicy};
 use otpbench::delivery::{Channel, Delivery, Message};
-use otpbench::engine::clock::ManualClock;
 use otpbench::engine::code::CodeHasher;
 use otpbench::engine::Engine;
 use otpbench::Outcome;
@@ -58,8 +57,7 @@ impl ProviderExt for TestProvider {
 
     fn engine(&self, timeout_ms: u64) -> Engine {
         let delivery: Arc<dyn Delivery> = self.delivery(timeout_ms);
-        let clock = Arc::new(ManualClock::default());
-        Engine::new(memory_store(), clock, delivery, CodeHasher::new(b"k"))
+        Engine::new(memory_store(), delivery, CodeHasher::new(b"k"))
     }
 }
 

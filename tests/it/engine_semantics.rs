@@ -50,7 +50,7 @@ async fn wrong_codes_lock_the_challenge(store: Arc<dyn Store>) {
             }
         );
     }
-    rig.advance(Duration::from_secs(100));
+    rig.advance(Duration::from_secs(100)).await;
     for guess in [code.clone(), wrong(&code)] {
         assert_eq!(
             rig.verify(PHONE, "login", &guess).await,
@@ -67,7 +67,7 @@ async fn wrong_codes_lock_the_challenge(store: Arc<dyn Store>) {
 async fn codes_expire_then_are_forgotten(store: Arc<dyn Store>) {
     let rig = Rig::new(store);
     let code = code_of(&rig.send(&policy(3, &[]), PHONE, "login").await);
-    rig.advance(Duration::from_millis(299_999));
+    rig.advance(Duration::from_millis(299_999)).await;
     let right = rig.verify(PHONE, "login", &wrong(&code)).await;
     assert_eq!(
         right,
@@ -75,10 +75,10 @@ async fn codes_expire_then_are_forgotten(store: Arc<dyn Store>) {
             attempts_remaining: 2
         }
     );
-    rig.advance(Duration::from_millis(1));
+    rig.advance(Duration::from_millis(1)).await;
     assert_eq!(rig.verify(PHONE, "login", &code).await, Outcome::Expired);
     // Expired challenges answer `expired` for one more ttl, then are purged.
-    rig.advance(Duration::from_secs(300));
+    rig.advance(Duration::from_secs(300)).await;
     rig.engine.purge().await.unwrap();
     assert_eq!(rig.verify(PHONE, "login", &code).await, Outcome::NotFound);
 }
@@ -140,7 +140,7 @@ async fn send_limits_slide(store: Arc<dyn Store>) {
             panic!("send failed")
         };
         assert_eq!(sent.sends_remaining, Some(remaining));
-        rig.advance(Duration::from_secs(10));
+        rig.advance(Duration::from_secs(10)).await;
     }
     // Sends at 0, 10, 20 s; at 30 s the first leaves the window at 60 s.
     assert_eq!(
@@ -149,7 +149,7 @@ async fn send_limits_slide(store: Arc<dyn Store>) {
             retry_after: Duration::from_secs(30)
         }
     );
-    rig.advance(Duration::from_secs(30));
+    rig.advance(Duration::from_secs(30)).await;
     assert!(matches!(
         rig.send(&policy, PHONE, "login").await,
         Outcome::Sent(_)
@@ -172,7 +172,7 @@ async fn every_limit_of_a_list_applies(store: Arc<dyn Store>) {
             Outcome::Sent(_)
         ));
     }
-    rig.advance(Duration::from_secs(60));
+    rig.advance(Duration::from_secs(60)).await;
     assert!(matches!(
         rig.send(&policy, PHONE, "login").await,
         Outcome::Sent(_)
@@ -193,14 +193,14 @@ async fn cooldown_spaces_sends(store: Arc<dyn Store>) {
         rig.send(&policy, PHONE, "login").await,
         Outcome::Sent(_)
     ));
-    rig.advance(Duration::from_secs(12));
+    rig.advance(Duration::from_secs(12)).await;
     assert_eq!(
         rig.send(&policy, PHONE, "login").await,
         Outcome::RateLimited {
             retry_after: Duration::from_secs(18)
         }
     );
-    rig.advance(Duration::from_secs(18));
+    rig.advance(Duration::from_secs(18)).await;
     assert!(matches!(
         rig.send(&policy, PHONE, "login").await,
         Outcome::Sent(_)

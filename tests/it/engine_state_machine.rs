@@ -338,7 +338,8 @@ impl<F: StoreFactory> StateMachineTest for EngineMachine<F> {
                 Some(sut.runtime.block_on(engine.verify(request)))
             }
             Step::Advance(ms) => {
-                sut.rig.advance(Duration::from_millis(ms));
+                sut.runtime
+                    .block_on(sut.rig.advance(Duration::from_millis(ms)));
                 sut.runtime.block_on(engine.purge()).unwrap();
                 None
             }

@@ -19,17 +19,15 @@ const RACERS: usize = 1000;
 const PHONE: &str = "+14155550100";
 
 /// Two engines — two stores, two connections — on one Redis and one
-/// namespace, sharing a clock and a secret, as two replicas behind a load
-/// balancer would.
+/// namespace, sharing the clock kept there and a secret, as two replicas
+/// behind a load balancer would.
 fn two_engines(server: &RedisServer) -> ([Arc<Engine>; 2], Arc<Switchboard>) {
-    let clock = Arc::new(ManualClock::default());
-    let delivery = Arc::new(Switchboard::new(clock.clone()));
+    let delivery = Arc::new(Switchboard::new(Arc::new(ManualClock::default())));
     let namespace = unique_namespace();
     let engine = || {
         let store: Arc<dyn Store> = Arc::new(server.open_in(&namespace));
         Arc::new(Engine::new(
             store,
-            clock.clone(),
             delivery.clone(),
             CodeHasher::new(b"shared"),
         ))
@@ -434,5 +432,208 @@ async fn reset_on_a_cluster_forgets_every_slot() {
             Outcome::NotFound,
             "{to}"
         );
+    }
+}
+
+/// What issue 9 found operators and replicas run into, over HTTP: each
+/// test is named after what did not hold before.
+mod operators {
+    use std::time::Duration;
+
+    use otpbench::server::{ServerConfig, StoreSpec};
+    use otpbench::store::redis::RedisOptions;
+    use serde_json::{json, Value};
+
+    use crate::support::http::{get, post};
+    use crate::support::redis::{unique_namespace, RedisServer};
+    use crate::support::server::TestServer;
+
+    const PHONE: &str = "+14155550100";
+
+    fn test_mode() -> ServerConfig {
+        ServerConfig {
+            test_mode: true,
+            echo_codes: true,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Two servers on one Redis and one namespace, as two replicas.
+    async fn replicas(redis: &RedisServer) -> (TestServer, TestServer) {
+        let mut config = test_mode();
+        config.config.secret = Some(b"one secret for both replicas".to_vec());
+        let namespace = unique_namespace();
+        let replica = |config: ServerConfig| {
+            let mut options = RedisOptions::new(&redis.url);
+            options.namespace = namespace.clone();
+            options.timeout = Duration::from_millis(300);
+            ServerConfig {
+                store: StoreSpec::Redis(options),
+                ..config
+            }
+        };
+        let a = TestServer::with(replica(config.clone())).await;
+        let b = TestServer::with(replica(config)).await;
+        (a, b)
+    }
+
+    fn own_redis_server(server: &TestServer) -> &RedisServer {
+        let redis = server.redis.as_ref().unwrap();
+        assert!(redis.is_own(), "needs a redis-server of its own");
+        redis
+    }
+
+    /// Answers `request` with the store frozen by `stall`: it must be a
+    /// store_unavailable 503. Then lets Redis resume and run whatever the
+    /// engine left behind.
+    async fn refused_while_stalled(server: &TestServer, stall: Stall, path: &str, body: Value) {
+        let redis = own_redis_server(server);
+        match stall {
+            Stall::Stopped => redis.freeze(),
+            Stall::WritesPaused => redis.pause_writes(1_000),
+        }
+        let reply = post(server.addr, path, body.clone()).await;
+        if stall == Stall::Stopped {
+            redis.thaw();
+        }
+        assert_eq!(reply.status, 503, "{path} {body}: {}", reply.text());
+        assert_eq!(reply.json()["type"], "urn:otpbench:store-unavailable");
+        // Whatever was queued in Redis runs now (a paused write once the
+        // pause is over).
+        let settle = match stall {
+            Stall::Stopped => 300,
+            Stall::WritesPaused => 1_200,
+        };
+        tokio::time::sleep(Duration::from_millis(settle)).await;
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Stall {
+        /// SIGSTOP: nothing is answered.
+        Stopped,
+        /// `CLIENT PAUSE … WRITE`: scripts wait, reads go on.
+        WritesPaused,
+    }
+
+    #[tokio::test]
+    async fn a_503_from_a_stalled_redis_changed_nothing_when_it_resumes() {
+        let mut config = test_mode();
+        config.config.native.policy.max_attempts = 10;
+        let server = TestServer::on(config, RedisServer::start()).await;
+        let verify = "/v1/otp/verify";
+        let sent = post(server.addr, "/v1/otp/send", json!({"to": PHONE})).await;
+        assert_eq!(sent.status, 200, "{}", sent.text());
+        let sent = sent.json();
+        let code = sent["code"].as_str().unwrap().to_string();
+        let wrong = if code.starts_with('0') { "1" } else { "0" }.to_string() + &code[1..];
+        let wrong_verify = || async {
+            let reply = post(server.addr, verify, json!({"to": PHONE, "code": wrong})).await;
+            assert_eq!(reply.status, 422, "{}", reply.text());
+            reply.json()["attempts_remaining"].as_u64().unwrap()
+        };
+        // Every script has run once, so Redis holds them all: a stalled
+        // call is then a whole script waiting to run.
+        let mut left = wrong_verify().await;
+        assert_eq!(left, 9);
+        for stall in [Stall::Stopped, Stall::WritesPaused] {
+            let body = json!({"to": PHONE, "code": wrong});
+            refused_while_stalled(&server, stall, verify, body).await;
+            // No attempt was spent by the refused verify.
+            left -= 1;
+            assert_eq!(wrong_verify().await, left, "after a refused verify");
+            let body = json!({"to": PHONE, "code": code});
+            refused_while_stalled(&server, stall, verify, body).await;
+            let body = json!({"id": sent["id"], "code": code});
+            refused_while_stalled(&server, stall, verify, body).await;
+            let body = json!({"to": PHONE});
+            refused_while_stalled(&server, stall, "/v1/otp/send", body).await;
+        }
+        // The right code was neither burned nor replaced by a new send.
+        let reply = post(server.addr, verify, json!({"id": sent["id"], "code": code})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        // No send was counted: this is the second of five this hour.
+        let reply = post(server.addr, "/v1/otp/send", json!({"to": PHONE})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["sends_remaining"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_clock_move_on_one_replica_is_seen_by_the_other() {
+        let redis = RedisServer::start();
+        let (a, b) = replicas(&redis).await;
+        let sent = post(a.addr, "/v1/otp/send", json!({"to": PHONE}))
+            .await
+            .json();
+        let moved = post(a.addr, "/_admin/clock", json!({"advance_ms": 3_600_000})).await;
+        let moved = moved.json()["now_ms"].as_u64().unwrap();
+        let seen = get(b.addr, "/_admin/clock").await.json()["now_ms"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            seen >= moved && seen < moved + 60_000,
+            "A moved to {moved}, B reads {seen}"
+        );
+        // The code is an hour old for B too.
+        let verify = json!({"id": sent["id"], "code": sent["code"]});
+        let reply = post(b.addr, "/v1/otp/verify", verify).await;
+        assert_eq!(reply.status, 404, "{}", reply.text());
+        let sent = post(b.addr, "/v1/otp/send", json!({"to": PHONE}))
+            .await
+            .json();
+        post(b.addr, "/_admin/clock", json!({"advance_ms": 300_000})).await;
+        let verify = json!({"to": PHONE, "code": sent["code"]});
+        let reply = post(a.addr, "/v1/otp/verify", verify).await;
+        assert_eq!(reply.status, 410, "{}", reply.text());
+    }
+
+    #[tokio::test]
+    async fn redis_keys_are_printable_and_name_the_subject() {
+        let server = TestServer::on(test_mode(), RedisServer::start()).await;
+        let redis = own_redis_server(&server);
+        for to in [PHONE, "Ann.Lee+otp@Example.com"] {
+            let reply = post(
+                server.addr,
+                "/v1/otp/send",
+                json!({"to": to, "purpose": "pay"}),
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+        post(server.addr, "/_admin/clock", json!({"advance_ms": 1})).await;
+        let keys: Vec<String> = redis
+            .scan()
+            .into_iter()
+            .map(|key| String::from_utf8(key).expect("UTF-8 keys"))
+            .collect();
+        assert_eq!(keys.len(), 5, "{keys:?}");
+        for key in &keys {
+            assert!(key.bytes().all(|b| b.is_ascii_graphic()), "{key:?}");
+        }
+        for tail in [
+            ":{native:+14155550100}",
+            ":{native:ann.lee+otp@example.com}",
+            ":clock",
+        ] {
+            assert!(
+                keys.iter().any(|k| k.ends_with(tail)),
+                "no {tail} in {keys:?}"
+            );
+        }
+        let ids = keys.iter().filter(|k| k.contains("}:id:")).count();
+        assert_eq!(ids, 2, "{keys:?}");
+    }
+
+    #[tokio::test]
+    async fn an_idle_replica_reconnects_by_itself_after_a_redis_restart() {
+        let mut server = TestServer::on(test_mode(), RedisServer::start()).await;
+        own_redis_server(&server);
+        let reply = post(server.addr, "/v1/otp/send", json!({"to": PHONE})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        server.redis.as_mut().unwrap().restart();
+        // The replica sees no request until a second after Redis is back.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let reply = post(server.addr, "/v1/otp/send", json!({"to": PHONE})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(get(server.addr, "/healthz").await.status, 200);
     }
 }

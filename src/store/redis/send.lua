@@ -1,16 +1,23 @@
 -- One send, decided atomically (DESIGN.md §2). Mirrors the memory store.
 -- KEYS[1]  the subject's hash: field "s" = send times ("t,t,..." oldest
---          first), fields "c:<purpose>" = "id,digest,expires,purge,max,used"
--- ARGV     now, purpose, id, digest (hex), expires_at, purge_at,
---          max_attempts, cooldown_ms (-1 = none), then count,window pairs
--- Returns  {0, retry_after_ms} when limited,
---          {1, sends_remaining (-1 = unlimited), replaced id or ""} when stored
+--          first), fields "c:<purpose>" = "id,digest,expires,purge,max,used",
+--          field "h" = the latest purge time of its challenges
+-- KEYS[2]  the new challenge's id index entry (same slot; see keys.rs)
+-- KEYS[3]  the clock key, or absent (see the prelude)
+-- ARGV     (1-3: the prelude's) 4 purpose, 5 id, 6 digest (hex), 7 ttl_ms,
+--          8 purge_after_ms, 9 max_attempts, 10 cooldown_ms (-1 = none),
+--          11 how long index entries outlive their challenge (ms),
+--          then count,window_ms pairs
+-- Returns  {-1, ms late} (prelude), {0, retry_after_ms} when limited,
+--          {1, sends_remaining (-1 = unlimited)} when stored
 local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local purpose = ARGV[2]
-local cooldown = tonumber(ARGV[8])
+local purpose = ARGV[4]
+local field = 'c:' .. purpose
+local ttl, purge_after = tonumber(ARGV[7]), tonumber(ARGV[8])
+local cooldown = tonumber(ARGV[10])
+local index_slack = tonumber(ARGV[11])
 local limits = {}
-for i = 9, #ARGV, 2 do
+for i = 12, #ARGV, 2 do
   limits[#limits + 1] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]) }
 end
 
@@ -25,10 +32,10 @@ if cooldown >= 0 then
   keep_ms = math.max(keep_ms, cooldown)
   keep_n = math.max(keep_n, 1)
 end
+local stored = redis.call('HMGET', key, 's', field, 'h')
 local sends = {}
-local raw = redis.call('HGET', key, 's')
-if raw then
-  for t in string.gmatch(raw, '%d+') do
+if stored[1] then
+  for t in string.gmatch(stored[1], '%d+') do
     t = tonumber(t)
     if t + keep_ms > now then sends[#sends + 1] = t end
   end
@@ -64,34 +71,28 @@ for _, l in ipairs(limits) do
   if remaining < 0 or left < remaining then remaining = left end
 end
 
-local field = 'c:' .. purpose
-local replaced = ''
-local old = redis.call('HGET', key, field)
-if old then replaced = string.match(old, '^([^,]*)') or '' end
-redis.call('HSET', key, field,
-  table.concat({ ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], '0' }, ','))
+-- The replaced challenge's index entry: "<prefix><id>", where the prefix
+-- (the new entry's key without its id) names the subject's slot.
+if stored[2] then
+  local prefix = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[5])
+  redis.call('DEL', prefix .. (string.match(stored[2], '^([^,]*)') or ''))
+end
+local purge = now + purge_after
+local record = table.concat({ ARGV[5], ARGV[6], fmt('%.0f', now + ttl), fmt('%.0f', purge),
+                              ARGV[9], '0' }, ',')
+-- The hash lives while a send can still count or a challenge can still be
+-- verified (the TTL only collects garbage; a challenge past its purge time
+-- goes with the verify that finds it, or with the hash).
+local horizon = math.max(tonumber(stored[3]) or 0, purge)
 if #sends > 0 then
   local parts = {}
-  for i, t in ipairs(sends) do parts[i] = string.format('%.0f', t) end
-  redis.call('HSET', key, 's', table.concat(parts, ','))
+  for i, t in ipairs(sends) do parts[i] = fmt('%.0f', t) end
+  redis.call('HSET', key, field, record, 'h', fmt('%.0f', horizon), 's', table.concat(parts, ','))
+  horizon = math.max(horizon, sends[1] + keep_ms)
 else
+  redis.call('HSET', key, field, record, 'h', fmt('%.0f', horizon))
   redis.call('HDEL', key, 's')
 end
-
--- Forget challenges past their purge time; keep the hash as long as
--- anything in it can matter (the TTL only collects garbage).
-local horizon = now
-if #sends > 0 then horizon = sends[1] + keep_ms end
-local fields = redis.call('HGETALL', key)
-for i = 1, #fields, 2 do
-  if string.sub(fields[i], 1, 2) == 'c:' then
-    local purge = tonumber(string.match(fields[i + 1], '^[^,]*,[^,]*,[^,]*,([^,]*)'))
-    if purge == nil or purge <= now then
-      redis.call('HDEL', key, fields[i])
-    elseif purge > horizon then
-      horizon = purge
-    end
-  end
-end
-redis.call('PEXPIRE', key, math.max(horizon - now, 1) + 60000)
-return { 1, remaining, replaced }
+redis.call('SET', KEYS[2], key .. ' ' .. purpose, 'PX', fmt('%.0f', purge_after + index_slack))
+redis.call('PEXPIRE', key, fmt('%.0f', horizon - now + 60000))
+return { 1, remaining }

@@ -1,5 +1,7 @@
-//! Shared test scaffolding: an engine on a manual clock over any store, a
-//! delivery that can be switched off, and the per-store test macro.
+//! Shared test scaffolding: an engine over any store whose clock stands
+//! still until a test moves it (a `ManualClock` in the memory store, a
+//! clock kept in Redis for the Redis stores), a delivery that can be
+//! switched off, and the per-store test macro.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use otpbench::delivery::journal::Journal;
 use otpbench::delivery::{Channel, Delivery, DeliveryError, Message, Template};
-use otpbench::engine::clock::ManualClock;
+use otpbench::engine::clock::{Clock, ManualClock};
 use otpbench::engine::code::CodeHasher;
 use otpbench::engine::identifier::Identifier;
 use otpbench::engine::policy::{Policy, SendLimit};
@@ -77,8 +79,9 @@ macro_rules! for_each_dialect {
     };
 }
 
+/// A memory store on a manual clock.
 pub fn memory_store() -> Arc<dyn Store> {
-    Arc::new(MemoryStore::new())
+    Arc::new(MemoryStore::with_clock(Arc::new(ManualClock::default())))
 }
 
 /// A delivery that journals messages, can be switched down per channel,
@@ -90,7 +93,7 @@ pub struct Switchboard {
 }
 
 impl Switchboard {
-    pub fn new(clock: Arc<ManualClock>) -> Switchboard {
+    pub fn new(clock: Arc<dyn Clock>) -> Switchboard {
         Switchboard {
             journal: Journal::new(1_000_000, clock),
             down: Channel::ALL
@@ -132,10 +135,10 @@ impl Delivery for Switchboard {
     }
 }
 
-/// An engine on a manual clock, with the parts tests poke at.
+/// An engine with the parts tests poke at. Time is the store's: it stands
+/// still until [`Rig::advance`] moves it.
 pub struct Rig {
     pub engine: Arc<Engine>,
-    pub clock: Arc<ManualClock>,
     pub delivery: Arc<Switchboard>,
 }
 
@@ -143,19 +146,13 @@ pub const TENANT: &str = "test";
 
 impl Rig {
     pub fn new(store: Arc<dyn Store>) -> Rig {
-        let clock = Arc::new(ManualClock::default());
-        let delivery = Arc::new(Switchboard::new(clock.clone()));
+        let delivery = Arc::new(Switchboard::new(store.clock()));
         let engine = Arc::new(Engine::new(
             store,
-            clock.clone(),
             delivery.clone(),
             CodeHasher::new(b"test secret"),
         ));
-        Rig {
-            engine,
-            clock,
-            delivery,
-        }
+        Rig { engine, delivery }
     }
 
     pub async fn send(&self, policy: &Policy, to: &str, purpose: &str) -> Outcome {
@@ -166,8 +163,10 @@ impl Rig {
         self.engine.verify(verify_request(to, purpose, code)).await
     }
 
-    pub fn advance(&self, duration: Duration) {
-        self.clock.advance_ms(duration.as_millis() as u64);
+    /// Moves the store's time forward.
+    pub async fn advance(&self, duration: Duration) {
+        let moved = self.engine.advance_clock(duration.as_millis() as u64).await;
+        assert!(matches!(moved, Ok(Some(_))), "clock not moved: {moved:?}");
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use otpbench::store::redis::{RedisOptions, RedisStore};
+use otpbench::store::redis::{RedisClock, RedisOptions, RedisStore};
 use otpbench::store::Store;
 
 pub struct RedisServer {
@@ -138,7 +138,8 @@ impl RedisServer {
         self.spawn();
     }
 
-    /// A store on this server with a namespace of its own.
+    /// A store on this server with a namespace of its own, on a manual
+    /// clock kept in Redis.
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::new(self.open())
     }
@@ -147,15 +148,26 @@ impl RedisServer {
         self.open_in(&unique_namespace())
     }
 
-    /// A store (its own connection) in the given namespace: two of them
-    /// are two engines' views of one truth.
+    /// A store (its own connection) in the given namespace, on the manual
+    /// clock kept there: two of them are two engines' views of one truth.
     pub fn open_in(&self, namespace: &str) -> RedisStore {
+        RedisStore::open(&self.options(namespace, MANUAL)).unwrap()
+    }
+
+    /// The options the tests use: a 300 ms timeout.
+    pub fn options(&self, namespace: &str, clock: RedisClock) -> RedisOptions {
         let mut options = RedisOptions::new(&self.url);
         options.namespace = namespace.to_string();
         options.timeout = Duration::from_millis(300);
-        RedisStore::open(&options).unwrap()
+        options.clock = clock;
+        options
     }
 }
+
+/// The tests' manual clock: it starts where `ManualClock::default` does.
+pub const MANUAL: RedisClock = RedisClock::Manual {
+    start_ms: 1_700_000_000_000,
+};
 
 /// A namespace no other store of this test process uses.
 pub fn unique_namespace() -> String {
@@ -191,6 +203,35 @@ impl RedisServer {
 }
 
 impl RedisServer {
+    /// `CLIENT PAUSE ms WRITE` from a connection of its own: Redis keeps
+    /// answering reads but holds every write (scripts included) until the
+    /// pause is over, then runs them.
+    pub fn pause_writes(&self, ms: u64) {
+        let port = self.port.expect("own server");
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let ms = ms.to_string();
+        let reply = resp_simple(&mut stream, &[b"CLIENT", b"PAUSE", ms.as_bytes(), b"WRITE"]);
+        assert_eq!(reply, "OK");
+    }
+
+    /// Every key, as `SCAN` (and so `redis-cli --scan`) lists them.
+    pub fn scan(&self) -> Vec<Vec<u8>> {
+        let port = self.port.expect("own server");
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut cursor = b"0".to_vec();
+        let mut keys = Vec::new();
+        loop {
+            send_command(&mut stream, &[b"SCAN", &cursor, b"COUNT", b"1000"]);
+            assert_eq!(read_line(&mut stream), "*2");
+            cursor = read_bulk(&mut stream);
+            let count: usize = read_line(&mut stream)[1..].parse().unwrap();
+            keys.extend((0..count).map(|_| read_bulk(&mut stream)));
+            if cursor == b"0" {
+                return keys;
+            }
+        }
+    }
+
     /// Every key and its value (strings, or hash fields and values joined),
     /// read over plain RESP so the check does not trust the store's client.
     pub fn dump(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -306,10 +347,13 @@ impl RedisCluster {
         cluster
     }
 
+    /// A store on the cluster with a namespace of its own, on a manual
+    /// clock kept in the cluster.
     pub fn store(&self) -> Arc<dyn Store> {
         let mut options = RedisOptions::new(&self.url);
         options.namespace = unique_namespace();
         options.timeout = Duration::from_secs(2);
+        options.clock = MANUAL;
         Arc::new(RedisStore::open(&options).unwrap())
     }
 }
