@@ -130,7 +130,11 @@ impl Protocol for Native {
             Outcome::WrongCode { attempts_remaining } => Observed::WrongCode {
                 attempts_remaining: Some(*attempts_remaining),
             },
-            _ => observe_common(outcome, |reason| read_invalid(&reason.to_string())),
+            _ => observe_common(outcome, |reason| {
+                reason
+                    .through_text()
+                    .unwrap_or_else(|| read_invalid(&reason.to_string()))
+            }),
         }
     }
 
