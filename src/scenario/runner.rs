@@ -275,14 +275,30 @@ fn skip_reason(scenario: &Scenario, spec: &TargetSpec, max_wait: Duration) -> Op
             ));
         }
     }
-    let uses_faults = scenario
-        .steps
-        .iter()
-        .any(|s| matches!(s.action, Action::Faults(_)));
-    if uses_faults && !spec.has(Capability::Faults) {
+    let uses = |f: fn(&Action) -> bool| scenario.steps.iter().any(|s| f(&s.action));
+    if uses(|a| matches!(a, Action::Faults(_))) && !spec.has(Capability::Faults) {
         return Some(format!(
             "sets provider faults: {}",
             spec.lack_reason(Capability::Faults)
+        ));
+    }
+    if uses(|a| matches!(a, Action::Inbox(_))) && !spec.has(Capability::Inbox) {
+        return Some(format!(
+            "reads the inbox: {}",
+            spec.lack_reason(Capability::Inbox)
+        ));
+    }
+    let reads_codes = scenario.steps.iter().any(|step| {
+        matches!(&step.action, Action::Verify(args) if args.code.is_none())
+            || step
+                .templates()
+                .iter()
+                .any(|t| t.reads("code") || t.reads("wrong_code"))
+    });
+    if reads_codes && !spec.has(Capability::Inbox) && !spec.has(Capability::Echo) {
+        return Some(format!(
+            "reads codes, and target `{}` neither echoes them nor names a provider",
+            spec.name
         ));
     }
     if spec.clock == ClockMode::Real {

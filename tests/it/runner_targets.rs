@@ -220,3 +220,34 @@ async fn every_step_kind_works_over_https_with_codes_only_in_the_inbox() {
     assert!(out.contains("unreachable"), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_that_cannot_run_on_a_target_is_skipped_with_its_reason() {
+    let dir = tempdir("skips");
+    let (addr, sent) = racy_target().await;
+    let target = write(
+        &dir,
+        "bare.yaml",
+        &format!("dialect: native\nbase_url: http://{addr}\nlacks: [echo]\n"),
+    );
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/conformance");
+    let (code, out) = run(&[scenarios, "--target", &target]).await;
+    assert!(
+        out.contains("skipped a sent code verifies [bare]: reads codes, and target `bare` neither echoes them nor names a provider"),
+        "{out}"
+    );
+    assert!(
+        out.contains("skipped a code expires after its ttl [bare]: reads the inbox: target `bare` names no provider"),
+        "{out}"
+    );
+    // Only the send-limit scenario can run here, and it finds the racy
+    // target's limit shared by every recipient.
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("FAILED  sends beyond the limit are refused [bare]"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed, 1 failed, 5 skipped"), "{out}");
+    assert_eq!(sent.load(Ordering::SeqCst), 5);
+    std::fs::remove_dir_all(dir).unwrap();
+}
