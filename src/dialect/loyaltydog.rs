@@ -278,8 +278,8 @@ impl Protocol for LoyaltyDog {
             }
             Observed::Unauthorized => return detail(DETAILS.by_kind(kind)),
             Observed::InvalidInput { reason } if !is_target_format(reason) => {
-                let answered = match reason.problems() {
-                    [only] if only.why.is_none() => DETAILS
+                let answered = match reason.only() {
+                    Some(only) if only.why.is_none() => DETAILS
                         .by_kind_and(kind, &only.field.as_ref())
                         .filter(|row| {
                             row.status != StatusCode::PAYLOAD_TOO_LARGE
@@ -385,7 +385,7 @@ fn admit(
 /// "Invalid target format": a target of the right type and length that is
 /// neither an e-mail address nor a phone number.
 fn is_target_format(reason: &Invalid) -> bool {
-    matches!(reason.problems(), [only] if only.field == TARGET
+    matches!(reason.only(), Some(only) if only.field == TARGET
         && matches!(only.fault, Fault::Malformed | Fault::Invalid)
         && only.why.is_none())
 }

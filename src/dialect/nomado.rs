@@ -320,7 +320,7 @@ fn type_name(alphabet: Alphabet) -> &'static str {
 /// How Nomado words invalid input after "Bad request: " (its first
 /// problem): the explanation where there is one, else by the fault.
 fn bad_request(reason: &Invalid) -> String {
-    let problem = &reason.problems()[0];
+    let problem = reason.problems().next().expect("a reason has a problem");
     if let Some(why) = &problem.why {
         return why.to_string();
     }

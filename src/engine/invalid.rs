@@ -129,18 +129,22 @@ pub struct Problem {
 /// the one a dialect that names a single field reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
-    problems: Vec<Problem>,
+    /// Most reasons have one problem; it is kept inline, so building and
+    /// copying a reason costs no list.
+    first: Problem,
+    more: Vec<Problem>,
 }
 
 impl Invalid {
     /// `field` has `fault`.
     pub fn new(field: impl Into<Field>, fault: Fault) -> Invalid {
         Invalid {
-            problems: vec![Problem {
+            first: Problem {
                 field: field.into(),
                 fault,
                 why: None,
-            }],
+            },
+            more: Vec::new(),
         }
     }
 
@@ -151,21 +155,20 @@ impl Invalid {
 
     /// The same, explained (the first problem's `why`).
     pub fn because(mut self, why: impl Into<Cow<'static, str>>) -> Invalid {
-        self.problems[0].why = Some(why.into());
+        self.first.why = Some(why.into());
         self
     }
 
     /// The last problem, explained.
     pub fn explain_last(mut self, why: impl Into<Cow<'static, str>>) -> Invalid {
-        if let Some(last) = self.problems.last_mut() {
-            last.why = Some(why.into());
-        }
+        let last = self.more.last_mut().unwrap_or(&mut self.first);
+        last.why = Some(why.into());
         self
     }
 
     /// One more problem.
     pub fn and(mut self, field: impl Into<Field>, fault: Fault) -> Invalid {
-        self.problems.push(Problem {
+        self.more.push(Problem {
             field: field.into(),
             fault,
             why: None,
@@ -175,22 +178,27 @@ impl Invalid {
 
     /// The first problem's field.
     pub fn field(&self) -> &str {
-        &self.problems[0].field
+        &self.first.field
     }
 
     /// The first problem's fault.
     pub fn fault(&self) -> Fault {
-        self.problems[0].fault
+        self.first.fault
     }
 
     /// Every problem, the first first.
-    pub fn problems(&self) -> &[Problem] {
-        &self.problems
+    pub fn problems(&self) -> impl Iterator<Item = &Problem> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    /// The problem, when there is just one.
+    pub fn only(&self) -> Option<&Problem> {
+        self.more.is_empty().then_some(&self.first)
     }
 
     /// Whether any problem is with `field`.
     pub fn names(&self, field: &str) -> bool {
-        self.problems.iter().any(|p| p.field == field)
+        self.problems().any(|p| p.field == field)
     }
 
     /// What of this reason survives its text form: an explained problem
@@ -198,7 +206,7 @@ impl Invalid {
     /// `Invalid::parse(&self.to_string())` whenever that reads back at all,
     /// without writing and reading the text (a refusal's hot path).
     pub fn through_text(&self) -> Option<Invalid> {
-        let plain = self.problems.iter().all(|p| {
+        let plain = self.problems().all(|p| {
             let field_ok =
                 !p.field.is_empty() && !p.field.contains(": ") && !p.field.contains("; ");
             let why_ok = p.why.as_deref().is_none_or(|why| {
@@ -210,7 +218,7 @@ impl Invalid {
             return Invalid::parse(&self.to_string());
         }
         let mut read = self.clone();
-        for problem in &mut read.problems {
+        for problem in std::iter::once(&mut read.first).chain(&mut read.more) {
             if problem.why.is_some() {
                 problem.fault = Fault::Invalid;
             }
@@ -236,14 +244,19 @@ impl Invalid {
                 why,
             });
         }
-        (!problems.is_empty()).then_some(Invalid { problems })
+        let mut problems = problems.into_iter();
+        let first = problems.next()?;
+        Some(Invalid {
+            first,
+            more: problems.collect(),
+        })
     }
 }
 
 impl fmt::Display for Invalid {
     /// `"<field>: <why>"` or `"<field>: <fault>"`, joined by `"; "`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (n, problem) in self.problems.iter().enumerate() {
+        for (n, problem) in self.problems().enumerate() {
             if n > 0 {
                 f.write_str("; ")?;
             }
@@ -272,15 +285,17 @@ mod tests {
                 Just("a; b: c".to_string()),
             ]),
         );
-        proptest::collection::vec(problem, 1..4).prop_map(|problems| Invalid {
-            problems: problems
-                .into_iter()
-                .map(|(field, fault, why)| Problem {
-                    field: field.into(),
-                    fault,
-                    why: why.map(Cow::Owned),
-                })
-                .collect(),
+        proptest::collection::vec(problem, 1..4).prop_map(|problems| {
+            let mut problems = problems.into_iter().map(|(field, fault, why)| Problem {
+                field: field.into(),
+                fault,
+                why: why.map(Cow::Owned),
+            });
+            let first = problems.next().expect("one problem at least");
+            Invalid {
+                first,
+                more: problems.collect(),
+            }
         })
     }
 

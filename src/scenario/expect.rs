@@ -66,7 +66,7 @@ pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<
             (None, None) => "invalid_input".to_string(),
         };
         let holds = match observed {
-            Some(Outcome::InvalidInput { reason }) => reason.problems().iter().any(|p| {
+            Some(Outcome::InvalidInput { reason }) => reason.problems().any(|p| {
                 invalid.field.as_deref().is_none_or(|f| p.field == f)
                     && invalid.fault.is_none_or(|f| p.fault == f)
             }),

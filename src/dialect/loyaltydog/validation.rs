@@ -144,7 +144,6 @@ fn pydantic(fault: Fault) -> (&'static str, &'static str) {
 pub(crate) fn items(reason: &Invalid) -> Vec<Value> {
     reason
         .problems()
-        .iter()
         .map(|problem| {
             let (kind, usual) = pydantic(problem.fault);
             let mut loc = vec![Value::from("body")];
