@@ -23,6 +23,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Provider(args) => provider(args),
+        Command::Load(args) => args.run(),
+        Command::Capacity(args) => args.run(),
+        Command::Report(args) => args.run(),
     };
     ExitCode::from(code as u8)
 }
