@@ -271,60 +271,40 @@ fn watch<S: WorkloadSpec>(
     result
 }
 
-/// `otpbench load`: runs the reference workload (if any), then the main
-/// one, writes the report and returns the exit code.
-pub fn load(options: &LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// What [`measure`] ran: the report (gates evaluated) and the first
+/// failure a worker saw, in words.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub report: Report,
+    pub first_error: Option<String>,
+}
+
+/// Runs the reference workload (if any), then the main one, and returns
+/// the report with its gates evaluated; writes nothing but progress (and
+/// errors) to `err`. `Err` is the exit code, the reason already written.
+pub fn measure(options: &LoadOptions, err: &mut dyn Write) -> Result<Measured, i32> {
     let baseline = match &options.baseline {
         Some((path, max)) => match json::read(path) {
             Ok(report) => Some((report, *max)),
             Err(e) => {
                 let _ = writeln!(err, "error: --baseline: {e}");
-                return exit::INVALID_FILE;
+                return Err(exit::INVALID_FILE);
             }
         },
         None => None,
     };
-    let mut session = match Session::open(&options.run, err) {
-        Ok(session) => session,
-        Err(code) => return code,
-    };
+    let mut session = Session::open(&options.run, err)?;
     pool_notes(&options.run, &options.model, err);
     let reference = match &options.reference {
-        Some(url) => {
-            let url = session.resolve(url);
-            let template = HttpTemplate::get(&url);
-            let spec = match session
-                .control
-                .block_on(HttpSpec::new(&template, options.run.timeout))
-            {
-                Ok(spec) => spec,
-                Err(e) => {
-                    let _ = writeln!(err, "error: --reference-url: {e}");
-                    return exit::USAGE;
-                }
-            };
-            if let Err(why) = session.control.block_on(spec.probe()) {
-                let _ = writeln!(err, "error: reference {url} is unreachable: {why}");
-                return exit::UNREACHABLE;
-            }
-            let plan = session.plan(options.model.clone());
-            match watch(Arc::new(spec), &plan, options.run.output, "reference", err) {
-                Ok(result) => Some((template.label(), result)),
-                Err(e) => {
-                    let _ = writeln!(err, "error: {e}");
-                    return exit::USAGE;
-                }
-            }
-        }
+        Some(url) => Some(reference(&session, options, url, err)?),
         None => None,
     };
-    let result = match session.phase(options.model.clone(), "load", err) {
-        Ok(result) => result,
-        Err(e) => {
+    let result = session
+        .phase(options.model.clone(), "load", err)
+        .map_err(|e| {
             let _ = writeln!(err, "error: {e}");
-            return exit::USAGE;
-        }
-    };
+            exit::USAGE
+        })?;
     let workers = session.plan(options.model.clone()).effective_workers();
     let run = session.run_info(&options.model, &options.stages, workers);
     let mut report = build::build(&result.recorder, &result.rows, result.duration, run);
@@ -340,6 +320,51 @@ pub fn load(options: &LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
         gates.extend(gate::baseline_gates(&report, baseline, *max));
     }
     report.gates = gates;
+    Ok(Measured {
+        report,
+        first_error: result.first_error,
+    })
+}
+
+/// The reference phase: GET `url` under the run's model.
+fn reference(
+    session: &Session<'_>,
+    options: &LoadOptions,
+    url: &str,
+    err: &mut dyn Write,
+) -> Result<(String, PhaseResult), i32> {
+    let url = session.resolve(url);
+    let template = HttpTemplate::get(&url);
+    let spec = session
+        .control
+        .block_on(HttpSpec::new(&template, options.run.timeout))
+        .map_err(|e| {
+            let _ = writeln!(err, "error: --reference-url: {e}");
+            exit::USAGE
+        })?;
+    if let Err(why) = session.control.block_on(spec.probe()) {
+        let _ = writeln!(err, "error: reference {url} is unreachable: {why}");
+        return Err(exit::UNREACHABLE);
+    }
+    let plan = session.plan(options.model.clone());
+    let result =
+        watch(Arc::new(spec), &plan, options.run.output, "reference", err).map_err(|e| {
+            let _ = writeln!(err, "error: {e}");
+            exit::USAGE
+        })?;
+    Ok((template.label(), result))
+}
+
+/// `otpbench load`: [`measure`], write the run directory, print the
+/// summary and the gates' verdicts; returns the exit code.
+pub fn load(options: &LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Measured {
+        report,
+        first_error,
+    } = match measure(options, err) {
+        Ok(measured) => measured,
+        Err(code) => return code,
+    };
     let written = match write(&report, options.run.report_dir.as_deref()) {
         Ok(dir) => dir,
         Err(e) => {
@@ -350,7 +375,7 @@ pub fn load(options: &LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
     let _ = write!(
         out,
         "{}",
-        summary(&report, &written, result.first_error.as_deref())
+        summary(&report, &written, first_error.as_deref())
     );
     let code = gates_verdict(&report.gates, out);
     if code == exit::OK && every_request_failed_to_connect(&report) {
@@ -396,7 +421,7 @@ pub fn capacity(options: &CapacityOptions, out: &mut dyn Write, err: &mut dyn Wr
     };
     let result = searcher.block_on(capacity::search(plan, |offered| {
         step += 1;
-        let report = measure(&mut session, options, offered, step, err, out, &mut failure);
+        let report = capacity_step(&mut session, options, offered, step, err, out, &mut failure);
         async move { report }
     }));
     if let Some(e) = failure {
@@ -429,7 +454,7 @@ pub fn capacity(options: &CapacityOptions, out: &mut dyn Write, err: &mut dyn Wr
 }
 
 /// One capacity step: `offered` per second for the step duration.
-fn measure(
+fn capacity_step(
     session: &mut Session<'_>,
     options: &CapacityOptions,
     offered: f64,
