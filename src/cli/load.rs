@@ -104,7 +104,7 @@ pub struct WorkloadFlags {
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
 
-    /// The run directory to write (default: reports/<start time>/).
+    /// The run directory to write (default: `reports/<start time>/`).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
 

@@ -6,7 +6,7 @@
 //! started on a control runtime, which keeps serving while the workers
 //! run on their own threads) or the URL (resolved, request bytes built) —
 //! checks that it answers (exit 3 if not), runs its phases
-//! ([`crate::load::run`]), builds the report, evaluates the gates (a
+//! (`crate::load::run`), builds the report, evaluates the gates (a
 //! breach is exit 5) and writes `reports/<run>/`. The clap side is
 //! `crate::cli::load`.
 

@@ -15,7 +15,7 @@
 //! workers and shards changes nothing: whether it is a whole `flow` or a
 //! `send` alone (the workload's mix), and whether its verify carries a
 //! wrong code (`--wrong-code-ratio`). Identifiers come round-robin from
-//! the worker's own block of the pool ([`WorkerPlace::pool_block`]), so
+//! the worker's own block of the pool (`WorkerPlace::pool_block`), so
 //! workers and shards never share one.
 
 use std::cell::RefCell;

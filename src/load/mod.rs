@@ -11,7 +11,7 @@
 //! `timer`, their sub-millisecond wait for an intended start), the phase
 //! that starts, watches and joins the workers (`run`), the workloads —
 //! plain HTTP ([`http`]) and the OTP flow ([`flow`]), which reach targets
-//! only through [`crate::client`] — workload files ([`file`]), progress
+//! only through [`crate::client`] — workload files ([`mod@file`]), progress
 //! output ([`progress`]) and the `load` / `capacity` commands
 //! ([`command`]).
 

@@ -414,3 +414,62 @@ fn the_workload_files_under_scenarios_load_are_valid() {
     }
     assert!(seen >= 3, "{seen} workload files");
 }
+
+/// deploy/load-job.yaml: its target parses, and the command its pods and
+/// the merge Job run is one the CLI accepts.
+#[test]
+fn the_kubernetes_manifests_run_what_the_cli_accepts() {
+    use clap::Parser;
+    use otpbench::cli::Cli;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut commands = Vec::new();
+    for file in ["deploy/load-job.yaml", "deploy/merge-job.yaml"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document).unwrap();
+            if let Some(target) = value["data"]["target.yaml"].as_str() {
+                otpbench::client::TargetSpec::parse(target, file).unwrap();
+            }
+            let containers = &value["spec"]["template"]["spec"]["containers"];
+            for container in containers.as_sequence().into_iter().flatten() {
+                let script = container["args"][0].as_str().unwrap();
+                commands.push(
+                    script
+                        .replace("$JOB_COMPLETION_INDEX", "0")
+                        .replace("$RUN", "run"),
+                );
+            }
+        }
+    }
+    assert_eq!(commands.len(), 2);
+    for command in commands {
+        let words = shell_words(command.trim_start_matches("exec "));
+        assert!(Cli::try_parse_from(&words).is_ok(), "{words:?}");
+    }
+}
+
+/// Splits a command line as a shell would, for the quoting used here
+/// ('single', "double").
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => (quote, started) = (Some(c), true),
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            (_, c) => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
