@@ -9,7 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use otpbench::report::{json, Report};
 
-use crate::support::process::{otpbench, run, signal, ServeProcess};
+use crate::support::process::{otpbench, run, shell_words, signal, ServeProcess};
 use crate::support::reports::{assert_matches_schema, TempDir};
 
 /// Reads a run directory's report, checking it against the schema.
@@ -446,30 +446,4 @@ fn the_kubernetes_manifests_run_what_the_cli_accepts() {
         let words = shell_words(command.trim_start_matches("exec "));
         assert!(Cli::try_parse_from(&words).is_ok(), "{words:?}");
     }
-}
-
-/// Splits a command line as a shell would, for the quoting used here
-/// ('single', "double").
-fn shell_words(line: &str) -> Vec<String> {
-    let (mut words, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
-    for c in line.chars() {
-        match (quote, c) {
-            (None, '\'' | '"') => (quote, started) = (Some(c), true),
-            (Some(q), c) if c == q => quote = None,
-            (None, c) if c.is_whitespace() => {
-                if started {
-                    words.push(std::mem::take(&mut word));
-                    started = false;
-                }
-            }
-            (_, c) => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        words.push(word);
-    }
-    words
 }
