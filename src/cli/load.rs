@@ -343,6 +343,10 @@ impl CapacityArgs {
         }
         let mut plan = CapacityPlan::new(self.slo.clone(), start);
         plan.max_rate = self.max_rate;
+        if let WorkloadChoice::Otp { .. } = run.workload {
+            // A flow is several requests; its iterations are its sends.
+            plan.achieved_by = Some("send".into());
+        }
         if let Some(growth) = self.growth {
             plan.growth = growth;
         }

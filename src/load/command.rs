@@ -485,7 +485,8 @@ fn capacity_step(
     let run = session.run_info(&model, &[], workers);
     let report = build::build(&result.recorder, &result.rows, result.duration, run);
     let gates = gate::evaluate_all(&options.plan.slo, &report);
-    let achieved = report.throughput_rps >= offered * options.plan.min_achieved;
+    let achieved_rate = capacity::achieved_rate(&options.plan, &report);
+    let achieved = achieved_rate >= offered * options.plan.min_achieved;
     let held = achieved && !gate::breached(&gates);
     let figures: Vec<String> = report
         .operations
@@ -496,7 +497,7 @@ fn capacity_step(
         out,
         "  step {step:>2}: {:>12} offered, {:>12} achieved, {} — {}",
         rate(offered),
-        rate(report.throughput_rps),
+        rate(achieved_rate),
         figures.join(", "),
         if held { "held" } else { "BROKEN" }
     );
