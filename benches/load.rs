@@ -36,6 +36,7 @@ fn options(workload: WorkloadChoice, connections: u32) -> LoadOptions {
             connections,
             workers: 1,
             timeout: Duration::from_secs(10),
+            spin: Duration::ZERO,
             shard: Shard::ALONE,
             report_dir: None,
             output: Output::Quiet,

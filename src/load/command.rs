@@ -61,6 +61,9 @@ pub struct RunOptions {
     /// Longest wait for one request; also how long unsent open-model
     /// arrivals may still go out after the schedule's end.
     pub timeout: Duration,
+    /// Open model: busy-wait this long before each intended start
+    /// instead of sleeping (zero: sleep to the deadline).
+    pub spin: Duration,
     pub shard: Shard,
     /// The run directory; `reports/<start time>/` without it.
     pub report_dir: Option<PathBuf>,
@@ -214,6 +217,7 @@ impl<'a> Session<'a> {
             connections: self.options.connections,
             grace: self.options.timeout,
             stop: self.stop.clone(),
+            spin: self.options.spin,
         }
     }
 

@@ -34,6 +34,9 @@ pub(crate) struct PhasePlan {
     pub grace: Duration,
     /// Set to end the phase early (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// Busy-wait this long before each intended start instead of
+    /// sleeping (`--spin`).
+    pub spin: Duration,
 }
 
 impl PhasePlan {
@@ -225,6 +228,7 @@ fn worker_thread<S: WorkloadSpec>(
                 dispenser.clone(),
                 recorder.clone(),
                 plan.stop.clone(),
+                plan.spin,
             )));
         }
         let ticker = {

@@ -6,28 +6,51 @@
 //! than a whole loopback exchange. On Linux each lane of a worker owns a
 //! `timerfd` (a kernel high-resolution timer that wakes the runtime
 //! through epoll like any socket); elsewhere it falls back to tokio's
-//! timer. This module only waits; what to wait for is the schedule's.
+//! timer.
+//!
+//! Waking an idle core still takes time: tens of microseconds here, and
+//! hundreds at the tail on a virtual machine. With a `spin` the timer
+//! sleeps until that long before the deadline and then yields in a loop
+//! until it (`--spin`): the wake-up leaves the measurement, at the price
+//! of a busy core. This module only waits; what to wait for is the
+//! schedule's.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One lane's timer.
 pub(crate) struct PreciseTimer {
     #[cfg(target_os = "linux")]
     fd: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+    spin: Duration,
 }
 
 impl PreciseTimer {
-    /// A timer; falls back to tokio's when a timerfd cannot be made.
-    /// Call on the runtime that will wait on it.
-    pub(crate) fn new() -> PreciseTimer {
+    /// A timer that busy-waits the last `spin` before each deadline; it
+    /// falls back to tokio's timer when a timerfd cannot be made. Call on
+    /// the runtime that will wait on it.
+    pub(crate) fn new(spin: Duration) -> PreciseTimer {
         PreciseTimer {
             #[cfg(target_os = "linux")]
             fd: linux::timerfd().ok(),
+            spin,
         }
     }
 
     /// Returns at `deadline` (at once if it has passed).
     pub(crate) async fn sleep_until(&mut self, deadline: Instant) {
+        if self.spin.is_zero() {
+            return self.sleep(deadline).await;
+        }
+        if let Some(wake) = deadline.checked_sub(self.spin) {
+            self.sleep(wake).await;
+        }
+        while Instant::now() < deadline {
+            // Other lanes' answers are read in between.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn sleep(&mut self, deadline: Instant) {
         let now = Instant::now();
         if deadline <= now {
             return;
@@ -113,16 +136,18 @@ mod linux {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn waits_until_the_deadline_and_not_for_a_past_one() {
-        let mut timer = PreciseTimer::new();
-        for micros in [300u64, 2_500, 0] {
-            let deadline = Instant::now() + Duration::from_micros(micros);
-            timer.sleep_until(deadline).await;
-            assert!(Instant::now() >= deadline, "{micros} µs");
+        for spin in [Duration::ZERO, Duration::from_micros(200)] {
+            let mut timer = PreciseTimer::new(spin);
+            for micros in [300u64, 2_500, 0] {
+                let deadline = Instant::now() + Duration::from_micros(micros);
+                timer.sleep_until(deadline).await;
+                assert!(Instant::now() >= deadline, "{micros} µs");
+            }
         }
+        let mut timer = PreciseTimer::new(Duration::ZERO);
         let past = Instant::now() - Duration::from_millis(5);
         let before = Instant::now();
         timer.sleep_until(past).await;

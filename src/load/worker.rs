@@ -250,8 +250,9 @@ pub(crate) async fn lane<W: Workload>(
     dispenser: Rc<RefCell<Dispenser>>,
     recorder: Rc<RefCell<Recorder>>,
     stop: Arc<AtomicBool>,
+    spin: Duration,
 ) {
-    let mut timer = PreciseTimer::new();
+    let mut timer = PreciseTimer::new(spin);
     loop {
         let ticket = dispenser.borrow_mut().next(index, Instant::now());
         match ticket {
