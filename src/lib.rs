@@ -30,17 +30,24 @@
 //! - [`provider`] — the mock SMS/e-mail gateway: message journal, fault
 //!   injection, a Twilio-compatible endpoint.
 //! - [`client`] — the one HTTP executor that reaches a target: pooling,
-//!   TLS, target files, dialect sessions, code sources, the clock hook.
+//!   TLS, target files, dialect sessions, code sources, the clock hook;
+//!   and its raw-throughput path for plain `http://` load
+//!   ([`client::RawConnection`]).
 //! - [`config`] — the `otpbench.yaml` file: policies and credentials.
 //! - [`cli`] — clap definitions and their conversion into library options;
 //!   `main.rs` only dispatches.
 //! - [`duration`] — `300ms` / `5s` / `5m` / `1h` / `1d`, read the same everywhere.
 //! - [`source`] — errors in the files otpbench reads, with their position,
 //!   rendered once for every report.
-//! - [`load`] — the load generator's network-free core: open and closed
-//!   models ([`load::schedule`]), per-worker recording with
+//! - [`load`] — the load generator. Its network-free core: open and
+//!   closed models ([`load::schedule`]), per-worker recording with
 //!   coordinated-omission correction ([`load::recorder`]), the per-second
-//!   series ([`load::series`]) and the capacity search ([`load::capacity`]).
+//!   series ([`load::series`]) and the capacity search
+//!   ([`load::capacity`]). Around it: one worker loop for both models on a
+//!   current-thread runtime per worker thread, the workloads (plain HTTP,
+//!   [`load::http`]; the OTP flow, [`load::flow`]), workload files
+//!   ([`load::file`]), progress ([`load::progress`]) and the `load` /
+//!   `capacity` commands ([`load::command`]).
 //! - [`scenario`] — `otpbench run`: scenario files (model, loading with
 //!   positions, templates, matchers), running cases against targets, and
 //!   the human, JUnit and JSON reports of a run.

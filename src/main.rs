@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Serve(args) => serve(args),
         Command::Provider(args) => provider(args),
+        Command::Load(args) => args.run(),
+        Command::Capacity(args) => args.run(),
+        Command::Report(args) => args.run(),
     };
     ExitCode::from(code as u8)
 }

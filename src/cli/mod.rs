@@ -13,6 +13,7 @@ use crate::config::{Config, ConfigError};
 use crate::server::{ServerConfig, StoreSpec};
 use crate::store::redis::{redact_url, scrub, RedisOptions};
 
+pub mod load;
 pub mod report;
 pub mod run;
 
@@ -57,6 +58,13 @@ pub enum Command {
     /// Run the mock SMS/e-mail gateway: message journal, fault injection,
     /// Twilio-compatible endpoint.
     Provider(ProviderArgs),
+    /// Offer load to a URL or an OTP target (open or closed model) and
+    /// write a report; gates exit 5 when breached.
+    Load(load::LoadArgs),
+    /// Find the highest open-model rate that meets an SLO.
+    Capacity(load::CapacityArgs),
+    /// Merge, compare or render load reports.
+    Report(report::ReportArgs),
 }
 
 /// The address `provider` listens on unless told otherwise: loopback only.

@@ -12,6 +12,12 @@
 //!   dialect's client side and answers classified by it, codes read by the
 //!   target's code source (the response, or the provider's journal), the
 //!   clock hook (`POST /_admin/clock`, or a sleep), provider faults.
+//!   [`Target::for_worker`] gives a load worker thread the same target
+//!   with a connection pool of its own.
+//! - [`RawRequest`] / [`RawConnection`] — the raw-throughput path for
+//!   plain `http://` load (`otpbench load --url`): one connection per
+//!   in-flight request, request bytes built once, one reused buffer per
+//!   connection, as wrk does it.
 //!
 //! Session state lives here, never in configuration structs. This module
 //! must not know about scenarios or load models.
@@ -19,6 +25,7 @@
 mod embedded;
 mod http;
 mod inbox;
+mod raw;
 mod target;
 
 use std::sync::Arc;
@@ -34,6 +41,7 @@ use tokio::sync::Mutex;
 pub use embedded::Embedded;
 pub use http::{Exchange, HttpClient, HttpOptions, TransportError, MAX_RESPONSE_BYTES};
 pub use inbox::Message;
+pub use raw::{RawConnection, RawError, RawRequest};
 pub use target::{
     documented_policy, BaseUrl, Capability, ClockMode, CodeSource, Endpoint, TargetSpec,
 };
@@ -125,8 +133,12 @@ pub struct Target {
     provider: Option<BaseUrl>,
     /// The dialect's session, and when it was opened.
     session: Mutex<Option<(Session, Instant)>>,
-    /// Keeps embedded servers running as long as the target is open.
-    _embedded: Embedded,
+    /// The pattern codes were last found by, for the shape it was built
+    /// for: compiled once, not per read.
+    code_pattern: std::sync::OnceLock<((Alphabet, u8), regex::Regex)>,
+    /// Keeps embedded servers running as long as the target (or a
+    /// worker's copy of it) is open.
+    _embedded: Arc<Embedded>,
 }
 
 impl Target {
@@ -151,7 +163,30 @@ impl Target {
             base,
             provider,
             session: Mutex::new(None),
-            _embedded: embedded,
+            code_pattern: Default::default(),
+            _embedded: Arc::new(embedded),
+        })
+    }
+
+    /// The same target for a load worker: the same servers, credentials
+    /// and current session, but a connection pool of its own, so a worker
+    /// thread with its own runtime keeps its connections (and their
+    /// tasks) to itself and shares no lock with other workers. Use it on
+    /// the runtime that will send with it.
+    pub fn for_worker(&self) -> Result<Target, String> {
+        let session = self
+            .session
+            .try_lock()
+            .map(|held| held.clone())
+            .unwrap_or(None);
+        Ok(Target {
+            spec: self.spec.clone(),
+            http: HttpClient::new(self.spec.http)?,
+            base: self.base.clone(),
+            provider: self.provider.clone(),
+            session: Mutex::new(session),
+            code_pattern: Default::default(),
+            _embedded: self._embedded.clone(),
         })
     }
 
@@ -396,6 +431,23 @@ impl Target {
         shape: (Alphabet, u8),
         wait: Duration,
     ) -> Result<Option<String>, CallError> {
+        Ok(self
+            .read_code_message(to, after, shape, wait)
+            .await?
+            .map(|(_, code)| code))
+    }
+
+    /// [`Target::read_code`], with the id of the message the code came
+    /// from (to read the next code after it without another
+    /// [`Target::inbox_mark`]). `None` when no message came, or the
+    /// newest holds no code.
+    pub async fn read_code_message(
+        &self,
+        to: &str,
+        after: u64,
+        shape: (Alphabet, u8),
+        wait: Duration,
+    ) -> Result<Option<(u64, String)>, CallError> {
         let provider = self.provider_url()?;
         let key = self.journal_key(to);
         let mut messages = inbox::read(&self.http, provider, &key, after, Some(wait)).await?;
@@ -403,10 +455,19 @@ impl Target {
             // Another implementation may journal the identifier as sent.
             messages = inbox::read(&self.http, provider, to, after, None).await?;
         }
-        let pattern = self.spec.code_regex(shape.0, shape.1);
-        Ok(messages
-            .last()
-            .and_then(|message| inbox::code_in(&pattern, &message.text)))
+        let cached = self
+            .code_pattern
+            .get_or_init(|| (shape, self.spec.code_regex(shape.0, shape.1)));
+        let other;
+        let pattern = if cached.0 == shape {
+            &cached.1
+        } else {
+            other = self.spec.code_regex(shape.0, shape.1);
+            &other
+        };
+        Ok(messages.last().and_then(|message| {
+            inbox::code_in(pattern, &message.text).map(|code| (message.id, code))
+        }))
     }
 
     /// How the journal names `to`: the normalised identifier (E.164, a

@@ -1,17 +1,33 @@
-//! The load generator's core that needs no network: load models and their
-//! arithmetic ([`schedule`]), splitting a run between workers and
-//! generators ([`shard`]), per-worker recording ([`recorder`]), the
-//! per-second series merged across workers ([`series`]) and the capacity
-//! search ([`capacity`]).
+//! The load generator.
 //!
-//! The worker loop, the HTTP executor and the CLI build on these; nothing
-//! here opens a socket, sleeps or reads the clock (callers pass `Instant`s).
+//! Its core needs no network and reads no clock (callers pass
+//! `Instant`s): load models and their arithmetic ([`schedule`]), splitting
+//! a run between workers and generators ([`shard`]), per-worker recording
+//! ([`recorder`]), the per-second series merged across workers
+//! ([`series`]) and the capacity search ([`capacity`]).
+//!
+//! Around it, what runs load: the one worker loop for both models
+//! (`worker`: lanes on a current-thread runtime per worker thread, and
+//! `timer`, their sub-millisecond wait for an intended start), the phase
+//! that starts, watches and joins the workers (`run`), the workloads —
+//! plain HTTP ([`http`]) and the OTP flow ([`flow`]), which reach targets
+//! only through [`crate::client`] — workload files ([`mod@file`]), progress
+//! output ([`progress`]) and the `load` / `capacity` commands
+//! ([`command`]).
 
 pub mod capacity;
+pub mod command;
+pub mod file;
+pub mod flow;
+pub mod http;
+pub mod progress;
 pub mod recorder;
+pub(crate) mod run;
 pub mod schedule;
 pub mod series;
 pub mod shard;
+pub(crate) mod timer;
+pub(crate) mod worker;
 
 pub use capacity::{search as capacity_search, CapacityPlan};
 pub use recorder::{

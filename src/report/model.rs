@@ -185,9 +185,10 @@ pub struct CapacityReport {
 /// One measured rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityStep {
-    /// Offered rate.
+    /// Offered rate (iterations per second).
     pub rate_rps: f64,
-    /// Achieved rate.
+    /// Achieved rate: iterations per second (in an OTP flow, sends per
+    /// second: a flow is several requests).
     pub throughput_rps: f64,
     pub requests: u64,
     pub errors: u64,

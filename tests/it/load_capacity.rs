@@ -150,3 +150,49 @@ async fn the_step_budget_and_the_maximum_rate_bound_the_search() {
     assert!(result.capacity.steps.iter().all(|s| !s.passed));
     assert!(result.into_report().capacity.is_some());
 }
+
+/// An OTP flow is three requests per iteration: its whole-run throughput
+/// is three times the offered rate even when the target drops sends, so
+/// the achieved rate is read from the operation each iteration makes one
+/// of (`achieved_by: send`).
+#[tokio::test]
+async fn a_flow_is_judged_by_its_sends_not_its_requests() {
+    // Serves at most 1000 sends/s; each is followed by a code read and a
+    // verify, all fast.
+    let flow = |rate: f64| {
+        let served = rate.min(1000.0).round() as u64;
+        let sample = |op| Samples {
+            op,
+            tally: Tally::Outcome(OutcomeKind::Sent),
+            latency_us: 1_000,
+            service_us: 1_000,
+            count: served,
+        };
+        report(
+            1,
+            &["send", "code", "verify"],
+            &[sample("send"), sample("code"), sample("verify")],
+        )
+    };
+    let mut by_requests = plan("send.p99<20ms", 100.0);
+    by_requests.max_steps = 8;
+    let fooled = search(&by_requests, |rate| async move { flow(rate) }).await;
+    assert!(
+        fooled.capacity.max_sustainable_rps.unwrap() > 2000.0,
+        "counting every request, dropped sends go unseen"
+    );
+    let mut by_sends = by_requests.clone();
+    by_sends.achieved_by = Some("send".into());
+    let result = search(&by_sends, |rate| async move { flow(rate) }).await;
+    let best = result.capacity.max_sustainable_rps.unwrap();
+    assert!(best <= 1000.0 / 0.9, "{best}");
+    let step = result.capacity.steps.last().unwrap();
+    assert!(step.throughput_rps <= 1000.0, "achieved in sends: {step:?}");
+    let broken = result.capacity.steps.iter().find(|s| !s.passed).unwrap();
+    assert!(broken
+        .gates
+        .last()
+        .unwrap()
+        .expression
+        .starts_with("send.throughput>="));
+}

@@ -87,3 +87,33 @@ fn ci_runs_the_main_job() {
         ".ci/run must run the README's main job"
     );
 }
+
+/// The commands of "## Load" and "### Capacity" are ones the CLI accepts,
+/// and the workload file example reads.
+#[test]
+fn the_load_examples_parse() {
+    use clap::Parser;
+    use otpbench::cli::Cli;
+    let text = readme();
+    let mut commands = block_after(&text, "## Load", "```sh\n");
+    commands.push_str(&block_after(&text, "### Capacity", "```sh\n").replace("\\\n", " "));
+    let mut parsed = 0;
+    for line in commands.lines() {
+        let line = line.split(" &").next().unwrap();
+        if !line.starts_with("otpbench load") && !line.starts_with("otpbench capacity") {
+            continue;
+        }
+        // Drop the optional flags shown in brackets.
+        let line: String = line.split(" [").next().unwrap().to_string();
+        let words = crate::support::process::shell_words(&line);
+        if let Err(e) = Cli::try_parse_from(&words) {
+            panic!("README: {line}\n{e}");
+        }
+        parsed += 1;
+    }
+    assert!(parsed >= 6, "{parsed} commands");
+    let example = block_after(&text, "### Workload files", "```yaml\n");
+    let file = otpbench::load::file::WorkloadFile::parse(&example, "README.md").unwrap();
+    assert_eq!(file.dialect, Some(otpbench::dialect::Dialect::Native));
+    assert_eq!(file.thresholds.len(), 3);
+}
