@@ -257,8 +257,10 @@ fn with_key(message: &str, text: &str, position: Position) -> String {
             // At a value: the nearest key before it (`{ outcome: sen }`).
             let before = upto.trim_end().strip_suffix(':')?;
             let start = before
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .map_or(0, |at| at + 1);
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+                .map_or(0, |(at, c)| at + c.len_utf8());
             Some(before[start..].to_string())
         })
         .filter(|key| {

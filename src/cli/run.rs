@@ -90,43 +90,40 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 impl RunArgs {
     /// The run these flags describe (reads the target files).
     pub fn options(&self) -> Result<RunOptions, RunError> {
-        let targets = if self.target.is_empty() {
+        // A target file given; else per dialect its file under
+        // scenarios/targets/, or the embedded engine's defaults.
+        let sources: Vec<Result<PathBuf, Dialect>> = if self.target.is_empty() {
             let dialects = if self.dialect.is_empty() {
                 Dialect::ALL.to_vec()
             } else {
                 self.dialect.clone()
             };
-            let mut targets = Vec::new();
-            let mut errors = Vec::new();
-            for dialect in dialects {
-                let file = Path::new(TARGETS_DIR).join(format!("{}.yaml", dialect.name()));
-                if file.exists() {
-                    match TargetSpec::load(&file) {
-                        Ok(spec) => targets.push(spec),
-                        Err(error) => errors.push(error),
+            dialects
+                .into_iter()
+                .map(|dialect| {
+                    let file = Path::new(TARGETS_DIR).join(format!("{}.yaml", dialect.name()));
+                    if file.exists() {
+                        Ok(file)
+                    } else {
+                        Err(dialect)
                     }
-                } else {
-                    targets.push(TargetSpec::embedded(dialect));
-                }
-            }
-            if !errors.is_empty() {
-                return Err(RunError::Files(errors));
-            }
-            targets
+                })
+                .collect()
         } else {
-            let mut targets = Vec::new();
-            let mut errors = Vec::new();
-            for file in &self.target {
-                match TargetSpec::load(file) {
-                    Ok(spec) => targets.push(spec),
-                    Err(error) => errors.push(error),
-                }
-            }
-            if !errors.is_empty() {
-                return Err(RunError::Files(errors));
-            }
-            targets
+            self.target.iter().cloned().map(Ok).collect()
         };
+        let mut targets = Vec::new();
+        let mut errors = Vec::new();
+        for source in sources {
+            match source.map(|file| TargetSpec::load(&file)) {
+                Ok(Ok(spec)) => targets.push(spec),
+                Ok(Err(error)) => errors.push(error),
+                Err(dialect) => targets.push(TargetSpec::embedded(dialect)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(RunError::Files(errors));
+        }
         let jobs = self
             .jobs
             .map(usize::from)
@@ -152,7 +149,7 @@ pub fn exit_code(error: &RunError) -> i32 {
     match error {
         RunError::Files(_) => exit::INVALID_FILE,
         RunError::Unreachable { .. } => exit::UNREACHABLE,
-        RunError::Setup(_) => exit::USAGE,
+        RunError::Setup(_) | RunError::NoCases => exit::USAGE,
     }
 }
 
@@ -239,6 +236,13 @@ fn fail(error: &RunError, stderr: &mut impl Write) -> i32 {
         }
         RunError::Setup(why) => {
             let _ = writeln!(stderr, "error: {why}");
+        }
+        RunError::NoCases => {
+            let _ = writeln!(
+                stderr,
+                "error: no case to run: no scenario under the paths speaks a target's \
+                 dialect and has one of the tags"
+            );
         }
     }
     exit_code(error)

@@ -52,6 +52,15 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// The answer as a dialect's client side reads it.
+    pub fn response(&self) -> crate::dialect::WireResponse<'_> {
+        crate::dialect::WireResponse {
+            status: self.status,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+
     /// The body as text (lossy), for reports.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()

@@ -46,9 +46,7 @@ pub use target::{
     documented_policy, BaseUrl, Capability, ClockMode, CodeSource, Endpoint, TargetSpec,
 };
 
-use crate::dialect::{
-    ClientError, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest, WireResponse,
-};
+use crate::dialect::{ClientError, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest};
 use crate::engine::code::Alphabet;
 use crate::engine::outcome::Observed;
 use crate::server::StoreSpec;
@@ -213,6 +211,17 @@ impl Target {
         self.http.execute(request).await.map(|_| ())
     }
 
+    /// Whether the provider answers HTTP (its journal, without waiting).
+    pub async fn probe_provider(&self) -> Result<(), TransportError> {
+        let Some(provider) = &self.provider else {
+            return Ok(());
+        };
+        let request = Request::get(provider.join("/_admin/messages?to=probe"))
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        self.http.execute(request).await.map(|_| ())
+    }
+
     /// A send through the dialect's client side.
     pub async fn send(&self, send: &SendOp) -> Result<Called, CallError> {
         let dialect = self.dialect();
@@ -251,14 +260,7 @@ impl Target {
                 renewed = true;
                 continue;
             }
-            let observed = self.dialect().classify(
-                operation,
-                &WireResponse {
-                    status: exchange.status,
-                    headers: &exchange.headers,
-                    body: &exchange.body,
-                },
-            );
+            let observed = self.dialect().classify(operation, &exchange.response());
             return Ok(Called {
                 request: log,
                 exchange,
@@ -286,11 +288,7 @@ impl Target {
         }
         let exchange = self.http.execute(self.post(&login)?).await?;
         let session = dialect
-            .read_login(&WireResponse {
-                status: exchange.status,
-                headers: &exchange.headers,
-                body: &exchange.body,
-            })
+            .read_login(&exchange.response())
             .map_err(|e| CallError::Login(e.to_string()))?;
         *held = Some((session.clone(), Instant::now()));
         Ok(session)
@@ -467,6 +465,37 @@ impl Target {
         };
         Ok(messages.last().and_then(|message| {
             inbox::code_in(pattern, &message.text).map(|code| (message.id, code))
+        }))
+    }
+
+    /// The newest message to `to` after message `after` — its text, and
+    /// the code in it if it holds one — waiting up to `wait` for one (in
+    /// turns of the provider's longest long-poll); `None` when none came.
+    pub async fn read_message(
+        &self,
+        to: &str,
+        after: u64,
+        shape: (Alphabet, u8),
+        wait: Duration,
+    ) -> Result<Option<(String, Option<String>)>, CallError> {
+        let provider = self.provider_url()?;
+        let key = self.journal_key(to);
+        let deadline = Instant::now() + wait;
+        let mut messages = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let turn = left.min(crate::delivery::journal::MAX_WAIT);
+            let found = inbox::read(&self.http, provider, &key, after, Some(turn)).await?;
+            if !found.is_empty() || left <= turn {
+                break found;
+            }
+        };
+        if messages.is_empty() && key != to {
+            messages = inbox::read(&self.http, provider, to, after, None).await?;
+        }
+        let pattern = self.spec.code_regex(shape.0, shape.1);
+        Ok(messages.pop().map(|message| {
+            let code = inbox::code_in(&pattern, &message.text);
+            (message.text, code)
         }))
     }
 

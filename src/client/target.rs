@@ -273,7 +273,7 @@ impl TargetSpec {
                 return Err(FileError::at(
                     origin,
                     text,
-                    None,
+                    key_position(text, "provider"),
                     "provider: an embedded provider listens on a port your implementation \
                      cannot know; run `otpbench provider --listen ADDR` and give its URL",
                 ))
@@ -285,11 +285,22 @@ impl TargetSpec {
         let code_source = file
             .code_source
             .unwrap_or_else(|| natural_code_source(dialect, provider.is_some()));
+        if code_source == CodeSource::Echo && !can_echo(dialect) && file.code_source.is_some() {
+            return Err(FileError::at(
+                origin,
+                text,
+                key_position(text, "code_source"),
+                format!(
+                    "code_source: echo: {dialect} answers carry no code; read them from the \
+                     inbox (`code_source: inbox` with `provider:`)"
+                ),
+            ));
+        }
         if code_source == CodeSource::Inbox && provider.is_none() {
             return Err(FileError::at(
                 origin,
                 text,
-                None,
+                key_position(text, "code_source"),
                 "code_source: inbox needs `provider:` (the mock provider's URL your \
                  implementation delivers to)",
             ));
@@ -335,7 +346,7 @@ impl TargetSpec {
         match capability {
             Capability::Clock => self.clock == ClockMode::Admin,
             Capability::Inbox | Capability::Faults => self.provider.is_some(),
-            Capability::Echo => self.code_source == CodeSource::Echo,
+            Capability::Echo => self.code_source == CodeSource::Echo && can_echo(self.dialect),
         }
     }
 
@@ -351,6 +362,10 @@ impl TargetSpec {
             Capability::Inbox | Capability::Faults => {
                 format!("target `{}` names no provider", self.name)
             }
+            Capability::Echo if !can_echo(self.dialect) => format!(
+                "{} answers carry no code, and target `{}` names no provider",
+                self.dialect, self.name
+            ),
             Capability::Echo => format!("target `{}` reads codes from the inbox", self.name),
         }
     }
@@ -370,6 +385,29 @@ impl TargetSpec {
         ))
         .expect("a well-formed pattern")
     }
+}
+
+/// Where a top-level `key:` is written.
+fn key_position(text: &str, key: &str) -> Option<crate::source::Position> {
+    text.lines().enumerate().find_map(|(index, line)| {
+        let rest = line.strip_prefix(key)?;
+        rest.trim_start()
+            .starts_with(':')
+            .then_some(crate::source::Position {
+                line: index + 1,
+                column: 1,
+            })
+    })
+}
+
+/// Whether a dialect's send answer has a field for the code: Nomado's
+/// `token` by design, native's `code` and LoyaltyDog's `mockCode` in a
+/// dev mode. REES46, SigmaSMS and Valify never show it.
+pub fn can_echo(dialect: Dialect) -> bool {
+    matches!(
+        dialect,
+        Dialect::Nomado | Dialect::Native | Dialect::Loyaltydog
+    )
 }
 
 /// Where a dialect's codes naturally come from: Nomado returns its token

@@ -90,15 +90,15 @@ pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<
         );
     }
     for (name, pattern) in &expect.headers {
-        let actual = exchange
+        let values: Vec<String> = exchange
             .headers
             .get_all(name.as_str())
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect::<Vec<_>>();
-        let actual = (!actual.is_empty()).then(|| Value::String(actual.join(", ")));
-        pattern.check(
-            actual.as_ref(),
+            .collect();
+        let joined = (!values.is_empty()).then(|| values.join(", "));
+        pattern.check_text(
+            joined.as_deref(),
             &format!("header {name}"),
             lookup,
             &mut mismatches,

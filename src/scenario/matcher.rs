@@ -241,6 +241,34 @@ impl Pattern {
         }
     }
 
+    /// Compares a text value (a header) with this pattern: numbers and
+    /// number matchers read the text as a number, the rest as text.
+    pub fn check_text(
+        &self,
+        text: Option<&str>,
+        path: &str,
+        lookup: &dyn Lookup,
+        out: &mut Vec<Mismatch>,
+    ) {
+        let numeric = matches!(
+            self,
+            Pattern::Equal(Scalar::Number(_))
+                | Pattern::Range(..)
+                | Pattern::Compare(..)
+                | Pattern::Type(JsonType::Number | JsonType::Integer)
+        );
+        let value = text.map(|text| {
+            let number = numeric
+                .then(|| serde_json::from_str::<serde_json::Number>(text.trim()).ok())
+                .flatten();
+            match number {
+                Some(n) => Value::Number(n),
+                None => Value::String(text.to_string()),
+            }
+        });
+        self.check(value.as_ref(), path, lookup, out);
+    }
+
     /// What the pattern expects, in words (for reports).
     pub fn describe(&self, lookup: &dyn Lookup) -> String {
         match self {

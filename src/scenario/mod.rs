@@ -16,6 +16,7 @@ pub mod load;
 pub mod matcher;
 pub mod model;
 pub mod render;
+mod request;
 pub mod run;
 pub mod runner;
 pub mod template;

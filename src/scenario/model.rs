@@ -41,12 +41,13 @@ impl Scenario {
             .is_none_or(|dialects| dialects.contains(&dialect))
     }
 
-    /// Whether a step moves the target's clock (such scenarios run alone
-    /// on a shared target).
-    pub fn moves_clock(&self) -> bool {
+    /// Whether it must run alone on a shared target: a step moves the
+    /// target's clock, or sets the provider's faults — both seen by every
+    /// case on that target.
+    pub fn runs_alone(&self) -> bool {
         self.steps
             .iter()
-            .any(|step| matches!(step.action, Action::Wait(_)))
+            .any(|step| matches!(step.action, Action::Wait(_) | Action::Faults(_)))
     }
 }
 

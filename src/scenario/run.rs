@@ -4,30 +4,32 @@
 //! capturing from them. The first step that fails ends the case with a
 //! [`Failure`] that says where and why; fault rules set by the case are
 //! cleared when it ends.
+//!
+//! What later steps refer to is kept per recipient: every send notes the
+//! journal's newest message to its recipient first (so the code read
+//! after it is that send's), and an accepted send becomes the recipient's
+//! challenge — its handle, purpose and code. `${code}`, `${id}` and
+//! `${to}` are the last accepted send's; a verify that leaves out `code`,
+//! `id` or `purpose` takes its own recipient's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use hyper::Method;
 use serde_json::Value;
 
-use crate::client::{CallError, Called, Capability, CodeSource, Exchange, RequestLog, Target};
-use crate::delivery::Channel;
-use crate::dialect::{Dialect, Operation, SendOp, VerifyOp, WireResponse};
+use crate::client::{Capability, ClockMode, CodeSource, Exchange, RequestLog, Target, TargetSpec};
+use crate::dialect::{Dialect, VerifyOp};
 use crate::engine::code::Alphabet;
-use crate::engine::outcome::{Observed, Receipt};
-use crate::scenario::expect::{self, Got, Problem};
-use crate::scenario::model::{
-    Action, FaultsArgs, HttpArgs, InboxArgs, Scenario, SendArgs, Step, VerifyArgs,
-};
+use crate::engine::outcome::Receipt;
+use crate::scenario::expect::{self, Problem};
+use crate::scenario::model::{Action, FaultsArgs, InboxArgs, Scenario, SendArgs, Step, VerifyArgs};
+use crate::scenario::request::{self, Prepared, Run};
 use crate::scenario::template::{Lookup, Template};
 use crate::scenario::variables::{self, FreshKind};
 use crate::source::Position;
 
-/// How long an inbox read waits for a message by default.
+/// How long reading a code waits for a message by default.
 const INBOX_WAIT: Duration = Duration::from_secs(5);
 /// How long `delivered: false` watches the inbox by default.
 const NO_DELIVERY_WAIT: Duration = Duration::from_secs(1);
@@ -47,21 +49,44 @@ pub struct Failure {
     /// A step that could not be carried out (no answer, a template that
     /// cannot render, a hook that failed).
     pub error: Option<String>,
-    /// The request and answer of the failing run (for `--verbose`).
+    /// The request (credentials masked) and answer of the failing run,
+    /// for `--verbose`.
     pub exchange: Option<(RequestLog, Exchange)>,
 }
 
-/// The last accepted send: what later steps refer to.
+impl Failure {
+    /// A case that could not start (its engine did not).
+    pub fn setup(scenario: &Scenario, why: String) -> Failure {
+        Failure {
+            step: 0,
+            keyword: "setup",
+            label: None,
+            position: scenario.position,
+            run: None,
+            problems: Vec::new(),
+            error: Some(why),
+            exchange: None,
+        }
+    }
+}
+
+/// A recipient's last accepted send.
 #[derive(Debug, Clone)]
 struct Challenge {
-    to: String,
     purpose: Option<String>,
     receipt: Receipt,
-    /// The journal's newest message id for `to` before the send.
+    /// The journal's newest message id for the recipient before the send.
     mark: u64,
     /// Alphabet and length of the code.
     shape: (Alphabet, u8),
     code: Option<String>,
+}
+
+/// What runs the case: limits given by the runner.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest sleep, in all, on a real clock.
+    pub max_wait: Duration,
 }
 
 /// One case in progress.
@@ -69,8 +94,16 @@ struct Case<'a> {
     target: &'a Arc<Target>,
     fresh: HashMap<(FreshKind, u32), String>,
     captured: BTreeMap<String, Value>,
-    last: Option<Challenge>,
+    /// Each recipient's last accepted send.
+    challenges: HashMap<String, Challenge>,
+    /// The recipient of the last accepted send.
+    last: Option<String>,
+    /// The journal's newest message id for each recipient before its
+    /// last send, accepted or not.
+    marks: HashMap<String, u64>,
     faults_set: bool,
+    slept: Duration,
+    limits: Limits,
 }
 
 impl Lookup for Case<'_> {
@@ -85,40 +118,44 @@ impl Lookup for Case<'_> {
                 .map(|v| Value::String(v.clone()))
                 .ok_or_else(|| format!("`${{{name}}}` was not drawn"));
         }
-        let spec = &self.target.spec;
+        if let Some(value) = variables::known_before(&self.target.spec, name) {
+            return value;
+        }
         match name {
-            "code" => self.code().map(Value::String),
+            "code" => self.last_code().map(Value::String),
             "wrong_code" => self
-                .code()
+                .last_code()
                 .map(|code| Value::String(variables::wrong_code(&code))),
             "id" => self
-                .last
-                .as_ref()
-                .and_then(|c| c.receipt.id.clone())
+                .last_challenge()
+                .and_then(|(_, c)| c.receipt.id.clone())
                 .map(Value::String)
                 .ok_or_else(|| "`${id}`: the last send's answer carried no handle".into()),
             "to" => self
                 .last
-                .as_ref()
-                .map(|c| Value::String(c.to.clone()))
+                .clone()
+                .map(Value::String)
                 .ok_or_else(|| "`${to}`: no send yet".into()),
-            "target.name" => Ok(Value::String(spec.name.clone())),
-            "target.dialect" => Ok(Value::String(spec.dialect.name().to_string())),
-            policy if policy.starts_with("policy.") => {
-                variables::policy_value(&spec.policy, policy)
-            }
             other => Err(format!("unknown variable `${{{other}}}`")),
         }
     }
 }
 
 impl Case<'_> {
-    fn code(&self) -> Result<String, String> {
-        match &self.last {
-            Some(Challenge {
-                code: Some(code), ..
-            }) => Ok(code.clone()),
-            Some(_) => Err("`${code}`: no code was found for the last send".into()),
+    fn last_challenge(&self) -> Option<(&String, &Challenge)> {
+        let to = self.last.as_ref()?;
+        Some((to, self.challenges.get(to)?))
+    }
+
+    fn last_code(&self) -> Result<String, String> {
+        match self.last_challenge() {
+            Some((
+                _,
+                Challenge {
+                    code: Some(code), ..
+                },
+            )) => Ok(code.clone()),
+            Some((to, _)) => Err(format!("`${{code}}`: no code was found for {to}")),
             None => Err("`${code}`: no send yet".into()),
         }
     }
@@ -137,22 +174,20 @@ impl Case<'_> {
         }
     }
 
-    /// Finds the last send's code if `templates` read it.
-    async fn fetch_code(&mut self, templates: &[&Template]) -> Result<(), String> {
-        let needed = templates
-            .iter()
-            .any(|t| t.reads("code") || t.reads("wrong_code"));
-        let Some(challenge) = self.last.as_mut().filter(|_| needed) else {
-            return Ok(());
+    /// Finds the code of `to`'s last accepted send, if it is not known
+    /// yet: from the send's answer, else from the inbox.
+    async fn fetch_code(&mut self, to: &str) -> Result<String, String> {
+        let spec = self.target.spec.clone();
+        let Some(challenge) = self.challenges.get_mut(to) else {
+            return Err(format!("no code: nothing was sent to {to}"));
         };
-        if challenge.code.is_some() {
-            return Ok(());
+        if let Some(code) = &challenge.code {
+            return Ok(code.clone());
         }
         if let Some(code) = &challenge.receipt.code {
             challenge.code = Some(code.clone());
-            return Ok(());
+            return Ok(code.clone());
         }
-        let spec = &self.target.spec;
         if spec.code_source == CodeSource::Echo || !spec.has(Capability::Inbox) {
             return Err(format!(
                 "`${{code}}`: the send's answer carried no code, and {}",
@@ -161,17 +196,16 @@ impl Case<'_> {
         }
         let code = self
             .target
-            .read_code(&challenge.to, challenge.mark, challenge.shape, INBOX_WAIT)
+            .read_code(to, challenge.mark, challenge.shape, INBOX_WAIT)
             .await
             .map_err(|e| format!("reading the inbox: {e}"))?;
         match code {
             Some(code) => {
-                challenge.code = Some(code);
-                Ok(())
+                challenge.code = Some(code.clone());
+                Ok(code)
             }
             None => Err(format!(
-                "`${{code}}`: no message with a code reached the provider for {} within {}",
-                challenge.to,
+                "`${{code}}`: no message with a code reached the provider for {to} within {}",
                 crate::duration::format(INBOX_WAIT)
             )),
         }
@@ -179,13 +213,21 @@ impl Case<'_> {
 }
 
 /// Runs `scenario` against `target`; `Ok` when every step held.
-pub async fn run_case(scenario: &Scenario, target: &Arc<Target>) -> Result<(), Box<Failure>> {
+pub async fn run_case(
+    scenario: &Scenario,
+    target: &Arc<Target>,
+    limits: Limits,
+) -> Result<(), Box<Failure>> {
     let mut case = Case {
         target,
         fresh: HashMap::new(),
         captured: BTreeMap::new(),
+        challenges: HashMap::new(),
         last: None,
+        marks: HashMap::new(),
         faults_set: false,
+        slept: Duration::ZERO,
+        limits,
     };
     let mut result = Ok(());
     for (index, step) in scenario.steps.iter().enumerate() {
@@ -220,22 +262,32 @@ fn error(step: &Step, why: impl Into<String>) -> Box<Failure> {
     failure
 }
 
+static PHONE: std::sync::LazyLock<Template> =
+    std::sync::LazyLock::new(|| Template::parse("${phone}").expect("a template"));
+
+/// The templates a step reads, with the ones its defaults read: a send
+/// without `to` sends to `${phone}`.
+fn templates_of(step: &Step) -> Vec<&Template> {
+    let mut out = step.templates();
+    if let Action::Send(SendArgs { to: None, .. }) = &step.action {
+        out.push(&PHONE);
+    }
+    out
+}
+
 async fn run_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failure>> {
     let templates = templates_of(step);
     case.draw(&templates);
-    case.fetch_code(&templates)
-        .await
-        .map_err(|why| error(step, why))?;
-    match &step.action {
-        Action::Wait(duration) => {
-            let text = duration.text(case).map_err(|e| error(step, e))?;
-            let by = crate::duration::parse(&text)
-                .map_err(|e| error(step, format!("wait `{text}`: {e}")))?;
-            case.target
-                .advance_clock(by)
-                .await
-                .map_err(|e| error(step, e.to_string()))
+    if templates
+        .iter()
+        .any(|t| t.reads("code") || t.reads("wrong_code"))
+    {
+        if let Some(to) = case.last.clone() {
+            case.fetch_code(&to).await.map_err(|why| error(step, why))?;
         }
+    }
+    match &step.action {
+        Action::Wait(duration) => wait(case, step, duration).await,
         Action::Faults(FaultsArgs::Set(set)) => {
             let rules = serde_json::to_value(set).map_err(|e| error(step, e.to_string()))?;
             case.target
@@ -255,49 +307,29 @@ async fn run_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failure>> 
     }
 }
 
-/// The templates a step reads, with the `${code}` a verify reads when it
-/// names no code.
-fn templates_of(step: &Step) -> Vec<&Template> {
-    let mut out = step.templates();
-    if let Action::Verify(VerifyArgs { code: None, .. }) = &step.action {
-        out.push(&CODE);
-    }
-    out
-}
-
-static CODE: std::sync::LazyLock<Template> =
-    std::sync::LazyLock::new(|| Template::parse("${code}").expect("a template"));
-
-/// One prepared run of a send, verify or http step.
-#[derive(Clone)]
-enum Prepared {
-    Send(SendOp),
-    Verify(VerifyOp),
-    Http {
-        method: Method,
-        path: String,
-        headers: Vec<(String, String)>,
-        body: Bytes,
-    },
-}
-
-/// The result of one run.
-struct Run {
-    request: RequestLog,
-    result: Result<(Exchange, Option<Observed>), CallError>,
-}
-
-impl Run {
-    fn got(&self) -> Got<'_> {
-        match &self.result {
-            Ok((exchange, observed)) => Got::Answer {
-                exchange,
-                observed: observed.as_ref(),
-            },
-            Err(CallError::Transport(error)) => Got::Failed(error),
-            Err(_) => unreachable!("non-transport errors end the step before judging"),
+async fn wait(case: &mut Case<'_>, step: &Step, duration: &Template) -> Result<(), Box<Failure>> {
+    let text = duration.text(case).map_err(|e| error(step, e))?;
+    let by =
+        crate::duration::parse(&text).map_err(|e| error(step, format!("wait `{text}`: {e}")))?;
+    if case.target.spec.clock == ClockMode::Real {
+        let total = case.slept + by;
+        if total > case.limits.max_wait {
+            return Err(error(
+                step,
+                format!(
+                    "waiting {} would sleep {} in all on a real clock, over --max-wait {}",
+                    crate::duration::format(by),
+                    crate::duration::format(total),
+                    crate::duration::format(case.limits.max_wait)
+                ),
+            ));
         }
+        case.slept = total;
     }
+    case.target
+        .advance_clock(by)
+        .await
+        .map_err(|e| error(step, e.to_string()))
 }
 
 async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failure>> {
@@ -313,23 +345,29 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
             format!("`repeat`/`parallel` is {runs}; expected 1 to 10000"),
         ));
     }
-    let mark = match &prepared {
-        Prepared::Send(op) if inbox_mode(case.target) => case
-            .target
-            .inbox_mark(&op.to)
-            .await
-            .map_err(|e| error(step, format!("reading the inbox: {e}")))?,
-        _ => 0,
-    };
+    if let Prepared::Send(op) = &prepared {
+        if inbox_mode(case.target) {
+            let mark = case
+                .target
+                .inbox_mark(&op.to)
+                .await
+                .map_err(|e| error(step, format!("reading the inbox: {e}")))?;
+            case.marks.insert(op.to.clone(), mark);
+        }
+    }
     let results = if parallel {
-        run_parallel(case.target, &prepared, runs as usize).await
+        request::run_parallel(case.target, &prepared, runs as usize).await
     } else {
         let mut results = Vec::with_capacity(runs as usize);
         for _ in 0..runs {
-            let run = execute(case.target, &prepared).await;
-            let stop = step.expect.is_some()
-                && step.expect_counts.is_none()
-                && run_fails(&run, step, case);
+            let run = request::execute(case.target, &prepared).await;
+            let stop = match (&step.expect, run.got()) {
+                (Some(expect), Some(got)) if step.expect_counts.is_none() => {
+                    !expect::check(expect, &got, case).is_empty()
+                }
+                (_, None) => true,
+                _ => false,
+            };
             results.push(run);
             if stop {
                 break;
@@ -337,23 +375,23 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
         }
         results
     };
-    for run in &results {
-        if let Err(error_) = &run.result {
-            if !matches!(error_, CallError::Transport(_)) {
-                return Err(error(step, error_.to_string()));
-            }
+    // A failure that is not the target's ends the step.
+    if let Some(run) = results.iter().find(|run| run.got().is_none()) {
+        if let Err(why) = &run.result {
+            return Err(error(step, why.to_string()));
         }
     }
-    // Every run must meet `expect`.
+    let spec = case.target.spec.clone();
     if let Some(expect) = &step.expect {
         for (index, run) in results.iter().enumerate() {
-            let problems = expect::check(expect, &run.got(), case);
+            let got = run.got().expect("checked above");
+            let problems = expect::check(expect, &got, case);
             if !problems.is_empty() {
                 let mut failure = failure(step);
                 failure.problems = problems;
                 failure.run = (runs > 1).then_some((index + 1, runs as usize));
                 if let Ok((exchange, _)) = &run.result {
-                    failure.exchange = Some((run.request.clone(), exchange.clone()));
+                    failure.exchange = Some((masked(&run.request, &spec), exchange.clone()));
                 }
                 return Err(failure);
             }
@@ -365,7 +403,17 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
         }
     }
     if let Some(counts) = &step.expect_counts {
-        let gots: Vec<Got<'_>> = results.iter().map(Run::got).collect();
+        let gots: Vec<_> = results.iter().filter_map(Run::got).collect();
+        if gots
+            .iter()
+            .any(|got| matches!(got, expect::Got::Answer { observed: None, .. }))
+        {
+            return Err(error(
+                step,
+                "`expect_counts` counts outcomes, and this path is not one of the dialect's \
+                 send or verify routes",
+            ));
+        }
         let tally = expect::tally(gots.iter());
         match expect::check_counts(counts, &tally, runs, case) {
             Ok(None) => {}
@@ -377,34 +425,28 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
             Err(why) => return Err(error(step, why)),
         }
     }
-    remember(case, step, &prepared, &results, mark);
-    capture(case, step, &results)
-}
-
-/// Whether a run already breaks `expect` (a repeat stops there).
-fn run_fails(run: &Run, step: &Step, case: &Case<'_>) -> bool {
-    match (&step.expect, &run.result) {
-        (Some(expect), Ok(_)) | (Some(expect), Err(CallError::Transport(_))) => {
-            !expect::check(expect, &run.got(), case).is_empty()
-        }
-        _ => true,
-    }
+    remember(case, &prepared, &results);
+    capture(case, step, &prepared, &results)
 }
 
 fn inbox_mode(target: &Target) -> bool {
     target.spec.code_source == CodeSource::Inbox && target.spec.has(Capability::Inbox)
 }
 
-/// Renders a step's request.
-async fn prepare(case: &Case<'_>, step: &Step) -> Result<Prepared, Box<Failure>> {
-    let render = |t: &Option<Template>| -> Result<Option<String>, Box<Failure>> {
-        t.as_ref()
-            .map(|t| t.text(case))
-            .transpose()
-            .map_err(|e| error(step, e))
-    };
-    Ok(match &step.action {
-        Action::Send(args) => Prepared::Send(send_op(case, step, args)?),
+/// Renders a step's request (and finds the code a verify without `code`
+/// quotes).
+async fn prepare(case: &mut Case<'_>, step: &Step) -> Result<Prepared, Box<Failure>> {
+    match &step.action {
+        Action::Send(args) => {
+            let to = match &args.to {
+                Some(to) => to.text(case),
+                None => PHONE.text(case),
+            }
+            .map_err(|e| error(step, e))?;
+            request::send_op(args, to, case)
+                .map(Prepared::Send)
+                .map_err(|e| error(step, e))
+        }
         Action::Verify(args) => {
             let VerifyArgs {
                 code,
@@ -412,276 +454,104 @@ async fn prepare(case: &Case<'_>, step: &Step) -> Result<Prepared, Box<Failure>>
                 purpose,
                 id,
             } = args;
-            let last = case.last.as_ref();
-            let to = match render(to)? {
+            let to = match request::text(to, case).map_err(|e| error(step, e))? {
                 Some(to) => to,
-                None => last
-                    .map(|c| c.to.clone())
+                None => case
+                    .last
+                    .clone()
                     .ok_or_else(|| error(step, "a verify before any send must name `to`"))?,
             };
-            let code = match render(code)? {
+            let code = match request::text(code, case).map_err(|e| error(step, e))? {
                 Some(code) => code,
-                None => case.code().map_err(|e| error(step, e))?,
+                None => case.fetch_code(&to).await.map_err(|e| error(step, e))?,
             };
-            let same = last.filter(|c| c.to == to);
-            Prepared::Verify(VerifyOp {
-                to,
-                purpose: match render(purpose)? {
-                    Some(p) => Some(p),
-                    None => same.and_then(|c| c.purpose.clone()),
+            let own = case.challenges.get(&to);
+            Ok(Prepared::Verify(VerifyOp {
+                purpose: match request::text(purpose, case).map_err(|e| error(step, e))? {
+                    Some(purpose) => Some(purpose),
+                    None => own.and_then(|c| c.purpose.clone()),
                 },
-                id: match render(id)? {
+                id: match request::text(id, case).map_err(|e| error(step, e))? {
                     Some(id) => Some(id),
-                    None => same.and_then(|c| c.receipt.id.clone()),
+                    None => own.and_then(|c| c.receipt.id.clone()),
                 },
+                to,
                 code,
-            })
+            }))
         }
-        Action::Http(args) => http_request(case, step, args).await?,
-        _ => unreachable!("only requests are prepared"),
-    })
-}
-
-fn send_op(case: &Case<'_>, step: &Step, args: &SendArgs) -> Result<SendOp, Box<Failure>> {
-    let render = |t: &Option<Template>| -> Result<Option<String>, Box<Failure>> {
-        t.as_ref()
-            .map(|t| t.text(case))
-            .transpose()
-            .map_err(|e| error(step, e))
-    };
-    let to = match &args.to {
-        Some(to) => to.text(case).map_err(|e| error(step, e))?,
-        None => case
-            .fresh
-            .get(&(FreshKind::Phone, 1))
-            .cloned()
-            .unwrap_or_else(|| variables::fresh(case.target.dialect(), FreshKind::Phone)),
-    };
-    let channel = match render(&args.channel)? {
-        Some(name) => Some(
-            Channel::from_name(&name)
-                .ok_or_else(|| error(step, format!("unknown channel `{name}`")))?,
-        ),
-        None => None,
-    };
-    let alphabet = match render(&args.code_type)? {
-        Some(name) => Some(alphabet_named(&name).ok_or_else(|| {
-            error(
-                step,
-                format!("`type: {name}`: expected NUMERIC, ALPHA or ALPHANUMERIC"),
-            )
-        })?),
-        None => None,
-    };
-    let length = match &args.length {
-        Some(t) => {
-            let n = t.number(case).map_err(|e| error(step, e))?;
-            Some(u8::try_from(n).map_err(|_| error(step, format!("`length: {n}` is too long")))?)
-        }
-        None => None,
-    };
-    let expiry = match render(&args.expiry)? {
-        Some(text) => Some(match text.parse::<u64>() {
-            Ok(secs) => Duration::from_secs(secs),
-            Err(_) => crate::duration::parse(&text)
-                .map_err(|e| error(step, format!("`expiry: {text}`: {e}")))?,
-        }),
-        None => None,
-    };
-    Ok(SendOp {
-        to,
-        purpose: render(&args.purpose)?,
-        channel,
-        alphabet,
-        length,
-        expiry,
-        template: render(&args.template)?,
-        lang: render(&args.lang)?,
-    })
-}
-
-fn alphabet_named(name: &str) -> Option<Alphabet> {
-    match name.to_ascii_uppercase().as_str() {
-        "NUMERIC" => Some(Alphabet::Numeric),
-        "ALPHA" => Some(Alphabet::Alpha),
-        "ALPHANUMERIC" => Some(Alphabet::Alphanumeric),
-        _ => None,
-    }
-}
-
-async fn http_request(
-    case: &Case<'_>,
-    step: &Step,
-    args: &HttpArgs,
-) -> Result<Prepared, Box<Failure>> {
-    let method = Method::from_str(&args.method.to_ascii_uppercase())
-        .map_err(|_| error(step, format!("`{}` is not an HTTP method", args.method)))?;
-    let path = args.path.text(case).map_err(|e| error(step, e))?;
-    if !path.starts_with('/') {
-        return Err(error(step, format!("http path `{path}` must start with /")));
-    }
-    let mut headers = Vec::new();
-    if args.auth {
-        let auth = case
-            .target
-            .auth_headers()
-            .await
-            .map_err(|e| error(step, e.to_string()))?;
-        headers.extend(auth.into_iter().map(|(n, v)| (n.to_string(), v)));
-    }
-    for (name, value) in &args.headers {
-        headers.push((name.clone(), value.text(case).map_err(|e| error(step, e))?));
-    }
-    let body = match (&args.body, &args.json) {
-        (Some(_), Some(_)) => {
-            return Err(error(step, "an http step takes `body` or `json`, not both"))
-        }
-        (Some(body), None) => Bytes::from(body.text(case).map_err(|e| error(step, e))?),
-        (None, Some(json)) => {
-            if !headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-            {
-                headers.push(("Content-Type".into(), "application/json".into()));
-            }
-            let value = json.render(case).map_err(|e| error(step, e))?;
-            Bytes::from(value.to_string())
-        }
-        (None, None) => Bytes::new(),
-    };
-    Ok(Prepared::Http {
-        method,
-        path,
-        headers,
-        body,
-    })
-}
-
-async fn execute(target: &Arc<Target>, prepared: &Prepared) -> Run {
-    match prepared {
-        Prepared::Send(op) => called(target.send(op).await),
-        Prepared::Verify(op) => called(target.verify(op).await),
-        Prepared::Http {
-            method,
-            path,
-            headers,
-            body,
-        } => {
-            let request = RequestLog {
-                method: method.to_string(),
-                url: target.base().join(path),
-                headers: headers.clone(),
-                body: body.clone(),
+        Action::Http(args) => {
+            let auth = if args.auth {
+                case.target
+                    .auth_headers()
+                    .await
+                    .map_err(|e| error(step, e.to_string()))?
+                    .into_iter()
+                    .map(|(name, value)| (name.to_string(), value))
+                    .collect()
+            } else {
+                Vec::new()
             };
-            let result = target
-                .raw(method.clone(), path, headers, body.clone())
-                .await
-                .map(|exchange| {
-                    let observed = classify_raw(target.dialect(), path, &exchange);
-                    (exchange, observed)
-                });
-            Run { request, result }
+            request::http(args, auth, case).map_err(|e| error(step, e))
         }
+        _ => unreachable!("only send, verify and http steps make requests"),
     }
 }
 
-/// A raw answer read by the dialect, when the path is one of its routes.
-fn classify_raw(dialect: Dialect, path: &str, exchange: &Exchange) -> Option<Observed> {
-    let path = path.split('?').next().unwrap_or(path);
-    let operation = match Dialect::route(path) {
-        Some((owner, operation)) if owner == dialect => operation,
-        _ => return None,
-    };
-    if !matches!(operation, Operation::Send | Operation::Verify) {
-        return None;
-    }
-    Some(dialect.classify(
-        operation,
-        &WireResponse {
-            status: exchange.status,
-            headers: &exchange.headers,
-            body: &exchange.body,
-        },
-    ))
-}
-
-fn called(result: Result<Called, CallError>) -> Run {
-    match result {
-        Ok(called) => Run {
-            request: called.request,
-            result: Ok((called.exchange, Some(called.observed))),
-        },
-        Err(error) => Run {
-            request: RequestLog::default(),
-            result: Err(error),
-        },
+/// The run later steps refer to: for a send, the last accepted one (in
+/// the order the answers came); otherwise the last that was answered.
+fn referred(prepared: &Prepared, runs: &[Run]) -> Option<usize> {
+    match prepared {
+        Prepared::Send(_) => runs.iter().rposition(|run| run.receipt().is_some()),
+        _ => runs.iter().rposition(|run| run.result.is_ok()),
     }
 }
 
-/// `n` runs at once: every run is spawned and released together.
-async fn run_parallel(target: &Arc<Target>, prepared: &Prepared, n: usize) -> Vec<Run> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (target, prepared, barrier) = (target.clone(), prepared.clone(), barrier.clone());
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            execute(&target, &prepared).await
-        }));
-    }
-    let mut runs = Vec::with_capacity(n);
-    for task in tasks {
-        runs.push(task.await.unwrap_or_else(|e| Run {
-            request: RequestLog::default(),
-            result: Err(CallError::Hook(format!("a parallel run panicked: {e}"))),
-        }));
-    }
-    runs
-}
-
-/// Keeps the last accepted send as the challenge later steps refer to.
-fn remember(case: &mut Case<'_>, step: &Step, prepared: &Prepared, runs: &[Run], mark: u64) {
+/// Keeps the last accepted send as its recipient's challenge.
+fn remember(case: &mut Case<'_>, prepared: &Prepared, runs: &[Run]) {
     let Prepared::Send(op) = prepared else {
         return;
     };
-    let sent = runs.iter().rev().find_map(|run| match &run.result {
-        Ok((_, Some(Observed::Sent(receipt)))) => Some(receipt.clone()),
-        _ => None,
-    });
-    let Some(receipt) = sent else {
+    let Some(receipt) = referred(prepared, runs).and_then(|i| runs[i].receipt()) else {
         return;
     };
     let policy = &case.target.spec.policy;
-    let shape = match (op.alphabet, op.length, case.target.dialect()) {
-        (alphabet, length, Dialect::Nomado) => (
-            alphabet.unwrap_or(Alphabet::Alphanumeric),
-            length.unwrap_or(4),
+    let shape = match case.target.dialect() {
+        Dialect::Nomado => (
+            op.alphabet.unwrap_or(Alphabet::Alphanumeric),
+            op.length.unwrap_or(4),
         ),
-        (alphabet, length, _) => (
-            alphabet.unwrap_or(policy.alphabet),
-            length.unwrap_or(policy.length),
+        _ => (
+            op.alphabet.unwrap_or(policy.alphabet),
+            op.length.unwrap_or(policy.length),
         ),
     };
-    let _ = step;
-    case.last = Some(Challenge {
-        to: op.to.clone(),
-        purpose: op.purpose.clone(),
-        code: receipt.code.clone(),
-        receipt,
-        mark,
-        shape,
-    });
+    let mark = case.marks.get(&op.to).copied().unwrap_or(0);
+    case.challenges.insert(
+        op.to.clone(),
+        Challenge {
+            purpose: op.purpose.clone(),
+            code: receipt.code.clone(),
+            receipt: receipt.clone(),
+            mark,
+            shape,
+        },
+    );
+    case.last = Some(op.to.clone());
 }
 
-fn capture(case: &mut Case<'_>, step: &Step, runs: &[Run]) -> Result<(), Box<Failure>> {
+fn capture(
+    case: &mut Case<'_>,
+    step: &Step,
+    prepared: &Prepared,
+    runs: &[Run],
+) -> Result<(), Box<Failure>> {
     if step.capture.is_empty() {
         return Ok(());
     }
-    let exchange = runs
-        .iter()
-        .rev()
-        .find_map(|run| run.result.as_ref().ok().map(|(exchange, _)| exchange))
-        .ok_or_else(|| error(step, "nothing to capture from: no run got an answer"))?;
+    let exchange = referred(prepared, runs)
+        .and_then(|i| runs[i].result.as_ref().ok())
+        .map(|(exchange, _)| exchange)
+        .ok_or_else(|| error(step, "nothing to capture from: no run was accepted"))?;
     for (name, source) in &step.capture {
         let value = expect::capture(source, exchange)
             .map_err(|why| error(step, format!("capture `{name}`: {why}")))?;
@@ -690,8 +560,46 @@ fn capture(case: &mut Case<'_>, step: &Step, runs: &[Run]) -> Result<(), Box<Fai
     Ok(())
 }
 
+/// The request as reports may show it: the target's secrets masked
+/// wherever they stand (URL, headers, body).
+fn masked(request: &RequestLog, spec: &TargetSpec) -> RequestLog {
+    let credentials = &spec.credentials;
+    let secrets: Vec<&str> = [
+        credentials.bearer.as_str(),
+        credentials.shop_secret.as_str(),
+        credentials.bundle_key.as_str(),
+        credentials.basic.as_str(),
+        credentials.api_key.as_str(),
+    ]
+    .into_iter()
+    .filter(|s| s.len() >= 4)
+    .collect();
+    let mask = |text: &str| {
+        secrets
+            .iter()
+            .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
+    };
+    RequestLog {
+        method: request.method.clone(),
+        url: mask(&request.url),
+        headers: request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if name.eq_ignore_ascii_case("authorization") {
+                    format!("{} ***", value.split(' ').next().unwrap_or(""))
+                } else {
+                    mask(value)
+                };
+                (name.clone(), value)
+            })
+            .collect(),
+        body: mask(&String::from_utf8_lossy(&request.body)).into(),
+    }
+}
+
 async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(), Box<Failure>> {
-    let spec = &case.target.spec;
+    let spec = case.target.spec.clone();
     if !spec.has(Capability::Inbox) {
         return Err(error(step, spec.lack_reason(Capability::Inbox)));
     }
@@ -699,8 +607,7 @@ async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(),
         Some(to) => to.text(case).map_err(|e| error(step, e))?,
         None => case
             .last
-            .as_ref()
-            .map(|c| c.to.clone())
+            .clone()
             .ok_or_else(|| error(step, "an inbox step before any send must name `to`"))?,
     };
     let expect_delivery = step
@@ -717,44 +624,53 @@ async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(),
         None if expect_delivery => INBOX_WAIT,
         None => NO_DELIVERY_WAIT,
     };
-    let (mark, shape) = match case.last.as_ref().filter(|c| c.to == to) {
-        Some(challenge) => (challenge.mark, challenge.shape),
-        None => (0, (spec.policy.alphabet, spec.policy.length)),
-    };
-    let code = case
+    let mark = case.marks.get(&to).copied().unwrap_or(0);
+    let shape = case
+        .challenges
+        .get(&to)
+        .map_or((spec.policy.alphabet, spec.policy.length), |c| c.shape);
+    let found = case
         .target
-        .read_code(&to, mark, shape, within)
+        .read_message(&to, mark, shape, within)
         .await
         .map_err(|e| error(step, format!("reading the inbox: {e}")))?;
-    match (code, expect_delivery) {
-        (Some(code), true) => {
-            if let Some(challenge) = case.last.as_mut().filter(|c| c.to == to) {
-                challenge.code = Some(code);
-            }
-            Ok(())
-        }
-        (None, false) => Ok(()),
+    let code = match (&found, expect_delivery) {
+        (Some((_, Some(code))), true) => code.clone(),
+        (None, false) => return Ok(()),
         (found, expected) => {
             let mut failure = failure(step);
             failure.problems = vec![Problem {
                 what: "delivered".into(),
-                expected: if expected {
-                    format!(
-                        "a message to {to} within {}",
-                        crate::duration::format(within)
-                    )
-                } else {
-                    format!(
-                        "no message to {to} within {}",
-                        crate::duration::format(within)
-                    )
-                },
+                expected: format!(
+                    "{} to {to} within {}",
+                    if expected {
+                        "a message with a code"
+                    } else {
+                        "no message"
+                    },
+                    crate::duration::format(within)
+                ),
                 actual: match found {
-                    Some(_) => "a message with a code".into(),
+                    Some((text, Some(_))) => format!("a message: {text:?}"),
+                    Some((text, None)) => format!("a message without a code: {text:?}"),
                     None => "none".into(),
                 },
             }];
-            Err(failure)
+            return Err(failure);
         }
-    }
+    };
+    // The code read is the one `${code}` names from now on (for a
+    // recipient this case never sent to as well).
+    case.challenges
+        .entry(to.clone())
+        .or_insert_with(|| Challenge {
+            purpose: None,
+            receipt: Receipt::default(),
+            mark,
+            shape,
+            code: None,
+        })
+        .code = Some(code);
+    case.last = Some(to);
+    Ok(())
 }

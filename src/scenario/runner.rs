@@ -21,7 +21,7 @@ use tokio::sync::{RwLock, Semaphore};
 
 use crate::client::{Capability, ClockMode, Endpoint, Target, TargetSpec};
 use crate::scenario::model::{Action, Scenario};
-use crate::scenario::run::{run_case, Failure};
+use crate::scenario::run::{run_case, Failure, Limits};
 use crate::scenario::template::{Lookup, Template};
 use crate::scenario::{load, variables};
 use crate::server::StoreSpec;
@@ -104,6 +104,8 @@ pub enum RunError {
     Unreachable { target: String, why: String },
     /// The setup cannot work (a port that cannot be bound…).
     Setup(String),
+    /// The paths, tags and targets select no case.
+    NoCases,
 }
 
 /// The cases `options` describe, without running them (`--list`).
@@ -142,7 +144,33 @@ fn load_all(options: &RunOptions) -> Result<Vec<Arc<Scenario>>, RunError> {
 /// A target opened once and shared by its cases (not embedded).
 struct Shared {
     target: Arc<Target>,
-    clock: RwLock<()>,
+    /// Held for writing by a case that must run alone (it moves the clock
+    /// or sets provider faults), for reading by the others.
+    clock: Arc<RwLock<()>>,
+}
+
+/// Starts one embedded engine as the cases will and checks that it
+/// answers healthy, so a store that cannot be reached stops the run once
+/// instead of failing every case.
+async fn preflight_embedded(spec: &TargetSpec, store: &StoreSpec) -> Result<(), RunError> {
+    let target = Target::open(spec.clone(), &per_case(store))
+        .await
+        .map_err(RunError::Setup)?;
+    let unreachable = |why: String| RunError::Unreachable {
+        target: "the embedded engine".to_string(),
+        why,
+    };
+    let health = target
+        .raw(hyper::Method::GET, "/healthz", &[], bytes::Bytes::new())
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    if health.status != 200 {
+        return Err(unreachable(format!(
+            "its store is not healthy: {}",
+            health.text()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs the cases; `on_case` sees each result as soon as every earlier
@@ -153,24 +181,61 @@ pub async fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let cases = plan(options)?;
+    if cases.is_empty() {
+        return Err(RunError::NoCases);
+    }
+    // Targets at one address share one clock (and one provider's faults),
+    // whichever files name them: one lock for them all.
+    let mut locks: Vec<(String, Arc<RwLock<()>>)> = Vec::new();
     let mut shared: Vec<Option<Arc<Shared>>> = Vec::with_capacity(options.targets.len());
+    let mut embedded_checked = false;
     for spec in &options.targets {
         if spec.base == Endpoint::Embedded {
+            if !embedded_checked {
+                preflight_embedded(spec, &options.store).await?;
+                embedded_checked = true;
+            }
             shared.push(None);
             continue;
         }
         let target = Target::open(spec.clone(), &options.store)
             .await
             .map_err(RunError::Setup)?;
-        if let Err(error) = target.probe().await {
-            return Err(RunError::Unreachable {
-                target: format!("{} ({})", spec.name, target.base()),
+        let unreachable =
+            |what: String, error: crate::client::TransportError| RunError::Unreachable {
+                target: what,
                 why: error.to_string(),
-            });
+            };
+        if let Err(error) = target.probe().await {
+            return Err(unreachable(
+                format!("{} ({})", spec.name, target.base()),
+                error,
+            ));
         }
+        if let Some(provider) = target.provider() {
+            if let Err(error) = target.probe_provider().await {
+                return Err(unreachable(
+                    format!("{}'s provider ({provider})", spec.name),
+                    error,
+                ));
+            }
+        }
+        let place = format!(
+            "{} {}",
+            target.base(),
+            target.provider().map(|p| p.to_string()).unwrap_or_default()
+        );
+        let clock = match locks.iter().find(|(at, _)| *at == place) {
+            Some((_, lock)) => lock.clone(),
+            None => {
+                let lock = Arc::new(RwLock::new(()));
+                locks.push((place, lock.clone()));
+                lock
+            }
+        };
         shared.push(Some(Arc::new(Shared {
             target: Arc::new(target),
-            clock: RwLock::new(()),
+            clock,
         })));
     }
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
@@ -227,21 +292,22 @@ async fn case(
     if let Some(reason) = skip_reason(scenario, spec, max_wait) {
         return CaseStatus::Skipped(reason);
     }
+    let limits = Limits { max_wait };
     let result = match shared {
         Some(shared) => {
-            if scenario.moves_clock() {
+            if scenario.runs_alone() {
                 let _alone = shared.clock.write().await;
-                run_case(scenario, &shared.target).await
+                run_case(scenario, &shared.target, limits).await
             } else {
                 let _together = shared.clock.read().await;
-                run_case(scenario, &shared.target).await
+                run_case(scenario, &shared.target, limits).await
             }
         }
         None => {
             let store = per_case(store);
             match Target::open(spec.clone(), &store).await {
-                Ok(target) => run_case(scenario, &Arc::new(target)).await,
-                Err(why) => return CaseStatus::Skipped(format!("cannot start the engine: {why}")),
+                Ok(target) => run_case(scenario, &Arc::new(target), limits).await,
+                Err(why) => return CaseStatus::Failed(Box::new(Failure::setup(scenario, why))),
             }
         }
     };
@@ -328,14 +394,8 @@ struct PolicyOnly<'a>(&'a TargetSpec);
 
 impl Lookup for PolicyOnly<'_> {
     fn get(&self, name: &str) -> Result<serde_json::Value, String> {
-        match name {
-            "target.name" => Ok(self.0.name.clone().into()),
-            "target.dialect" => Ok(self.0.dialect.name().into()),
-            policy if policy.starts_with("policy.") => {
-                variables::policy_value(&self.0.policy, policy)
-            }
-            other => Err(format!("`{other}` is not known before the case runs")),
-        }
+        variables::known_before(self.0, name)
+            .unwrap_or_else(|| Err(format!("`{name}` is not known before the case runs")))
     }
 }
 

@@ -116,6 +116,20 @@ pub(crate) fn fresh(dialect: Dialect, kind: FreshKind) -> String {
     }
 }
 
+/// The value of a variable known before a case runs — `policy.*` and
+/// `target.*` — or `None` for the others.
+pub(crate) fn known_before(
+    spec: &crate::client::TargetSpec,
+    name: &str,
+) -> Option<Result<Value, String>> {
+    match name {
+        "target.name" => Some(Ok(Value::from(spec.name.clone()))),
+        "target.dialect" => Some(Ok(Value::from(spec.dialect.name()))),
+        policy if policy.starts_with("policy.") => Some(policy_value(&spec.policy, policy)),
+        _ => None,
+    }
+}
+
 /// The value of a `policy.*` variable.
 pub(crate) fn policy_value(policy: &Policy, name: &str) -> Result<Value, String> {
     let tightest = policy.send_limits.iter().min_by_key(|l| l.count);

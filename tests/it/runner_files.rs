@@ -190,3 +190,34 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn a_selection_with_no_case_is_a_usage_error() {
+    let out = otpbench()
+        .args(["run", "--tag", "no-such-tag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no case to run"));
+}
+
+#[test]
+fn verbose_reports_mask_the_targets_secrets() {
+    let dir = tempdir("verbose");
+    let scenario = dir.join("wrong.yaml");
+    std::fs::write(
+        &scenario,
+        "name: wrong\ndialects: [rees46]\nsteps:\n  - send: { to: \"${phone}\" }\n    expect: { outcome: rate_limited }\n",
+    )
+    .unwrap();
+    let out = otpbench()
+        .args(["run", "-v"])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(stdout.contains(r#""shop_secret":"***""#), "{stdout}");
+    assert!(!stdout.contains("test-secret"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

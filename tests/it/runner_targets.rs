@@ -237,7 +237,7 @@ async fn a_case_that_cannot_run_on_a_target_is_skipped_with_its_reason() {
         "{out}"
     );
     assert!(
-        out.contains("skipped a code expires after its ttl [bare]: reads the inbox: target `bare` names no provider"),
+        out.contains("skipped a code expires after its ttl [bare]: reads codes"),
         "{out}"
     );
     // Only the send-limit scenario can run here, and it finds the racy
@@ -249,5 +249,17 @@ async fn a_case_that_cannot_run_on_a_target_is_skipped_with_its_reason() {
     );
     assert!(out.contains("0 passed, 1 failed, 5 skipped"), "{out}");
     assert_eq!(sent.load(Ordering::SeqCst), 5);
+    let every = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scenarios/ok/every_step_kind.yaml"
+    );
+    let (code, out) = run(&[every, "--target", &target]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "skipped every step kind [bare]: sets provider faults: target `bare` names no provider"
+        ),
+        "{out}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -19,6 +19,7 @@ use crate::delivery::{Channel, Delivery, DeliveryError, Message};
 
 mod wire;
 use crate::engine::clock::Clock;
+pub use wire::MAX_WAIT;
 pub(crate) use wire::{percent_decode, JournalQuery};
 
 /// How many messages the journal keeps by default.

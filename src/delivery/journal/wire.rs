@@ -15,7 +15,7 @@ use crate::delivery::journal::{Entry, Filter, Journal};
 use crate::delivery::Channel;
 
 /// Longest long-poll a caller may ask for.
-pub(super) const MAX_WAIT: Duration = Duration::from_secs(30);
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// The answer's shape.
 #[derive(Serialize)]

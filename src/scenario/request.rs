@@ -1,0 +1,249 @@
+//! The requests of send, verify and http steps: rendered once from the
+//! step's templates ([`Prepared`]), then carried out once, in a row, or
+//! all at once ([`execute`], [`run_parallel`]), each run kept as a
+//! [`Run`] — what went out and what came back.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::Method;
+
+use crate::client::{CallError, Called, Exchange, RequestLog, Target};
+use crate::delivery::Channel;
+use crate::dialect::{Dialect, Operation, SendOp, VerifyOp};
+use crate::engine::code::Alphabet;
+use crate::engine::outcome::Observed;
+use crate::scenario::expect::Got;
+use crate::scenario::model::{HttpArgs, SendArgs};
+use crate::scenario::template::{Lookup, Template};
+
+/// One rendered request of a step.
+#[derive(Debug, Clone)]
+pub(crate) enum Prepared {
+    Send(SendOp),
+    Verify(VerifyOp),
+    Http {
+        method: Method,
+        path: String,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    },
+}
+
+/// The result of one run.
+pub(crate) struct Run {
+    pub request: RequestLog,
+    pub result: Result<(Exchange, Option<Observed>), CallError>,
+    /// When the answer was complete (runs of a parallel step are ordered
+    /// by it).
+    pub finished: Instant,
+}
+
+impl Run {
+    /// What the run got, for judging. `None` for a failure that is not
+    /// the target's (a request that could not be built, a hook).
+    pub fn got(&self) -> Option<Got<'_>> {
+        match &self.result {
+            Ok((exchange, observed)) => Some(Got::Answer {
+                exchange,
+                observed: observed.as_ref(),
+            }),
+            Err(CallError::Transport(error)) => Some(Got::Failed(error)),
+            Err(_) => None,
+        }
+    }
+
+    /// The receipt, if the run was an accepted send.
+    pub fn receipt(&self) -> Option<&crate::engine::outcome::Receipt> {
+        match &self.result {
+            Ok((_, Some(Observed::Sent(receipt)))) => Some(receipt),
+            _ => None,
+        }
+    }
+}
+
+/// Renders `template` or says why it cannot be.
+pub(crate) fn text(
+    template: &Option<Template>,
+    lookup: &dyn Lookup,
+) -> Result<Option<String>, String> {
+    template.as_ref().map(|t| t.text(lookup)).transpose()
+}
+
+/// The abstract send a step's arguments describe; `to` is already known.
+pub(crate) fn send_op(args: &SendArgs, to: String, lookup: &dyn Lookup) -> Result<SendOp, String> {
+    let channel = match text(&args.channel, lookup)? {
+        Some(name) => {
+            Some(Channel::from_name(&name).ok_or_else(|| format!("unknown channel `{name}`"))?)
+        }
+        None => None,
+    };
+    let alphabet =
+        match text(&args.code_type, lookup)? {
+            Some(name) => Some(alphabet_named(&name).ok_or_else(|| {
+                format!("`type: {name}`: expected NUMERIC, ALPHA or ALPHANUMERIC")
+            })?),
+            None => None,
+        };
+    let length = match &args.length {
+        Some(t) => {
+            let n = t.number(lookup)?;
+            Some(u8::try_from(n).map_err(|_| format!("`length: {n}` is too long"))?)
+        }
+        None => None,
+    };
+    let expiry = match text(&args.expiry, lookup)? {
+        Some(text) => Some(match text.parse::<u64>() {
+            Ok(secs) => Duration::from_secs(secs),
+            Err(_) => {
+                crate::duration::parse(&text).map_err(|e| format!("`expiry: {text}`: {e}"))?
+            }
+        }),
+        None => None,
+    };
+    Ok(SendOp {
+        to,
+        purpose: text(&args.purpose, lookup)?,
+        channel,
+        alphabet,
+        length,
+        expiry,
+        template: text(&args.template, lookup)?,
+        lang: text(&args.lang, lookup)?,
+    })
+}
+
+fn alphabet_named(name: &str) -> Option<Alphabet> {
+    match name.to_ascii_uppercase().as_str() {
+        "NUMERIC" => Some(Alphabet::Numeric),
+        "ALPHA" => Some(Alphabet::Alpha),
+        "ALPHANUMERIC" => Some(Alphabet::Alphanumeric),
+        _ => None,
+    }
+}
+
+/// The raw request an http step describes (`auth` headers given).
+pub(crate) fn http(
+    args: &HttpArgs,
+    auth: Vec<(String, String)>,
+    lookup: &dyn Lookup,
+) -> Result<Prepared, String> {
+    let method = Method::from_str(&args.method.to_ascii_uppercase())
+        .map_err(|_| format!("`{}` is not an HTTP method", args.method))?;
+    let path = args.path.text(lookup)?;
+    if !path.starts_with('/') {
+        return Err(format!("http path `{path}` must start with /"));
+    }
+    let mut headers = auth;
+    for (name, value) in &args.headers {
+        headers.push((name.clone(), value.text(lookup)?));
+    }
+    let body = match (&args.body, &args.json) {
+        (Some(_), Some(_)) => return Err("an http step takes `body` or `json`, not both".into()),
+        (Some(body), None) => Bytes::from(body.text(lookup)?),
+        (None, Some(json)) => {
+            if !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                headers.push(("Content-Type".into(), "application/json".into()));
+            }
+            Bytes::from(json.render(lookup)?.to_string())
+        }
+        (None, None) => Bytes::new(),
+    };
+    Ok(Prepared::Http {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// Carries out one run.
+pub(crate) async fn execute(target: &Arc<Target>, prepared: &Prepared) -> Run {
+    let run = |request: RequestLog, result| Run {
+        request,
+        result,
+        finished: Instant::now(),
+    };
+    match prepared {
+        Prepared::Send(op) => called(target.send(op).await),
+        Prepared::Verify(op) => called(target.verify(op).await),
+        Prepared::Http {
+            method,
+            path,
+            headers,
+            body,
+        } => {
+            let request = RequestLog {
+                method: method.to_string(),
+                url: target.base().join(path),
+                headers: headers.clone(),
+                body: body.clone(),
+            };
+            let result = target
+                .raw(method.clone(), path, headers, body.clone())
+                .await
+                .map(|exchange| {
+                    let observed = classify_raw(target.dialect(), path, &exchange);
+                    (exchange, observed)
+                });
+            run(request, result)
+        }
+    }
+}
+
+/// A raw answer read by the dialect, when the path is one of its send or
+/// verify routes.
+fn classify_raw(dialect: Dialect, path: &str, exchange: &Exchange) -> Option<Observed> {
+    let path = path.split('?').next().unwrap_or(path);
+    match Dialect::route(path) {
+        Some((owner, operation @ (Operation::Send | Operation::Verify))) if owner == dialect => {
+            Some(dialect.classify(operation, &exchange.response()))
+        }
+        _ => None,
+    }
+}
+
+fn called(result: Result<Called, CallError>) -> Run {
+    let finished = Instant::now();
+    match result {
+        Ok(called) => Run {
+            request: called.request,
+            result: Ok((called.exchange, Some(called.observed))),
+            finished,
+        },
+        Err(error) => Run {
+            request: RequestLog::default(),
+            result: Err(error),
+            finished,
+        },
+    }
+}
+
+/// `n` runs at once: spawned, then released together by a barrier;
+/// returned in the order they finished.
+pub(crate) async fn run_parallel(target: &Arc<Target>, prepared: &Prepared, n: usize) -> Vec<Run> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (target, prepared, barrier) = (target.clone(), prepared.clone(), barrier.clone());
+        tasks.spawn(async move {
+            barrier.wait().await;
+            execute(&target, &prepared).await
+        });
+    }
+    let mut runs = Vec::with_capacity(n);
+    while let Some(joined) = tasks.join_next().await {
+        runs.push(joined.unwrap_or_else(|e| Run {
+            request: RequestLog::default(),
+            result: Err(CallError::Hook(format!("a parallel run panicked: {e}"))),
+            finished: Instant::now(),
+        }));
+    }
+    runs.sort_by_key(|run| run.finished);
+    runs
+}
