@@ -23,24 +23,9 @@ use hdrhistogram::Histogram;
 
 use crate::load::recorder::latency_histogram;
 
-/// One second of the run, all workers together.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SecondRow {
-    /// Seconds since the run's start: this row covers `[second, second+1)`.
-    pub second: u64,
-    /// Requests that finished in this second.
-    pub requests: u64,
-    /// Of which errors.
-    pub errors: u64,
-    /// `requests` per second of run time covered (the last second of a
-    /// run is usually partial).
-    pub throughput_rps: f64,
-    /// Latency percentiles of the requests that finished in this second
-    /// (µs, from the intended start); `None` when none did.
-    pub p50_us: Option<u64>,
-    pub p99_us: Option<u64>,
-    pub max_us: Option<u64>,
-}
+/// One second of the run, all workers together: the report's own row
+/// (`report.json`'s `series`), so it is written as it is made.
+pub use crate::report::model::SeriesRow as SecondRow;
 
 /// A live view for progress output: totals so far and the latency of all
 /// finished seconds together.

@@ -8,9 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::load::recorder::Recorder;
 use crate::load::series::SecondRow;
 use crate::report::codec::EncodedHistogram;
-use crate::report::model::{
-    OperationReport, Percentiles, Reference, Report, RunInfo, SeriesRow, VERSION,
-};
+use crate::report::model::{OperationReport, Percentiles, Reference, Report, RunInfo, VERSION};
 
 impl RunInfo {
     /// Run information stamped now, with this otpbench's version and the
@@ -50,7 +48,7 @@ pub fn build(
         throughput_rps: per_second(requests, duration_s),
         clamped: recorder.clamped(),
         operations,
-        series: series.iter().map(series_row).collect(),
+        series: series.iter().cloned().collect(),
         reference: None,
         capacity: None,
         gates: Vec::new(),
@@ -91,18 +89,6 @@ pub fn operations(recorder: &Recorder) -> BTreeMap<String, OperationReport> {
             (ops.name(id).to_string(), report)
         })
         .collect()
-}
-
-fn series_row(row: &SecondRow) -> SeriesRow {
-    SeriesRow {
-        second: row.second,
-        requests: row.requests,
-        errors: row.errors,
-        throughput_rps: row.throughput_rps,
-        p50_us: row.p50_us,
-        p99_us: row.p99_us,
-        max_us: row.max_us,
-    }
 }
 
 /// `count / seconds`, 0 for no time.
