@@ -48,7 +48,7 @@ pub fn build(
         throughput_rps: per_second(requests, duration_s),
         clamped: recorder.clamped(),
         operations,
-        series: series.iter().cloned().collect(),
+        series: series.to_vec(),
         reference: None,
         capacity: None,
         gates: Vec::new(),
