@@ -203,15 +203,7 @@ impl SinkState {
                     self.spare.push(pending.latency);
                     row
                 }
-                None => SecondRow {
-                    second: next,
-                    requests: 0,
-                    errors: 0,
-                    throughput_rps: 0.0,
-                    p50_us: None,
-                    p99_us: None,
-                    max_us: None,
-                },
+                None => SecondRow::empty(next),
             };
             self.rows.push(row);
             next += 1;

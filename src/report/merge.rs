@@ -136,15 +136,9 @@ fn series(inputs: &[(String, Report)]) -> Vec<SeriesRow> {
     let mut rows: BTreeMap<u64, SeriesRow> = BTreeMap::new();
     for (_, report) in inputs {
         for row in &report.series {
-            let merged = rows.entry(row.second).or_insert_with(|| SeriesRow {
-                second: row.second,
-                requests: 0,
-                errors: 0,
-                throughput_rps: 0.0,
-                p50_us: None,
-                p99_us: None,
-                max_us: None,
-            });
+            let merged = rows
+                .entry(row.second)
+                .or_insert_with(|| SeriesRow::empty(row.second));
             merged.requests += row.requests;
             merged.errors += row.errors;
             merged.throughput_rps += row.throughput_rps;
@@ -157,15 +151,7 @@ fn series(inputs: &[(String, Report)]) -> Vec<SeriesRow> {
     let last = rows.keys().next_back().copied();
     if let Some(last) = last {
         for second in 0..=last {
-            rows.entry(second).or_insert(SeriesRow {
-                second,
-                requests: 0,
-                errors: 0,
-                throughput_rps: 0.0,
-                p50_us: None,
-                p99_us: None,
-                max_us: None,
-            });
+            rows.entry(second).or_insert(SeriesRow::empty(second));
         }
     }
     rows.into_values().collect()

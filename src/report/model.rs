@@ -157,6 +157,21 @@ pub struct SeriesRow {
     pub max_us: Option<u64>,
 }
 
+impl SeriesRow {
+    /// A second in which no request finished.
+    pub fn empty(second: u64) -> SeriesRow {
+        SeriesRow {
+            second,
+            requests: 0,
+            errors: 0,
+            throughput_rps: 0.0,
+            p50_us: None,
+            p99_us: None,
+            max_us: None,
+        }
+    }
+}
+
 /// A second workload measured beside the main one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reference {
