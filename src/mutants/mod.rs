@@ -21,6 +21,8 @@ mod limits;
 pub mod matrix;
 mod raw_limits;
 mod rewrites;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
