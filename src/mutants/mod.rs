@@ -334,7 +334,10 @@ pub static MUTANTS: [Mutant; 23] = [
         built: Built::Layer,
         applies_to: "all six dialects",
         applies: everywhere,
-        build: |p| p.put_in_front(rewrites::FrameworkErrorShape),
+        build: |p| {
+            let clock = p.store.clock();
+            p.put_in_front(rewrites::FrameworkErrorShape { clock })
+        },
     },
     Mutant {
         name: "four-digit-codes",

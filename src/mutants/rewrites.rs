@@ -8,6 +8,8 @@
 //! proxy in `layer`; none touches the engine.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -16,6 +18,7 @@ use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::dialect::{egyptian_mobile, Dialect, Operation};
+use crate::engine::clock::Clock;
 use crate::engine::identifier::Identifier;
 use crate::engine::outcome::{Observed, OutcomeKind};
 use crate::mutants::layer::{Answer, Forward, Layer, Route, Upstream};
@@ -40,7 +43,10 @@ impl Layer for NoMediaTypeCheck {
 /// Invalid input is answered by the web framework's default error
 /// handler (Spring Boot's), not in the dialect's documented shape: the
 /// status is kept, the body is `{"timestamp", "status", "error", "path"}`.
-pub(crate) struct FrameworkErrorShape;
+pub(crate) struct FrameworkErrorShape {
+    /// The store's clock, for the timestamp.
+    pub clock: Arc<dyn Clock>,
+}
 
 #[async_trait]
 impl Layer for FrameworkErrorShape {
@@ -48,9 +54,9 @@ impl Layer for FrameworkErrorShape {
         let path = request.head.uri.path().to_string();
         let mut answer = upstream.send(request).await;
         if answer.observed(route).kind() == OutcomeKind::InvalidInput {
+            let now = UNIX_EPOCH + Duration::from_millis(self.clock.now_ms());
             let body = json!({
-                "timestamp": humantime::format_rfc3339_millis(std::time::SystemTime::now())
-                    .to_string(),
+                "timestamp": humantime::format_rfc3339_millis(now).to_string(),
                 "status": answer.status.as_u16(),
                 "error": answer.status.canonical_reason().unwrap_or("Bad Request"),
                 "path": path,
