@@ -3,16 +3,16 @@
 //! them (`otpbench mutants`, DESIGN.md §7).
 //!
 //! The engine stays free of defect switches: every defect is built
-//! *around* it, from the outside —
-//! store decorators that decide non-atomically or wrongly ([`decorate`],
-//! [`limits`], [`challenges`]), layers in a small proxy in front of the
-//! listener that rewrite requests or answers ([`layer`], [`rewrites`],
-//! [`raw_limits`]), or a config the target's documents contradict. A
-//! [`Mutant`] names its bug, the dialects it applies to and how it is
-//! built; [`MutantAssembly`] serves an embedded engine with it, through
-//! the server's defect-agnostic seam ([`crate::server::Assembly`]).
-//! Only the mutants command ([`matrix`]) constructs them; nothing here
-//! may be used to serve real traffic.
+//! *around* it, from the outside — store decorators that decide
+//! non-atomically or wrongly (`decorate`, `limits`, `challenges`), layers
+//! in a small proxy in front of the listener that rewrite requests or
+//! answers (`layer`, `rewrites`, `raw_limits`), or a config the target's
+//! documents contradict. A [`Mutant`] names its bug, the dialects it
+//! applies to and how it is built; [`MutantAssembly`] serves an embedded
+//! engine with it, through the server's defect-agnostic seam
+//! ([`crate::server::Assembly`]). Only the mutants command ([`matrix`])
+//! constructs them; nothing here may serve real traffic, and nothing
+//! here may reach into the engine.
 
 mod challenges;
 mod decorate;
