@@ -51,6 +51,10 @@
 //! - [`scenario`] — `otpbench run`: scenario files (model, loading with
 //!   positions, templates, matchers), running cases against targets, and
 //!   the human, JUnit and JSON reports of a run.
+//! - [`mutants`] — `otpbench mutants`: defective variants of the engine,
+//!   built around it (store decorators, a proxy layer that rewrites
+//!   requests and answers, a contradicting config), and the kill matrix
+//!   of the scenario suite against them ([`mutants::matrix`]).
 //! - [`report`] — `report.json` and everything that reads or writes it:
 //!   renderers (JSON, `.hgrm`, HTML, Markdown), merge, compare and the
 //!   `--threshold` / `--baseline` gates ([`report::gate`]).
@@ -70,6 +74,7 @@ pub mod duration;
 pub mod engine;
 mod http;
 pub mod load;
+pub mod mutants;
 pub mod provider;
 pub mod report;
 pub mod scenario;

@@ -27,23 +27,39 @@ fn main() -> ExitCode {
         Command::Load(args) => args.run(),
         Command::Capacity(args) => args.run(),
         Command::Report(args) => args.run(),
+        Command::Mutants(args) => mutants(args),
     };
     ExitCode::from(code as u8)
 }
 
 fn run(args: otpbench::cli::run::RunArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("otpbench run: cannot start the runtime: {error}");
-            return exit::USAGE;
-        }
+    let Some(runtime) = runtime("run") else {
+        return exit::USAGE;
     };
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     runtime.block_on(otpbench::cli::run::run(args, &mut stdout, &mut stderr))
+}
+
+fn mutants(args: otpbench::cli::mutants::MutantsArgs) -> i32 {
+    let Some(runtime) = runtime("mutants") else {
+        return exit::USAGE;
+    };
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    runtime.block_on(otpbench::cli::mutants::run(args, &mut stdout, &mut stderr))
+}
+
+/// A multi-thread runtime for `command`, or `None` after saying why not.
+fn runtime(command: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("otpbench {command}: cannot start the runtime: {error}");
+            None
+        }
+    }
 }
 
 fn serve(args: ServeArgs) -> i32 {

@@ -14,6 +14,7 @@ use crate::server::{ServerConfig, StoreSpec};
 use crate::store::redis::{redact_url, scrub, RedisOptions};
 
 pub mod load;
+pub mod mutants;
 pub mod report;
 pub mod run;
 
@@ -65,6 +66,9 @@ pub enum Command {
     Capacity(load::CapacityArgs),
     /// Merge, compare or render load reports.
     Report(report::ReportArgs),
+    /// Run the scenario suite against the clean embedded engine and
+    /// against defective variants of it (mutants); print the kill matrix.
+    Mutants(mutants::MutantsArgs),
 }
 
 /// The address `provider` listens on unless told otherwise: loopback only.

@@ -76,7 +76,7 @@ pub struct RunArgs {
     pub max_wait: Duration,
 }
 
-fn parse_dialect(name: &str) -> Result<Dialect, String> {
+pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, String> {
     Dialect::from_name(name).ok_or_else(|| {
         let known: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
         format!("expected one of {}", known.join(", "))
@@ -218,7 +218,8 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
     report_code(&report)
 }
 
-fn fail(error: &RunError, stderr: &mut impl Write) -> i32 {
+/// Says why a run could not happen; returns its exit code.
+pub(crate) fn fail(error: &RunError, stderr: &mut impl Write) -> i32 {
     match error {
         RunError::Files(errors) => {
             for error in errors {

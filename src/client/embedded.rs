@@ -3,7 +3,8 @@
 //! loopback ports, so `otpbench run` needs no setup. The engine gets the
 //! target's credentials and policy, delivers to the embedded provider,
 //! and echoes codes when the target reads them from responses. Both stop
-//! when the [`Embedded`] is dropped.
+//! when the [`Embedded`] is dropped. A target with an `assembly` has its
+//! engine served by it instead of [`crate::server::run`].
 
 use std::net::SocketAddr;
 
@@ -13,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::client::target::{BaseUrl, CodeSource, Endpoint, TargetSpec};
 use crate::config::Config;
 use crate::dialect::{Credentials, Dialect};
-use crate::server::{ServerConfig, StoreSpec};
+use crate::server::{ServerConfig, Shutdown, StoreSpec};
 
 /// Servers running for one target; stopped on drop.
 pub struct Embedded {
@@ -73,11 +74,15 @@ impl Embedded {
                 ..ServerConfig::default()
             };
             let (stop, stopped) = oneshot::channel::<()>();
+            let shutdown: Shutdown = Box::pin(async {
+                let _ = stopped.await;
+            });
+            let served = match &spec.assembly {
+                Some(assembly) => assembly.serve(listener, server, shutdown),
+                None => Box::pin(crate::server::run(listener, server, shutdown)),
+            };
             tokio::spawn(async move {
-                let _ = crate::server::run(listener, server, async {
-                    let _ = stopped.await;
-                })
-                .await;
+                let _ = served.await;
             });
             embedded.stops.push(stop);
             embedded.engine = Some(addr);

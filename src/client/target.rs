@@ -8,6 +8,7 @@
 //! where it stands.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Uri;
@@ -19,6 +20,7 @@ use crate::config::{Config, PolicySection};
 use crate::dialect::{Credentials, Dialect};
 use crate::engine::code::Alphabet;
 use crate::engine::policy::Policy;
+use crate::server::Assembly;
 use crate::source::FileError;
 
 /// A target as a file describes it, defaults filled in.
@@ -42,6 +44,10 @@ pub struct TargetSpec {
     /// Capabilities it lacks (besides what follows from the rest).
     pub lacks: Vec<Capability>,
     pub http: HttpOptions,
+    /// How an embedded engine is served when not as `otpbench serve`
+    /// serves it ([`crate::server::run`]): set only by callers that build
+    /// the engine differently (`otpbench mutants`), never by a file.
+    pub assembly: Option<Arc<dyn Assembly>>,
 }
 
 /// Where something listens.
@@ -244,6 +250,7 @@ impl TargetSpec {
             policy: documented_policy(dialect),
             lacks: Vec::new(),
             http: HttpOptions::default(),
+            assembly: None,
         }
     }
 
@@ -334,6 +341,7 @@ impl TargetSpec {
             policy,
             lacks: file.lacks.unwrap_or_default(),
             http,
+            assembly: None,
         })
     }
 

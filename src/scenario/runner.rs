@@ -238,37 +238,51 @@ pub async fn run(
             clock,
         })));
     }
+    // Cases start in plan order: one dispatcher hands out the permits a
+    // case at a time. So with `fail_fast` every case before the first
+    // failure in plan order has run, and which failure that is does not
+    // depend on how the tasks happened to be scheduled.
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let failed = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::with_capacity(cases.len());
-    for (scenario, index) in cases {
-        let spec = options.targets[index].clone();
-        let shared = shared[index].clone();
-        let (permits, failed) = (permits.clone(), failed.clone());
-        let store = options.store.clone();
-        let (fail_fast, max_wait) = (options.fail_fast, options.max_wait);
-        tasks.push(tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let case_started = Instant::now();
-            let status = if fail_fast && failed.load(Ordering::SeqCst) {
-                CaseStatus::Skipped("not run: an earlier case failed (--fail-fast)".into())
-            } else {
-                case(&scenario, &spec, shared.as_deref(), &store, max_wait).await
+    let count = cases.len();
+    let (hand_over, mut begun) = tokio::sync::mpsc::unbounded_channel();
+    let specs = options.targets.clone();
+    let (store, fail_fast, max_wait) = (options.store.clone(), options.fail_fast, options.max_wait);
+    tokio::spawn(async move {
+        for (scenario, index) in cases {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
             };
-            if matches!(status, CaseStatus::Failed(_)) {
-                failed.store(true, Ordering::SeqCst);
+            let spec = specs[index].clone();
+            let shared = shared[index].clone();
+            let failed = failed.clone();
+            let store = store.clone();
+            let task = tokio::spawn(async move {
+                let _permit = permit;
+                let case_started = Instant::now();
+                let status = if fail_fast && failed.load(Ordering::SeqCst) {
+                    CaseStatus::Skipped("not run: an earlier case failed (--fail-fast)".into())
+                } else {
+                    case(&scenario, &spec, shared.as_deref(), &store, max_wait).await
+                };
+                if matches!(status, CaseStatus::Failed(_)) {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                CaseReport {
+                    target: spec.name.clone(),
+                    dialect: spec.dialect,
+                    scenario,
+                    status,
+                    elapsed: case_started.elapsed(),
+                }
+            });
+            if hand_over.send(task).is_err() {
+                return;
             }
-            CaseReport {
-                target: spec.name.clone(),
-                dialect: spec.dialect,
-                scenario,
-                status,
-                elapsed: case_started.elapsed(),
-            }
-        }));
-    }
-    let mut reports = Vec::with_capacity(tasks.len());
-    for task in tasks {
+        }
+    });
+    let mut reports = Vec::with_capacity(count);
+    while let Some(task) = begun.recv().await {
         let report = task
             .await
             .map_err(|e| RunError::Setup(format!("a case panicked: {e}")))?;

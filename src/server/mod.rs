@@ -18,6 +18,7 @@ mod metrics;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,23 @@ impl std::fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
+/// A future that completes when a server is to stop.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What serving through an [`Assembly`] returns.
+pub type Serving = Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send>>;
+
+/// Another way to serve an embedded engine than [`run`]: a caller that
+/// puts something around the reference engine (a wrapped store from
+/// [`open_store`] passed to [`run_with_store`], a layer in front of the
+/// listener) says so here, and the embedded target
+/// ([`crate::client::Embedded`]) calls it instead of [`run`]. The server
+/// knows nothing of what an assembly does.
+pub trait Assembly: std::fmt::Debug + Send + Sync + 'static {
+    /// Serves on `listener` with `config` until `shutdown` completes.
+    fn serve(&self, listener: TcpListener, config: ServerConfig, shutdown: Shutdown) -> Serving;
+}
+
 /// Everything a request handler reads.
 pub(crate) struct State {
     engine: Engine,
@@ -139,11 +157,15 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    listener.local_addr().map_err(ServerError::Listener)?;
-    // Pay the phone metadata load (~130 ms) now, not in the first request.
-    PossibleLengths::get();
-    // One time source per deployment: the store's (see `crate::store`).
-    let store: Arc<dyn Store> = match &config.store {
+    let store = open_store(&config)?;
+    run_with_store(listener, config, store, shutdown).await
+}
+
+/// The store [`run`] keeps its state in: the one `config.store` names,
+/// with a clock `/_admin/clock` can move in test mode. One time source
+/// per deployment: the store's (see `crate::store`).
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError> {
+    Ok(match &config.store {
         StoreSpec::Memory if config.test_mode => {
             Arc::new(MemoryStore::with_clock(Arc::new(ShiftedClock::new())))
         }
@@ -158,7 +180,20 @@ pub async fn run(
             };
             Arc::new(RedisStore::open(&options).map_err(ServerError::Store)?)
         }
-    };
+    })
+}
+
+/// [`run`] over a store the caller built (from [`open_store`], possibly
+/// wrapped); `config.store` is not read again.
+pub async fn run_with_store(
+    listener: TcpListener,
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    listener.local_addr().map_err(ServerError::Listener)?;
+    // Pay the phone metadata load (~130 ms) now, not in the first request.
+    PossibleLengths::get();
     let delivery: Option<Arc<dyn Delivery>> = match &config.provider {
         None => None,
         Some(url) => Some(Arc::new(

@@ -20,6 +20,7 @@ mod load_capacity;
 mod load_recorder;
 mod load_runs;
 mod logs;
+mod mutants;
 mod native_fuzz;
 mod provider;
 mod readme;
