@@ -27,7 +27,7 @@ use crate::support::provider::TestProvider;
 use crate::support::server::TestServer;
 
 /// `otpbench run ARGS…` in-process: exit code and stdout.
-async fn run(args: &[&str]) -> (i32, String) {
+pub(crate) async fn run(args: &[&str]) -> (i32, String) {
     let mut all = vec!["otpbench", "run"];
     all.extend(args);
     let Command::Run(args) = Cli::try_parse_from(all).unwrap().command else {
