@@ -319,14 +319,22 @@ async fn case(
     }
 }
 
+/// How long an embedded engine's Redis has to take up an operation. The
+/// store's default (500 ms, connecting included) is a serving budget;
+/// every case opens a store of its own, and on a busy CI machine its
+/// first call can take longer than that — a `store_unavailable` the
+/// scenario did not cause.
+const CASE_REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A store of its own for one case's embedded engine (a namespace of its
-/// own on a shared Redis).
+/// own on a shared Redis, with room for a slow first call).
 fn per_case(store: &StoreSpec) -> StoreSpec {
     match store {
         StoreSpec::Memory => StoreSpec::Memory,
         StoreSpec::Redis(options) => {
             let mut options = options.clone();
             options.namespace = format!("{}-{:016x}", options.namespace, rand::random::<u64>());
+            options.timeout = options.timeout.max(CASE_REDIS_TIMEOUT);
             StoreSpec::Redis(options)
         }
     }
