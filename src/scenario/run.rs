@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::client::{Capability, ClockMode, CodeSource, Exchange, RequestLog, Target, TargetSpec};
+use crate::client::{Capability, ClockMode, CodeSource, Exchange, RequestLog, Target};
 use crate::dialect::{Dialect, VerifyOp};
 use crate::engine::code::Alphabet;
 use crate::engine::outcome::Receipt;
@@ -452,7 +452,8 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
                 failure.problems = problems;
                 failure.run = (runs > 1).then_some((index + 1, runs as usize));
                 if let Ok((exchange, _)) = &run.result {
-                    failure.exchange = Some((masked(&run.request, &spec), exchange.clone()));
+                    failure.exchange =
+                        Some((request::masked(&run.request, &spec), exchange.clone()));
                 }
                 return Err(failure);
             }
@@ -639,44 +640,6 @@ fn capture(
         case.captured.insert(name.clone(), value);
     }
     Ok(())
-}
-
-/// The request as reports may show it: the target's secrets masked
-/// wherever they stand (URL, headers, body).
-fn masked(request: &RequestLog, spec: &TargetSpec) -> RequestLog {
-    let credentials = &spec.credentials;
-    let secrets: Vec<&str> = [
-        credentials.bearer.as_str(),
-        credentials.shop_secret.as_str(),
-        credentials.bundle_key.as_str(),
-        credentials.basic.as_str(),
-        credentials.api_key.as_str(),
-    ]
-    .into_iter()
-    .filter(|s| s.len() >= 4)
-    .collect();
-    let mask = |text: &str| {
-        secrets
-            .iter()
-            .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
-    };
-    RequestLog {
-        method: request.method.clone(),
-        url: mask(&request.url),
-        headers: request
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = if name.eq_ignore_ascii_case("authorization") {
-                    format!("{} ***", value.split(' ').next().unwrap_or(""))
-                } else {
-                    mask(value)
-                };
-                (name.clone(), value)
-            })
-            .collect(),
-        body: mask(&String::from_utf8_lossy(&request.body)).into(),
-    }
 }
 
 async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(), Box<Failure>> {
