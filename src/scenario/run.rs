@@ -1,6 +1,7 @@
 //! Running one case — one scenario against one opened target — step by
 //! step: rendering templates, doing the step's action (once, `repeat`
-//! times in a row, or `parallel` times at once), judging the answers and
+//! times in a row — the clock moved `every` so much after each — or
+//! `parallel` times at once), judging the answers and
 //! capturing from them. The first step that fails ends the case with a
 //! [`Failure`] that says where and why; fault rules set by the case are
 //! cleared when it ends.
