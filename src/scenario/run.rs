@@ -160,6 +160,11 @@ impl Lookup for Case<'_> {
             "code" => self.last_code().map(Value::String),
             "code.upper" => self.last_code().map(|c| Value::String(c.to_uppercase())),
             "code.lower" => self.last_code().map(|c| Value::String(c.to_lowercase())),
+            "code.truncated" => self.last_code().map(|c| {
+                let mut chars = c.chars();
+                chars.next_back();
+                Value::String(chars.as_str().to_string())
+            }),
             "wrong_code" => self
                 .last_code()
                 .map(|code| Value::String(variables::wrong_code(&code))),
@@ -316,11 +321,10 @@ fn templates_of(step: &Step) -> Vec<&Template> {
 async fn run_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failure>> {
     let templates = templates_of(step);
     case.draw(&templates);
-    if templates.iter().any(|t| {
-        ["code", "wrong_code", "code.upper", "code.lower"]
-            .iter()
-            .any(|name| t.reads(name))
-    }) {
+    if templates
+        .iter()
+        .any(|t| t.variables().any(variables::is_last_code))
+    {
         if let Some(to) = case.last.clone() {
             case.fetch_code(&to).await.map_err(|why| error(step, why))?;
         }

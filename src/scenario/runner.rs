@@ -364,12 +364,18 @@ fn skip_reason(scenario: &Scenario, spec: &TargetSpec, max_wait: Duration) -> Op
             spec.lack_reason(Capability::Inbox)
         ));
     }
+    let named_codes: Vec<String> = scenario
+        .steps
+        .iter()
+        .filter_map(|step| step.named.as_ref().map(|name| format!("{name}.code")))
+        .collect();
     let reads_codes = scenario.steps.iter().any(|step| {
         matches!(&step.action, Action::Verify(args) if args.code.is_none())
-            || step
-                .templates()
-                .iter()
-                .any(|t| t.reads("code") || t.reads("wrong_code"))
+            || step.templates().iter().any(|t| {
+                t.variables().any(|name| {
+                    variables::is_last_code(name) || named_codes.iter().any(|n| n == name)
+                })
+            })
     });
     if reads_codes && !spec.has(Capability::Inbox) && !spec.has(Capability::Echo) {
         return Some(format!(
@@ -473,6 +479,28 @@ mod tests {
         assert!(skip_reason(&cooldown, &short, MINUTE)
             .unwrap()
             .contains("leaves no room for the clock move `${policy.cooldown} - 1s`"));
+    }
+
+    #[test]
+    fn reading_a_code_in_any_form_needs_a_way_to_codes() {
+        let bare = target("base_url: http://127.0.0.1:9\nlacks: [echo]\n");
+        for steps in [
+            "  - send:\n  - verify: { code: \"${code.truncated}\" }\n",
+            "  - send:\n    as: first\n  - verify: { code: \"${first.code}\" }\n",
+            "  - send:\n  - verify:\n",
+        ] {
+            let reason = skip_reason(&scenario(steps), &bare, MINUTE);
+            assert!(
+                reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("reads codes")),
+                "{steps}: {reason:?}"
+            );
+        }
+        let first_id = scenario(
+            "  - send:\n    as: first\n  - verify: { id: \"${first.id}\", code: \"1\" }\n",
+        );
+        assert_eq!(skip_reason(&first_id, &bare, MINUTE), None);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!   `${email.upper}`;
 //! - `${code}` — the code of the last send (from the response or the
 //!   inbox, by the target's code source); `${wrong_code}` — a code of the
-//!   same shape that is surely not it; `${code.upper}`, `${code.lower}`;
+//!   same shape that is surely not it; `${code.upper}`, `${code.lower}`,
+//!   `${code.truncated}` (all but its last character);
 //!   `${id}` — the last send's handle; `${to}` — its recipient;
 //! - `${policy.code}`, `${policy.length}`, `${policy.ttl}` (a duration),
 //!   `${policy.ttl_s}` (seconds), `${policy.max_attempts}`,
@@ -78,6 +79,7 @@ pub fn is_builtin(name: &str) -> bool {
             | "wrong_code"
             | "code.upper"
             | "code.lower"
+            | "code.truncated"
             | "id"
             | "to"
             | "target.name"
@@ -86,6 +88,15 @@ pub fn is_builtin(name: &str) -> bool {
         || AUTH.contains(&name)
         || window_variable(name).is_some()
         || fresh_kind(name).is_some()
+}
+
+/// Whether `name` is the last send's code in some form (`${code}`,
+/// `${wrong_code}`, `${code.upper}`…): reading it needs a way to codes.
+pub(crate) fn is_last_code(name: &str) -> bool {
+    matches!(
+        name,
+        "code" | "wrong_code" | "code.upper" | "code.lower" | "code.truncated"
+    )
 }
 
 /// Whether `name` may be given to a send step's `as` (it would shadow
@@ -557,6 +568,7 @@ mod tests {
             "phone3.idd",
             "email2.upper",
             "code.lower",
+            "code.truncated",
             "auth.shop_secret",
             "policy.send_limits.2.pace",
             "policy.send_gap",
