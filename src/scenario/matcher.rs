@@ -19,7 +19,7 @@
 //! The bounds of `!range`, `!gt`…`!lte` and `!eq` may be text that
 //! computes a number from the target's policy when the answer is judged
 //! (`!lte "${policy.send_window}"`, `!eq "${policy.send_limit} - 1"`; a
-//! duration counts in seconds, see [`crate::scenario::calc`]). Object keys
+//! duration counts in seconds, see `scenario::calc`). Object keys
 //! may be templates too (Nomado's `data: {"${phone}": …}`).
 //!
 //! Patterns are built while the file is read, so an unknown matcher or a

@@ -4,7 +4,7 @@
 //!
 //! The file format is separate from running it: [`model`] is what a file
 //! says, [`load`] reads files (positions, whole-file checks),
-//! [`template`] the `${…}` values (and [`calc`] the arithmetic they may
+//! [`template`] the `${…}` values (and `calc` the arithmetic they may
 //! hold), [`matcher`] expected values with
 //! matchers, [`variables`] what is built in. Running: [`run`] carries out
 //! one case, [`expect`] judges answers, [`runner`] plans and schedules

@@ -130,7 +130,7 @@ impl Template {
     }
 
     /// The rendered value as a whole number; text may compute one
-    /// (`${policy.send_limit} - 1`, see [`crate::scenario::calc`]).
+    /// (`${policy.send_limit} - 1`, see `scenario::calc`).
     pub fn number(&self, lookup: &dyn Lookup) -> Result<u64, String> {
         match self.value(lookup)? {
             Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
