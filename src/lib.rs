@@ -49,7 +49,8 @@
 //!   ([`load::file`]), progress ([`load::progress`]) and the `load` /
 //!   `capacity` commands ([`load::command`]).
 //! - [`scenario`] — `otpbench run`: scenario files (model, loading with
-//!   positions, templates, matchers), running cases against targets, and
+//!   positions, templates and their arithmetic, matchers), running cases
+//!   against targets, and
 //!   the human, JUnit and JSON reports of a run.
 //! - [`mutants`] — `otpbench mutants`: defective variants of the engine,
 //!   built around it (store decorators, a proxy layer that rewrites

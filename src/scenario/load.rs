@@ -49,6 +49,9 @@ struct StepDoc {
     faults: Option<FaultsArgs>,
     repeat: Option<Template>,
     parallel: Option<Template>,
+    every: Option<Template>,
+    #[serde(rename = "as")]
+    named: Option<String>,
     expect: Option<Expect>,
     expect_counts: Option<BTreeMap<CountKey, CountValue>>,
     #[serde(default)]
@@ -203,6 +206,23 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
     if doc.expect_counts.is_some() && doc.repeat.is_none() && doc.parallel.is_none() {
         return Err("`expect_counts` needs `repeat` or `parallel`".into());
     }
+    if doc.every.is_some() && doc.repeat.is_none() {
+        return Err("`every` (the clock move between runs) goes with `repeat`".into());
+    }
+    if let Some(name) = &doc.named {
+        if !matches!(action, Action::Send(_)) {
+            return Err(format!("`as` names a send, not a {keyword} step"));
+        }
+        if doc.parallel.is_some() {
+            return Err("`as` names one send; a parallel step has many".into());
+        }
+        if !variables::is_send_name(name) {
+            return Err(format!(
+                "`as: {name}`: a name is lower-case letters, digits and `_`, and not one \
+                 of the built-in names"
+            ));
+        }
+    }
     if !doc.capture.is_empty() && !requesting {
         return Err(format!(
             "`capture` goes with send, verify or http, not {keyword}"
@@ -247,11 +267,16 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
         action,
         repeat: doc.repeat,
         parallel: doc.parallel,
+        every: doc.every,
+        named: doc.named,
         expect: doc.expect,
         expect_counts: doc.expect_counts,
         capture: doc.capture,
     })
 }
+
+/// What a named send (`as: first`) offers: `${first.code}`, ….
+pub(crate) const NAMED_PARTS: [&str; 3] = ["code", "id", "to"];
 
 /// Where `needle` is first written at or after `from`.
 fn find_after(text: &str, from: Position, needle: &str) -> Option<Position> {
@@ -301,6 +326,11 @@ fn check_variables(scenario: &Scenario) -> Result<(), (Position, String, String)
                 ));
             }
             captured.insert(name.clone());
+        }
+        if let Some(name) = &step.named {
+            for part in NAMED_PARTS {
+                captured.insert(format!("{name}.{part}"));
+            }
         }
     }
     Ok(())

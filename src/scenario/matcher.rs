@@ -13,12 +13,17 @@
 //! | `!regex '^[0-9]{6}$'` | a string (or number, as text) the pattern finds |
 //! | `!range [1, 5]` | a number in the closed range |
 //! | `!gt n`, `!gte n`, `!lt n`, `!lte n` | a number compared with `n` |
+//! | `!eq n` | a number equal to `n` |
 //! | `!contains text` | a string holding `text` |
+//!
+//! The bounds of `!range`, `!gt`…`!lte` and `!eq` may be text that
+//! computes a number from the target's policy when the answer is judged
+//! (`!lte "${policy.send_window}"`, `!eq "${policy.send_limit} - 1"`; a
+//! duration counts in seconds, see `scenario::calc`). Object keys
+//! may be templates too (Nomado's `data: {"${phone}": …}`).
 //!
 //! Patterns are built while the file is read, so an unknown matcher or a
 //! bad regex is an error at its position.
-
-use std::collections::BTreeMap;
 
 use regex::Regex;
 use serde::Deserialize;
@@ -35,12 +40,53 @@ pub enum Pattern {
     Type(JsonType),
     Regex(Regex),
     Contains(Template),
-    Range(f64, f64),
-    Compare(Comparison, f64),
+    Range(Bound, Bound),
+    Compare(Comparison, Bound),
+    /// `!eq`: a number equal to the bound.
+    Equals(Bound),
     /// A scalar, possibly templated.
     Equal(Scalar),
-    Object(BTreeMap<String, Pattern>),
+    /// Keys are templates (rendered when judged), in the order written.
+    Object(Vec<(Template, Pattern)>),
     Array(Vec<Pattern>),
+}
+
+/// A numeric matcher's bound: a number, or text that computes one.
+#[derive(Debug, Clone)]
+pub enum Bound {
+    Number(f64),
+    Computed(Template),
+}
+
+impl Bound {
+    fn from_yaml(yaml: &Yaml, tag: &str) -> Result<Bound, String> {
+        match yaml {
+            Yaml::String(text) => Ok(Bound::Computed(Template::parse(text)?)),
+            other => other.as_f64().map(Bound::Number).ok_or_else(|| {
+                format!("`!{tag}` takes a number or text that computes one, as in `!{tag} 5`")
+            }),
+        }
+    }
+
+    /// Its value now, or why it has none.
+    fn value(&self, lookup: &dyn Lookup) -> Result<f64, String> {
+        match self {
+            Bound::Number(n) => Ok(*n),
+            Bound::Computed(template) => {
+                let text = template.text(lookup)?;
+                crate::scenario::calc::evaluate(&text)
+                    .map(|q| q.as_f64())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn describe(&self, lookup: &dyn Lookup) -> String {
+        match self.value(lookup) {
+            Ok(n) => n.to_string(),
+            Err(why) => format!("(cannot compute: {why})"),
+        }
+    }
 }
 
 /// A plain expected scalar.
@@ -129,16 +175,17 @@ impl Pattern {
                     .collect::<Result<_, _>>()?,
             ),
             Yaml::Mapping(map) => {
-                let mut object = BTreeMap::new();
+                let mut object = Vec::with_capacity(map.len());
                 for (key, value) in map {
                     let key = match key {
-                        Yaml::String(key) => key.clone(),
-                        Yaml::Number(n) => n.to_string(),
-                        Yaml::Bool(b) => b.to_string(),
+                        Yaml::String(key) => Template::parse(key)?,
+                        Yaml::Number(n) => Template::literal(n.to_string()),
+                        Yaml::Bool(b) => Template::literal(b.to_string()),
                         other => return Err(format!("`{other:?}` cannot be an object key")),
                     };
-                    object.insert(key, Pattern::from_yaml(value)?);
+                    object.push((key, Pattern::from_yaml(value)?));
                 }
+                object.sort_by(|a, b| a.0.source().cmp(b.0.source()));
                 Pattern::Object(object)
             }
             Yaml::Tagged(tagged) => matcher(&tagged.tag.to_string(), &tagged.value)?,
@@ -195,17 +242,31 @@ impl Pattern {
                 }
             }
             Pattern::Range(low, high) => {
-                if !actual.as_f64().is_some_and(|n| *low <= n && n <= *high) {
+                let holds = match (low.value(lookup), high.value(lookup)) {
+                    (Ok(low), Ok(high)) => actual.as_f64().is_some_and(|n| low <= n && n <= high),
+                    _ => false,
+                };
+                if !holds {
                     miss(self.describe(lookup));
                 }
             }
             Pattern::Compare(op, limit) => {
-                let holds = actual.as_f64().is_some_and(|n| match op {
-                    Comparison::Gt => n > *limit,
-                    Comparison::Gte => n >= *limit,
-                    Comparison::Lt => n < *limit,
-                    Comparison::Lte => n <= *limit,
+                let holds = limit.value(lookup).is_ok_and(|limit| {
+                    actual.as_f64().is_some_and(|n| match op {
+                        Comparison::Gt => n > limit,
+                        Comparison::Gte => n >= limit,
+                        Comparison::Lt => n < limit,
+                        Comparison::Lte => n <= limit,
+                    })
                 });
+                if !holds {
+                    miss(self.describe(lookup));
+                }
+            }
+            Pattern::Equals(expected) => {
+                let holds = expected
+                    .value(lookup)
+                    .is_ok_and(|expected| actual.as_f64() == Some(expected));
                 if !holds {
                     miss(self.describe(lookup));
                 }
@@ -221,8 +282,19 @@ impl Pattern {
                     return;
                 };
                 for (key, pattern) in expected {
+                    let key = match key.text(lookup) {
+                        Ok(key) => key,
+                        Err(why) => {
+                            out.push(Mismatch {
+                                path: format!("{path}.{}", key.source()),
+                                expected: format!("(cannot render the key: {why})"),
+                                actual: String::new(),
+                            });
+                            continue;
+                        }
+                    };
                     let child = format!("{path}.{key}");
-                    pattern.check(object.get(key), &child, lookup, out);
+                    pattern.check(object.get(&key), &child, lookup, out);
                 }
             }
             Pattern::Array(expected) => {
@@ -255,6 +327,7 @@ impl Pattern {
             Pattern::Equal(Scalar::Number(_))
                 | Pattern::Range(..)
                 | Pattern::Compare(..)
+                | Pattern::Equals(..)
                 | Pattern::Type(JsonType::Number | JsonType::Integer)
         );
         let value = text.map(|text| {
@@ -280,7 +353,12 @@ impl Pattern {
                 "text containing {:?}",
                 needle.text(lookup).unwrap_or_else(|e| e)
             ),
-            Pattern::Range(low, high) => format!("a number in [{low}, {high}]"),
+            Pattern::Range(low, high) => format!(
+                "a number in [{}, {}]",
+                low.describe(lookup),
+                high.describe(lookup)
+            ),
+            Pattern::Equals(expected) => format!("the number {}", expected.describe(lookup)),
             Pattern::Compare(op, limit) => {
                 let op = match op {
                     Comparison::Gt => ">",
@@ -288,7 +366,7 @@ impl Pattern {
                     Comparison::Lt => "<",
                     Comparison::Lte => "<=",
                 };
-                format!("a number {op} {limit}")
+                format!("a number {op} {}", limit.describe(lookup))
             }
             Pattern::Equal(scalar) => match scalar.value(lookup) {
                 Ok(value) => shown(&value),
@@ -301,9 +379,22 @@ impl Pattern {
 
     /// The templates it holds (to check their variables).
     pub fn templates(&self) -> Vec<&Template> {
+        fn bound(b: &Bound) -> Option<&Template> {
+            match b {
+                Bound::Computed(t) => Some(t),
+                Bound::Number(_) => None,
+            }
+        }
         match self {
             Pattern::Equal(Scalar::Text(t)) | Pattern::Contains(t) => vec![t],
-            Pattern::Object(map) => map.values().flat_map(Pattern::templates).collect(),
+            Pattern::Range(low, high) => [low, high].into_iter().filter_map(bound).collect(),
+            Pattern::Compare(_, limit) | Pattern::Equals(limit) => {
+                bound(limit).into_iter().collect()
+            }
+            Pattern::Object(map) => map
+                .iter()
+                .flat_map(|(key, value)| std::iter::once(key).chain(value.templates()))
+                .collect(),
             Pattern::Array(items) => items.iter().flat_map(Pattern::templates).collect(),
             _ => Vec::new(),
         }
@@ -344,11 +435,6 @@ fn number(n: &serde_yaml::Number) -> Result<serde_json::Number, String> {
         .ok_or_else(|| format!("`{n}` is not a finite number"))
 }
 
-fn as_f64(yaml: &Yaml, tag: &str) -> Result<f64, String> {
-    yaml.as_f64()
-        .ok_or_else(|| format!("`!{tag}` takes a number, as in `!{tag} 5`"))
-}
-
 /// The matcher a YAML tag names.
 fn matcher(tag: &str, value: &Yaml) -> Result<Pattern, String> {
     let tag = tag.trim_start_matches('!');
@@ -377,24 +463,30 @@ fn matcher(tag: &str, value: &Yaml) -> Result<Pattern, String> {
         "contains" => Pattern::Contains(Template::parse(&text("text")?)?),
         "range" => match value {
             Yaml::Sequence(pair) if pair.len() == 2 => {
-                let (low, high) = (as_f64(&pair[0], tag)?, as_f64(&pair[1], tag)?);
-                if low > high {
-                    return Err(format!(
-                        "`!range [{low}, {high}]`: the low end is above the high"
-                    ));
+                let (low, high) = (
+                    Bound::from_yaml(&pair[0], tag)?,
+                    Bound::from_yaml(&pair[1], tag)?,
+                );
+                if let (Bound::Number(low), Bound::Number(high)) = (&low, &high) {
+                    if low > high {
+                        return Err(format!(
+                            "`!range [{low}, {high}]`: the low end is above the high"
+                        ));
+                    }
                 }
                 Pattern::Range(low, high)
             }
             _ => return Err("`!range` takes two numbers, as in `!range [1, 5]`".into()),
         },
-        "gt" => Pattern::Compare(Comparison::Gt, as_f64(value, tag)?),
-        "gte" => Pattern::Compare(Comparison::Gte, as_f64(value, tag)?),
-        "lt" => Pattern::Compare(Comparison::Lt, as_f64(value, tag)?),
-        "lte" => Pattern::Compare(Comparison::Lte, as_f64(value, tag)?),
+        "gt" => Pattern::Compare(Comparison::Gt, Bound::from_yaml(value, tag)?),
+        "gte" => Pattern::Compare(Comparison::Gte, Bound::from_yaml(value, tag)?),
+        "lt" => Pattern::Compare(Comparison::Lt, Bound::from_yaml(value, tag)?),
+        "lte" => Pattern::Compare(Comparison::Lte, Bound::from_yaml(value, tag)?),
+        "eq" => Pattern::Equals(Bound::from_yaml(value, tag)?),
         other => {
             return Err(format!(
                 "unknown matcher `!{other}`, expected one of !any, !absent, !type, !regex, \
-                 !contains, !range, !gt, !gte, !lt, !lte"
+                 !contains, !range, !gt, !gte, !lt, !lte, !eq"
             ))
         }
     })
@@ -470,13 +562,33 @@ mod tests {
             "!type text",
             "!regex '('",
             "!range [5, 1]",
-            "!gt x",
+            "!gt [x]",
+            "!eq '${x'",
         ] {
             let error = serde_yaml::from_str::<Pattern>(bad)
                 .unwrap_err()
                 .to_string();
             assert!(error.contains('`'), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn computed_bounds_and_templated_keys_are_judged_with_the_variables() {
+        let expected = "{'k${three}': !eq '${three} * 2 - 1', w: !range ['${three}s', '1m'], \
+                        n: !lte '${three} + 1'}";
+        assert_eq!(mismatches(expected, json!({"k3": 5, "w": 30, "n": 4})), []);
+        let out = mismatches(expected, json!({"k3": 6, "w": 2, "n": 5}));
+        let found: Vec<(String, String)> = out.into_iter().map(|m| (m.path, m.expected)).collect();
+        assert_eq!(
+            found,
+            [
+                ("$.k3".to_string(), "the number 5".to_string()),
+                ("$.n".to_string(), "a number <= 4".to_string()),
+                ("$.w".to_string(), "a number in [3, 60]".to_string()),
+            ]
+        );
+        let broken = mismatches("{n: !eq '${nope} + 1'}", json!({"n": 1}));
+        assert!(broken[0].expected.contains("cannot compute"), "{broken:?}");
     }
 
     #[test]

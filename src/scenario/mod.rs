@@ -4,13 +4,15 @@
 //!
 //! The file format is separate from running it: [`model`] is what a file
 //! says, [`load`] reads files (positions, whole-file checks),
-//! [`template`] the `${…}` values, [`matcher`] expected values with
+//! [`template`] the `${…}` values (and `calc` the arithmetic they may
+//! hold), [`matcher`] expected values with
 //! matchers, [`variables`] what is built in. Running: [`run`] carries out
 //! one case, [`expect`] judges answers, [`runner`] plans and schedules
 //! cases (the clock rule, skips), [`render`] writes the results (human,
 //! JUnit, JSON). This module reaches targets only through
 //! [`crate::client`].
 
+mod calc;
 pub mod expect;
 pub mod load;
 pub mod matcher;

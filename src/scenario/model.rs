@@ -42,12 +42,17 @@ impl Scenario {
     }
 
     /// Whether it must run alone on a shared target: a step moves the
-    /// target's clock, or sets the provider's faults — both seen by every
-    /// case on that target.
-    pub fn runs_alone(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|step| matches!(step.action, Action::Wait(_) | Action::Faults(_)))
+    /// target's clock (`wait`, or `every` between repeated runs) by more
+    /// than nothing, or sets the provider's faults — both seen by every
+    /// case on that target. `clock_moves` says what a template moves the
+    /// clock by, if that is known before the case runs.
+    pub fn runs_alone(&self, clock_moves: impl Fn(&Template) -> Option<Duration>) -> bool {
+        let moves = |template: &Template| clock_moves(template).is_none_or(|d| !d.is_zero());
+        self.steps.iter().any(|step| match &step.action {
+            Action::Faults(_) => true,
+            Action::Wait(duration) => moves(duration),
+            _ => step.every.as_ref().is_some_and(moves),
+        })
     }
 }
 
@@ -62,6 +67,11 @@ pub struct Step {
     pub repeat: Option<Template>,
     /// Run the action this many times at once.
     pub parallel: Option<Template>,
+    /// With `repeat`: move the target's clock this much after each run.
+    pub every: Option<Template>,
+    /// `as`: a send step's name; its challenge stays `${name.code}`,
+    /// `${name.id}` and `${name.to}` after later sends.
+    pub named: Option<String>,
     /// What every run must answer.
     pub expect: Option<Expect>,
     /// How many runs must answer each outcome (with `repeat`/`parallel`).
@@ -114,6 +124,7 @@ impl Step {
         }
         out.extend(step.repeat.iter());
         out.extend(step.parallel.iter());
+        out.extend(step.every.iter());
         if let Some(expect) = &step.expect {
             for pattern in [&expect.status, &expect.json, &expect.body]
                 .into_iter()

@@ -1,7 +1,8 @@
 //! The requests of send, verify and http steps: rendered once from the
 //! step's templates ([`Prepared`]), then carried out once, in a row, or
 //! all at once ([`execute`], [`run_parallel`]), each run kept as a
-//! [`Run`] — what went out and what came back.
+//! [`Run`] — what went out and what came back — and shown in reports
+//! with the target's secrets masked ([`masked`]).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::Method;
 
-use crate::client::{CallError, Called, Exchange, RequestLog, Target};
+use crate::client::{CallError, Called, Exchange, RequestLog, Target, TargetSpec};
 use crate::delivery::Channel;
 use crate::dialect::{Dialect, Operation, SendOp, VerifyOp};
 use crate::engine::code::Alphabet;
@@ -246,4 +247,42 @@ pub(crate) async fn run_parallel(target: &Arc<Target>, prepared: &Prepared, n: u
     }
     runs.sort_by_key(|run| run.finished);
     runs
+}
+
+/// The request as reports may show it: the target's secrets masked
+/// wherever they stand (URL, headers, body).
+pub(crate) fn masked(request: &RequestLog, spec: &TargetSpec) -> RequestLog {
+    let credentials = &spec.credentials;
+    let secrets: Vec<&str> = [
+        credentials.bearer.as_str(),
+        credentials.shop_secret.as_str(),
+        credentials.bundle_key.as_str(),
+        credentials.basic.as_str(),
+        credentials.api_key.as_str(),
+    ]
+    .into_iter()
+    .filter(|s| s.len() >= 4)
+    .collect();
+    let mask = |text: &str| {
+        secrets
+            .iter()
+            .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
+    };
+    RequestLog {
+        method: request.method.clone(),
+        url: mask(&request.url),
+        headers: request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if name.eq_ignore_ascii_case("authorization") {
+                    format!("{} ***", value.split(' ').next().unwrap_or(""))
+                } else {
+                    mask(value)
+                };
+                (name.clone(), value)
+            })
+            .collect(),
+        body: mask(&String::from_utf8_lossy(&request.body)).into(),
+    }
 }

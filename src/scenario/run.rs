@@ -1,6 +1,7 @@
 //! Running one case — one scenario against one opened target — step by
 //! step: rendering templates, doing the step's action (once, `repeat`
-//! times in a row, or `parallel` times at once), judging the answers and
+//! times in a row — the clock moved `every` so much after each — or
+//! `parallel` times at once), judging the answers and
 //! capturing from them. The first step that fails ends the case with a
 //! [`Failure`] that says where and why; fault rules set by the case are
 //! cleared when it ends.
@@ -10,7 +11,9 @@
 //! after it is that send's), and an accepted send becomes the recipient's
 //! challenge — its handle, purpose and code. `${code}`, `${id}` and
 //! `${to}` are the last accepted send's; a verify that leaves out `code`,
-//! `id` or `purpose` takes its own recipient's.
+//! `id` or `purpose` takes its own recipient's. A send step named with
+//! `as` keeps its challenge under that name (`${first.code}`): its code is
+//! read as soon as the step ends, before a later send can replace it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::client::{Capability, ClockMode, CodeSource, Exchange, RequestLog, Target, TargetSpec};
+use crate::client::{Capability, ClockMode, CodeSource, Exchange, RequestLog, Target};
 use crate::dialect::{Dialect, VerifyOp};
 use crate::engine::code::Alphabet;
 use crate::engine::outcome::Receipt;
@@ -82,6 +85,15 @@ struct Challenge {
     code: Option<String>,
 }
 
+/// A named send's challenge (`as: first`).
+#[derive(Debug, Clone)]
+struct Named {
+    to: String,
+    id: Option<String>,
+    /// The code, or why there is none.
+    code: Result<String, String>,
+}
+
 /// What runs the case: limits given by the runner.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -101,6 +113,8 @@ struct Case<'a> {
     /// The journal's newest message id for each recipient before its
     /// last send, accepted or not.
     marks: HashMap<String, u64>,
+    /// Named sends (`as`), by name; `Err` when the send was refused.
+    named: HashMap<String, Result<Named, String>>,
     faults_set: bool,
     slept: Duration,
     limits: Limits,
@@ -112,17 +126,45 @@ impl Lookup for Case<'_> {
             return Ok(value.clone());
         }
         if let Some(key) = variables::fresh_kind(name) {
-            return self
+            let drawn = self
                 .fresh
                 .get(&key)
-                .map(|v| Value::String(v.clone()))
-                .ok_or_else(|| format!("`${{{name}}}` was not drawn"));
+                .ok_or_else(|| format!("`${{{name}}}` was not drawn"))?;
+            return Ok(Value::String(match variables::fresh_form(name) {
+                Some(form) => variables::written_as(self.target.dialect(), drawn, form),
+                None => drawn.clone(),
+            }));
         }
         if let Some(value) = variables::known_before(&self.target.spec, name) {
             return value;
         }
+        if let Some((base, part)) = name.split_once('.') {
+            if let Some(named) = self.named.get(base) {
+                let named = named
+                    .as_ref()
+                    .map_err(|why| format!("`${{{name}}}`: {why}"))?;
+                return match part {
+                    "code" => named
+                        .code
+                        .clone()
+                        .map(Value::String)
+                        .map_err(|why| format!("`${{{name}}}`: {why}")),
+                    "id" => named.id.clone().map(Value::String).ok_or_else(|| {
+                        format!("`${{{name}}}`: the send's answer carried no handle")
+                    }),
+                    _ => Ok(Value::String(named.to.clone())),
+                };
+            }
+        }
         match name {
             "code" => self.last_code().map(Value::String),
+            "code.upper" => self.last_code().map(|c| Value::String(c.to_uppercase())),
+            "code.lower" => self.last_code().map(|c| Value::String(c.to_lowercase())),
+            "code.truncated" => self.last_code().map(|c| {
+                let mut chars = c.chars();
+                chars.next_back();
+                Value::String(chars.as_str().to_string())
+            }),
             "wrong_code" => self
                 .last_code()
                 .map(|code| Value::String(variables::wrong_code(&code))),
@@ -225,6 +267,7 @@ pub async fn run_case(
         challenges: HashMap::new(),
         last: None,
         marks: HashMap::new(),
+        named: HashMap::new(),
         faults_set: false,
         slept: Duration::ZERO,
         limits,
@@ -280,7 +323,7 @@ async fn run_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failure>> 
     case.draw(&templates);
     if templates
         .iter()
-        .any(|t| t.reads("code") || t.reads("wrong_code"))
+        .any(|t| t.variables().any(variables::is_last_code))
     {
         if let Some(to) = case.last.clone() {
             case.fetch_code(&to).await.map_err(|why| error(step, why))?;
@@ -308,9 +351,18 @@ async fn run_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failure>> 
 }
 
 async fn wait(case: &mut Case<'_>, step: &Step, duration: &Template) -> Result<(), Box<Failure>> {
-    let text = duration.text(case).map_err(|e| error(step, e))?;
-    let by =
-        crate::duration::parse(&text).map_err(|e| error(step, format!("wait `{text}`: {e}")))?;
+    let by = duration
+        .duration(case)
+        .map_err(|e| error(step, format!("wait: {e}")))?;
+    move_clock(case, step, by).await
+}
+
+/// Moves the target's clock by `by` (nothing for zero), within
+/// `--max-wait` in all on a real clock.
+async fn move_clock(case: &mut Case<'_>, step: &Step, by: Duration) -> Result<(), Box<Failure>> {
+    if by.is_zero() {
+        return Ok(());
+    }
     if case.target.spec.clock == ClockMode::Real {
         let total = case.slept + by;
         if total > case.limits.max_wait {
@@ -339,14 +391,21 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
         (_, Some(n)) => (n.number(case).map_err(|e| error(step, e))?, true),
         _ => (1, false),
     };
-    if runs == 0 || runs > 10_000 {
+    // `repeat: 0` is a step the policy left nothing to do for.
+    if (parallel && runs == 0) || runs > 10_000 {
         return Err(error(
             step,
-            format!("`repeat`/`parallel` is {runs}; expected 1 to 10000"),
+            format!(
+                "`{}` is {runs}; expected {} to 10000",
+                if parallel { "parallel" } else { "repeat" },
+                if parallel { 1 } else { 0 }
+            ),
         ));
     }
     if let Prepared::Send(op) = &prepared {
-        if inbox_mode(case.target) {
+        // Marked wherever there is a journal, codes read from it or not:
+        // an `inbox` step reads what came after the last send.
+        if case.target.spec.has(Capability::Inbox) {
             let mark = case
                 .target
                 .inbox_mark(&op.to)
@@ -355,6 +414,12 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
             case.marks.insert(op.to.clone(), mark);
         }
     }
+    let every = match &step.every {
+        Some(every) => every
+            .duration(case)
+            .map_err(|e| error(step, format!("every: {e}")))?,
+        None => Duration::ZERO,
+    };
     let results = if parallel {
         request::run_parallel(case.target, &prepared, runs as usize).await
     } else {
@@ -372,6 +437,7 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
             if stop {
                 break;
             }
+            move_clock(case, step, every).await?;
         }
         results
     };
@@ -391,7 +457,8 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
                 failure.problems = problems;
                 failure.run = (runs > 1).then_some((index + 1, runs as usize));
                 if let Ok((exchange, _)) = &run.result {
-                    failure.exchange = Some((masked(&run.request, &spec), exchange.clone()));
+                    failure.exchange =
+                        Some((request::masked(&run.request, &spec), exchange.clone()));
                 }
                 return Err(failure);
             }
@@ -426,11 +493,28 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
         }
     }
     remember(case, &prepared, &results);
+    if let Some(name) = &step.named {
+        name_send(case, name, &prepared, &results).await;
+    }
     capture(case, step, &prepared, &results)
 }
 
-fn inbox_mode(target: &Target) -> bool {
-    target.spec.code_source == CodeSource::Inbox && target.spec.has(Capability::Inbox)
+/// Keeps a named step's accepted send under its name, with its code read
+/// now (a later send to the same recipient would hide it in the inbox).
+async fn name_send(case: &mut Case<'_>, name: &str, prepared: &Prepared, runs: &[Run]) {
+    let Prepared::Send(op) = prepared else {
+        return;
+    };
+    let accepted = referred(prepared, runs).and_then(|i| runs[i].receipt().cloned());
+    let named = match accepted {
+        Some(receipt) => Ok(Named {
+            to: op.to.clone(),
+            id: receipt.id.clone(),
+            code: case.fetch_code(&op.to).await,
+        }),
+        None => Err(format!("the send named `{name}` was not accepted")),
+    };
+    case.named.insert(name.to_string(), named);
 }
 
 /// Renders a step's request (and finds the code a verify without `code`
@@ -466,11 +550,14 @@ async fn prepare(case: &mut Case<'_>, step: &Step) -> Result<Prepared, Box<Failu
                 None => case.fetch_code(&to).await.map_err(|e| error(step, e))?,
             };
             let own = case.challenges.get(&to);
+            let purpose = match request::text(purpose, case).map_err(|e| error(step, e))? {
+                Some(purpose) => Some(purpose),
+                None => own.and_then(|c| c.purpose.clone()),
+            };
+            // The last send's handle names its purpose's challenge only.
+            let own = own.filter(|c| c.purpose == purpose);
             Ok(Prepared::Verify(VerifyOp {
-                purpose: match request::text(purpose, case).map_err(|e| error(step, e))? {
-                    Some(purpose) => Some(purpose),
-                    None => own.and_then(|c| c.purpose.clone()),
-                },
+                purpose,
                 id: match request::text(id, case).map_err(|e| error(step, e))? {
                     Some(id) => Some(id),
                     None => own.and_then(|c| c.receipt.id.clone()),
@@ -560,44 +647,6 @@ fn capture(
     Ok(())
 }
 
-/// The request as reports may show it: the target's secrets masked
-/// wherever they stand (URL, headers, body).
-fn masked(request: &RequestLog, spec: &TargetSpec) -> RequestLog {
-    let credentials = &spec.credentials;
-    let secrets: Vec<&str> = [
-        credentials.bearer.as_str(),
-        credentials.shop_secret.as_str(),
-        credentials.bundle_key.as_str(),
-        credentials.basic.as_str(),
-        credentials.api_key.as_str(),
-    ]
-    .into_iter()
-    .filter(|s| s.len() >= 4)
-    .collect();
-    let mask = |text: &str| {
-        secrets
-            .iter()
-            .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
-    };
-    RequestLog {
-        method: request.method.clone(),
-        url: mask(&request.url),
-        headers: request
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = if name.eq_ignore_ascii_case("authorization") {
-                    format!("{} ***", value.split(' ').next().unwrap_or(""))
-                } else {
-                    mask(value)
-                };
-                (name.clone(), value)
-            })
-            .collect(),
-        body: mask(&String::from_utf8_lossy(&request.body)).into(),
-    }
-}
-
 async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(), Box<Failure>> {
     let spec = case.target.spec.clone();
     if !spec.has(Capability::Inbox) {
@@ -616,11 +665,9 @@ async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(),
         .and_then(|e| e.delivered)
         .unwrap_or(true);
     let within = match &args.within {
-        Some(t) => {
-            let text = t.text(case).map_err(|e| error(step, e))?;
-            crate::duration::parse(&text)
-                .map_err(|e| error(step, format!("within `{text}`: {e}")))?
-        }
+        Some(t) => t
+            .duration(case)
+            .map_err(|e| error(step, format!("within: {e}")))?,
         None if expect_delivery => INBOX_WAIT,
         None => NO_DELIVERY_WAIT,
     };

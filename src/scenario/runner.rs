@@ -9,8 +9,10 @@
 //! parallel run never fails where a sequential one would pass.
 //!
 //! A case that cannot run on a target is skipped with its reason: a
-//! capability it `needs` that the target lacks, or a wait on a real clock
-//! longer than `max_wait`.
+//! capability it `needs` that the target lacks, a `${policy.*}` value the
+//! target's policy does not have (a second send window, a cooldown), a
+//! wait the policy leaves no room for, or waits on a real clock longer
+//! than `max_wait` in all.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -309,7 +311,7 @@ async fn case(
     let limits = Limits { max_wait };
     let result = match shared {
         Some(shared) => {
-            if scenario.runs_alone() {
+            if scenario.runs_alone(|t| t.duration(&PolicyOnly(spec)).ok()) {
                 let _alone = shared.clock.write().await;
                 run_case(scenario, &shared.target, limits).await
             } else {
@@ -331,14 +333,22 @@ async fn case(
     }
 }
 
+/// How long an embedded engine's Redis has to take up an operation. The
+/// store's default (500 ms, connecting included) is a serving budget;
+/// every case opens a store of its own, and on a busy CI machine its
+/// first call can take longer than that — a `store_unavailable` the
+/// scenario did not cause.
+const CASE_REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A store of its own for one case's embedded engine (a namespace of its
-/// own on a shared Redis).
+/// own on a shared Redis, with room for a slow first call).
 fn per_case(store: &StoreSpec) -> StoreSpec {
     match store {
         StoreSpec::Memory => StoreSpec::Memory,
         StoreSpec::Redis(options) => {
             let mut options = options.clone();
             options.namespace = format!("{}-{:016x}", options.namespace, rand::random::<u64>());
+            options.timeout = options.timeout.max(CASE_REDIS_TIMEOUT);
             StoreSpec::Redis(options)
         }
     }
@@ -368,12 +378,18 @@ fn skip_reason(scenario: &Scenario, spec: &TargetSpec, max_wait: Duration) -> Op
             spec.lack_reason(Capability::Inbox)
         ));
     }
+    let named_codes: Vec<String> = scenario
+        .steps
+        .iter()
+        .filter_map(|step| step.named.as_ref().map(|name| format!("{name}.code")))
+        .collect();
     let reads_codes = scenario.steps.iter().any(|step| {
         matches!(&step.action, Action::Verify(args) if args.code.is_none())
-            || step
-                .templates()
-                .iter()
-                .any(|t| t.reads("code") || t.reads("wrong_code"))
+            || step.templates().iter().any(|t| {
+                t.variables().any(|name| {
+                    variables::is_last_code(name) || named_codes.iter().any(|n| n == name)
+                })
+            })
     });
     if reads_codes && !spec.has(Capability::Inbox) && !spec.has(Capability::Echo) {
         return Some(format!(
@@ -381,24 +397,45 @@ fn skip_reason(scenario: &Scenario, spec: &TargetSpec, max_wait: Duration) -> Op
             spec.name
         ));
     }
-    if spec.clock == ClockMode::Real {
-        let policy_only = PolicyOnly(spec);
-        for step in &scenario.steps {
-            if let Action::Wait(duration) = &step.action {
-                let wait = duration
-                    .text(&policy_only)
-                    .ok()
-                    .and_then(|text| crate::duration::parse(&text).ok());
-                if let Some(wait) = wait.filter(|w| *w > max_wait) {
-                    return Some(format!(
-                        "waits {} on a real clock (the limit is --max-wait {}); give the \
-                         target a clock route (`clock: admin`) or raise the limit",
-                        crate::duration::format(wait),
-                        crate::duration::format(max_wait)
-                    ));
+    let policy_only = PolicyOnly(spec);
+    for step in &scenario.steps {
+        for template in step.templates() {
+            for name in template.variables().filter(|n| n.starts_with("policy.")) {
+                if let Err(why) = policy_only.get(name) {
+                    return Some(format!("reads `${{{name}}}`: {why}"));
                 }
             }
         }
+    }
+    // Every clock move the policy alone decides: none may be negative, and
+    // on a real clock they are slept through, within --max-wait in all.
+    let mut planned = Duration::ZERO;
+    for step in &scenario.steps {
+        let (moves, times) = match (&step.action, &step.every, &step.repeat) {
+            (Action::Wait(duration), _, _) => (duration, Some(1)),
+            (_, Some(every), Some(repeat)) => (every, repeat.number(&policy_only).ok()),
+            _ => continue,
+        };
+        if let Ok(text) = moves.text(&policy_only) {
+            match crate::scenario::calc::duration(&text) {
+                Ok(by) => planned += by * times.unwrap_or(1).min(u32::MAX.into()) as u32,
+                Err(why) if why.contains("negative") => {
+                    return Some(format!(
+                        "the target's policy leaves no room for the clock move `{}` ({why})",
+                        moves.source()
+                    ))
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    if spec.clock == ClockMode::Real && planned > max_wait {
+        return Some(format!(
+            "waits {} on a real clock (the limit is --max-wait {}); give the \
+             target a clock route (`clock: admin`) or raise the limit",
+            crate::scenario::calc::compound(planned),
+            crate::duration::format(max_wait)
+        ));
     }
     None
 }
@@ -418,4 +455,100 @@ pub fn preview(template: &Template, spec: &TargetSpec) -> String {
     template
         .text(&PolicyOnly(spec))
         .unwrap_or_else(|_| template.source().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(steps: &str) -> Scenario {
+        let text = format!("name: s\ndialects: [native]\nsteps:\n{steps}");
+        load::parse(&text, "s.yaml").unwrap().remove(0)
+    }
+
+    fn target(text: &str) -> TargetSpec {
+        TargetSpec::parse(&format!("dialect: native\n{text}"), "t.yaml").unwrap()
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_policy_without_what_a_scenario_reads_skips_it_with_the_reason() {
+        let second_window = scenario("  - repeat: ${policy.send_limits.2.count}\n    send:\n");
+        assert_eq!(
+            skip_reason(&second_window, &target(""), MINUTE).as_deref(),
+            Some(
+                "reads `${policy.send_limits.2.count}`: the target's policy has no second \
+                 send limit (1 in all)"
+            )
+        );
+        let two = target("policy: { send_limits: [5/1h, 10/1d] }\n");
+        assert_eq!(skip_reason(&second_window, &two, MINUTE), None);
+        let cooldown = scenario("  - wait: \"${policy.cooldown} - 1s\"\n");
+        assert!(skip_reason(&cooldown, &target(""), MINUTE)
+            .unwrap()
+            .contains("has no cooldown"));
+        // A wait the policy leaves no room for.
+        let short = target("policy: { cooldown: 500ms }\n");
+        assert!(skip_reason(&cooldown, &short, MINUTE)
+            .unwrap()
+            .contains("leaves no room for the clock move `${policy.cooldown} - 1s`"));
+    }
+
+    #[test]
+    fn reading_a_code_in_any_form_needs_a_way_to_codes() {
+        let bare = target("base_url: http://127.0.0.1:9\nlacks: [echo]\n");
+        for steps in [
+            "  - send:\n  - verify: { code: \"${code.truncated}\" }\n",
+            "  - send:\n    as: first\n  - verify: { code: \"${first.code}\" }\n",
+            "  - send:\n  - verify:\n",
+        ] {
+            let reason = skip_reason(&scenario(steps), &bare, MINUTE);
+            assert!(
+                reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("reads codes")),
+                "{steps}: {reason:?}"
+            );
+        }
+        let first_id = scenario(
+            "  - send:\n    as: first\n  - verify: { id: \"${first.id}\", code: \"1\" }\n",
+        );
+        assert_eq!(skip_reason(&first_id, &bare, MINUTE), None);
+    }
+
+    #[test]
+    fn waits_on_a_real_clock_add_up_against_max_wait() {
+        let waits = scenario(
+            "  - wait: 20s\n  - repeat: 3\n    every: \"${policy.ttl} / 20\"\n    send:\n",
+        );
+        let real = target("clock: real\npolicy: { ttl: 10m }\n");
+        // 20 s and 3 × 30 s.
+        assert!(skip_reason(&waits, &real, MINUTE)
+            .unwrap()
+            .starts_with("waits 1m50s on a real clock (the limit is --max-wait 1m)"));
+        assert_eq!(skip_reason(&waits, &real, Duration::from_secs(110)), None);
+        assert_eq!(
+            skip_reason(&waits, &target("policy: { ttl: 10m }\n"), MINUTE),
+            None
+        );
+    }
+
+    #[test]
+    fn only_a_scenario_that_moves_the_clock_or_sets_faults_runs_alone() {
+        let spec = target("");
+        let alone = |s: &Scenario| s.runs_alone(|t| t.duration(&PolicyOnly(&spec)).ok());
+        assert!(!alone(&scenario(
+            "  - wait: ${policy.send_gap}\n  - send:\n"
+        )));
+        assert!(alone(&scenario("  - wait: 1s\n")));
+        assert!(alone(&scenario(
+            "  - repeat: 2\n    every: \"${policy.ttl}\"\n    send:\n"
+        )));
+        assert!(alone(&scenario("  - faults: clear\n")));
+        // What only the case knows might move it.
+        assert!(alone(&scenario(
+            "  - send:\n    capture: { w: status }\n  - wait: \"${w}ms\"\n"
+        )));
+    }
 }

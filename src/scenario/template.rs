@@ -129,16 +129,31 @@ impl Template {
         Ok(out)
     }
 
-    /// The rendered value as a whole number.
+    /// The rendered value as a whole number; text may compute one
+    /// (`${policy.send_limit} - 1`, see `scenario::calc`).
     pub fn number(&self, lookup: &dyn Lookup) -> Result<u64, String> {
         match self.value(lookup)? {
             Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
-            Value::String(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{}` is `{text}`, not a whole number", self.source)),
+            Value::String(text) => match text.trim().parse() {
+                Ok(n) => Ok(n),
+                Err(_) => crate::scenario::calc::count(&text)
+                    .map_err(|why| format!("`{}`: {why}", self.source)),
+            },
             other => Err(format!("`{}` is {other}, not a whole number", self.source)),
         }
+    }
+
+    /// The rendered value as a duration that may be computed
+    /// (`${policy.ttl} - 2s`, `1h30m`).
+    pub fn duration(&self, lookup: &dyn Lookup) -> Result<std::time::Duration, String> {
+        let text = self.text(lookup)?;
+        crate::scenario::calc::duration(&text).map_err(|why| {
+            if text == self.source {
+                why
+            } else {
+                format!("`{}`: {why}", self.source)
+            }
+        })
     }
 }
 
@@ -214,6 +229,13 @@ mod tests {
         let payload = Template::parse("Code {{CODE}} and $${phone}").unwrap();
         assert_eq!(payload.text(&vars()).unwrap(), "Code {{CODE}} and ${phone}");
         assert_eq!(lone.number(&vars()), Ok(3));
+        let computed = Template::parse("${policy.max_attempts} * 2 - 1").unwrap();
+        assert_eq!(computed.number(&vars()), Ok(5));
+        let wait = Template::parse("1h30m + ${policy.max_attempts}s").unwrap();
+        assert_eq!(
+            wait.duration(&vars()),
+            Ok(std::time::Duration::from_secs(5403))
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod report_commands;
 mod report_files;
 mod report_gates;
 mod runner_files;
+mod runner_suite;
 mod runner_targets;
 mod server_dialects;
 mod server_http;

@@ -63,6 +63,9 @@ fn the_target_and_scenario_examples_are_valid_files() {
     let target = block_after(&readme(), "### Targets", "```yaml\n");
     let spec = otpbench::client::TargetSpec::parse(&target, "README.md").unwrap();
     assert_eq!(spec.dialect, otpbench::dialect::Dialect::Valify);
+    let own = block_after(&readme(), "## Test your own OTP service", "```yaml\n");
+    let spec = otpbench::client::TargetSpec::parse(&own, "README.md").unwrap();
+    assert_eq!(spec.policy.send_limits.len(), 2);
     let scenario = block_after(&readme(), "### Scenarios", "```yaml\n");
     let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
     assert_eq!(scenarios[0].steps.len(), 3);

@@ -27,7 +27,7 @@ use crate::support::provider::TestProvider;
 use crate::support::server::TestServer;
 
 /// `otpbench run ARGS…` in-process: exit code and stdout.
-async fn run(args: &[&str]) -> (i32, String) {
+pub(crate) async fn run(args: &[&str]) -> (i32, String) {
     let mut all = vec!["otpbench", "run"];
     all.extend(args);
     let Command::Run(args) = Cli::try_parse_from(all).unwrap().command else {
@@ -230,24 +230,46 @@ async fn a_case_that_cannot_run_on_a_target_is_skipped_with_its_reason() {
         "bare.yaml",
         &format!("dialect: native\nbase_url: http://{addr}\nlacks: [echo]\n"),
     );
-    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/conformance");
-    let (code, out) = run(&[scenarios, "--target", &target]).await;
+    let conformance = |file: &str| {
+        format!(
+            "{}/scenarios/conformance/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let files = ["happy_path.yaml", "expiry.yaml", "send_limit.yaml"].map(conformance);
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend(["--target", &target]);
+    let (code, out) = run(&args).await;
     assert!(
         out.contains("skipped a sent code verifies [bare]: reads codes, and target `bare` neither echoes them nor names a provider"),
         "{out}"
     );
     assert!(
-        out.contains("skipped a code expires after its ttl [bare]: reads codes"),
+        out.contains("skipped a code has expired just after its ttl [bare]: reads codes"),
         "{out}"
     );
-    // Only the send-limit scenario can run here, and it finds the racy
-    // target's limit shared by every recipient.
+    assert!(
+        out.contains(
+            "skipped a full window opens again when its oldest send leaves it [bare]: \
+             waits 1h1s on a real clock (the limit is --max-wait 1m)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "skipped a send within the cooldown is refused [bare]: reads \
+             `${policy.cooldown}`: the target's policy has no cooldown"
+        ),
+        "{out}"
+    );
+    // Only the first send-limit scenario can run here, and it finds the
+    // racy target's limit shared by every recipient.
     assert_eq!(code, 4, "{out}");
     assert!(
         out.contains("FAILED  sends beyond the limit are refused [bare]"),
         "{out}"
     );
-    assert!(out.contains("0 passed, 1 failed, 5 skipped"), "{out}");
+    assert!(out.contains("0 passed, 1 failed, 10 skipped"), "{out}");
     assert_eq!(sent.load(Ordering::SeqCst), 5);
     let every = concat!(
         env!("CARGO_MANIFEST_DIR"),
