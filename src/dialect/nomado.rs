@@ -404,6 +404,11 @@ fn basic(credentials: &Credentials) -> (&'static str, String) {
 }
 
 fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+    // The seed documents 401 as "unauthorized" with no body of its own:
+    // every 401 means the credentials were refused, whatever it says.
+    if response.status == 401 {
+        return Observed::Unauthorized;
+    }
     let body = match response.object() {
         Ok(body) => body,
         Err(unrecognized) => return unrecognized,
