@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::client::{Exchange, TransportError};
-use crate::engine::outcome::{Observed, Outcome};
+use crate::engine::outcome::{Observed, Outcome, OutcomeKind};
 use crate::scenario::matcher::{shown, Comparison};
 use crate::scenario::model::{Capture, CountKey, CountValue, Expect, PathPart};
 use crate::scenario::template::Lookup;
@@ -29,14 +29,20 @@ pub(crate) enum Got<'a> {
     Answer {
         exchange: &'a Exchange,
         observed: Option<&'a Observed>,
+        /// Other outcomes the vendor document lets the answer mean.
+        also: &'a [OutcomeKind],
     },
     Failed(&'a TransportError),
 }
 
 /// Every way `got` differs from `expect`.
 pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<Problem> {
-    let (exchange, observed) = match got {
-        Got::Answer { exchange, observed } => (*exchange, *observed),
+    let (exchange, observed, also) = match got {
+        Got::Answer {
+            exchange,
+            observed,
+            also,
+        } => (*exchange, *observed, *also),
         Got::Failed(error) => {
             return vec![Problem {
                 what: "answer".into(),
@@ -47,8 +53,9 @@ pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<
     };
     let mut problems = Vec::new();
     if let Some(outcomes) = &expect.outcome {
-        let actual = observed.map(describe_observed);
-        let matches = observed.is_some_and(|o| outcomes.0.contains(&o.kind()));
+        let actual = observed.map(|o| describe_read(o, also));
+        let matches = observed.is_some_and(|o| outcomes.0.contains(&o.kind()))
+            || also.iter().any(|kind| outcomes.0.contains(kind));
         if !matches {
             let names: Vec<&str> = outcomes.0.iter().map(|k| k.name()).collect();
             problems.push(Problem {
@@ -158,19 +165,44 @@ pub(crate) fn describe_observed(observed: &Observed) -> String {
     }
 }
 
+/// An outcome with the other readings the document allows.
+fn describe_read(observed: &Observed, also: &[OutcomeKind]) -> String {
+    let taken = describe_observed(observed);
+    if also.is_empty() {
+        return taken;
+    }
+    let names: Vec<&str> = also.iter().map(|kind| kind.name()).collect();
+    format!("{taken} (or {})", names.join(", "))
+}
+
 fn body_text(exchange: &Exchange) -> String {
     shown(&Value::String(exchange.text()))
 }
 
-/// How many runs answered each way.
-pub(crate) fn tally<'a>(runs: impl Iterator<Item = &'a Got<'a>>) -> BTreeMap<CountKey, u64> {
+/// How many runs answered each way. An answer the document lets mean
+/// several outcomes counts as the first of them that `expected` names.
+pub(crate) fn tally<'a>(
+    runs: impl Iterator<Item = &'a Got<'a>>,
+    expected: &BTreeMap<CountKey, CountValue>,
+) -> BTreeMap<CountKey, u64> {
     let mut counts = BTreeMap::new();
     for got in runs {
         let key = match got {
             Got::Answer {
                 observed: Some(observed),
+                also,
                 ..
-            } => CountKey::Outcome(observed.kind()),
+            } => {
+                let taken = CountKey::Outcome(observed.kind());
+                let named = also
+                    .iter()
+                    .map(|kind| CountKey::Outcome(*kind))
+                    .find(|key| expected.contains_key(key));
+                match named {
+                    Some(key) if !expected.contains_key(&taken) => key,
+                    _ => taken,
+                }
+            }
             Got::Answer { observed: None, .. } => continue,
             Got::Failed(_) => CountKey::TransportError,
         };

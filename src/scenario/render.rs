@@ -50,6 +50,11 @@ pub fn case_line(case: &CaseReport, style: Style) -> String {
             let _ = write!(line, " ({})", millis(case.elapsed));
         }
     }
+    if style.verbose {
+        for reading in &case.readings {
+            let _ = write!(line, "\n        read: {reading}");
+        }
+    }
     line
 }
 
