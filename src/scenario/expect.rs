@@ -299,3 +299,95 @@ pub(crate) fn capture(capture: &Capture, exchange: &Exchange) -> Result<Value, S
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::scenario::model::OneOrMany;
+
+    struct NoVars;
+
+    impl Lookup for NoVars {
+        fn get(&self, name: &str) -> Result<Value, String> {
+            Err(format!("no `{name}`"))
+        }
+    }
+
+    fn exchange() -> Exchange {
+        Exchange {
+            status: 400,
+            headers: hyper::HeaderMap::new(),
+            body: bytes::Bytes::from_static(b"{}"),
+            elapsed: Duration::from_millis(1),
+        }
+    }
+
+    fn expecting(kind: OutcomeKind) -> Expect {
+        Expect {
+            outcome: Some(OneOrMany(vec![kind])),
+            ..Expect::default()
+        }
+    }
+
+    /// An answer the document lets mean several outcomes meets an
+    /// expectation of any of them, and of none besides.
+    #[test]
+    fn an_outcome_expectation_holds_for_every_reading_the_document_allows() {
+        let exchange = exchange();
+        let observed = Observed::invalid(crate::engine::outcome::Invalid::body(
+            crate::engine::outcome::Fault::Invalid,
+        ));
+        let also = [OutcomeKind::WrongCode, OutcomeKind::Expired];
+        let got = Got::Answer {
+            exchange: &exchange,
+            observed: Some(&observed),
+            also: &also,
+        };
+        for kind in [
+            OutcomeKind::InvalidInput,
+            OutcomeKind::WrongCode,
+            OutcomeKind::Expired,
+        ] {
+            assert!(
+                check(&expecting(kind), &got, &NoVars).is_empty(),
+                "{kind:?}"
+            );
+        }
+        let problems = check(&expecting(OutcomeKind::NotFound), &got, &NoVars);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].actual.contains("(or wrong_code, expired)"),
+            "{:?}",
+            problems[0]
+        );
+    }
+
+    /// Counted as the reading the expectation names, else as the one
+    /// taken.
+    #[test]
+    fn counts_take_the_reading_the_expectation_names() {
+        let exchange = exchange();
+        let observed = Observed::AttemptsExceeded { retry_after: None };
+        let also = [OutcomeKind::RateLimited];
+        let got = Got::Answer {
+            exchange: &exchange,
+            observed: Some(&observed),
+            also: &also,
+        };
+        let key = |kind| CountKey::Outcome(kind);
+        let mut expected = BTreeMap::new();
+        expected.insert(key(OutcomeKind::Sent), CountValue::Rest);
+        expected.insert(key(OutcomeKind::RateLimited), CountValue::Rest);
+        let counts = tally([&got].into_iter(), &expected);
+        assert_eq!(counts.get(&key(OutcomeKind::RateLimited)), Some(&1));
+        expected.remove(&key(OutcomeKind::RateLimited));
+        let counts = tally([&got].into_iter(), &expected);
+        assert_eq!(counts.get(&key(OutcomeKind::AttemptsExceeded)), Some(&1));
+        expected.insert(key(OutcomeKind::AttemptsExceeded), CountValue::Rest);
+        expected.insert(key(OutcomeKind::RateLimited), CountValue::Rest);
+        let counts = tally([&got].into_iter(), &expected);
+        assert_eq!(counts.get(&key(OutcomeKind::AttemptsExceeded)), Some(&1));
+    }
+}
