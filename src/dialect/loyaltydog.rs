@@ -338,13 +338,19 @@ impl Protocol for LoyaltyDog {
         let body: Map<String, Value> =
             serde_json::from_slice(response.body).map_err(|_| bad("not a JSON object"))?;
         let token = text(&body, "access_token").ok_or_else(|| bad("no access_token"))?;
-        let ttl = body
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| bad("no expires_in"))?;
+        // The seed names only the token ("JWT access token obtained from
+        // POST /v2/token"): without `expires_in` the session lasts until a
+        // 401 asks for a new one.
+        let lifetime = match body.get("expires_in") {
+            None | Some(Value::Null) => None,
+            Some(ttl) => Some(Duration::from_secs(
+                ttl.as_u64()
+                    .ok_or_else(|| bad("expires_in is not whole seconds"))?,
+            )),
+        };
         Ok(Session {
             access_token: Some(token.to_string()),
-            lifetime: Some(Duration::from_secs(ttl)),
+            lifetime,
         })
     }
 
@@ -566,4 +572,35 @@ fn schema(body: &Map<String, Value>) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed names only the token; its lifetime may be left out.
+    #[test]
+    fn a_login_needs_the_token_and_nothing_else() {
+        let headers = HeaderMap::new();
+        let login = |status: u16, body: &str| {
+            let response = WireResponse {
+                status,
+                headers: &headers,
+                body: body.as_bytes(),
+            };
+            LoyaltyDog::read_login(&response)
+        };
+        let session = login(200, r#"{"access_token": "a.b.c"}"#).unwrap();
+        assert_eq!(session.access_token.as_deref(), Some("a.b.c"));
+        assert_eq!(session.lifetime, None);
+        let session = login(200, r#"{"access_token": "a.b.c", "expires_in": 60}"#).unwrap();
+        assert_eq!(session.lifetime, Some(Duration::from_secs(60)));
+        for (status, body) in [
+            (200, r#"{"token": "a.b.c"}"#),
+            (200, r#"{"access_token": "a.b.c", "expires_in": "soon"}"#),
+            (401, r#"{"detail": "Invalid API key"}"#),
+        ] {
+            assert!(login(status, body).is_err(), "{status} {body}");
+        }
+    }
 }
