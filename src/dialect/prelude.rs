@@ -7,7 +7,7 @@ pub(crate) use serde_json::{json, Map, Value};
 
 pub(crate) use crate::config::Config;
 pub(crate) use crate::delivery::Template;
-pub(crate) use crate::dialect::client::{bearer, count, is, text, Classified};
+pub(crate) use crate::dialect::client::{bearer, by_status, count, is, text, Classified};
 pub(crate) use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
 pub(crate) use crate::dialect::wire;
 pub(crate) use crate::dialect::{

@@ -297,7 +297,23 @@ impl Protocol for Rees46 {
             .rows()
             .iter()
             .find(|row| row.text.eq_ignore_ascii_case(message.trim()));
-        if let Some(row) = known {
+        if success {
+            // The seed fixes no status, so HTTP's meaning holds: a 2xx
+            // says the call succeeded, and the body says it did not.
+            return response
+                .unrecognized(&format!(
+                    "{{\"success\": false}} at a success status contradicts itself; {RULE}"
+                ))
+                .into();
+        }
+        // The message tells apart what its status may mean; a message
+        // whose meaning the status cannot have does not override it.
+        let fits = |row: &ErrorRow<&str>| {
+            row.status.as_u16() == response.status
+                || by_status(operation, response.status)
+                    .is_some_and(|(kind, also)| kind == row.kind || also.contains(&row.kind))
+        };
+        if let Some(row) = known.filter(|row| fits(row)) {
             let observed = documented(row.kind, response, || {
                 Invalid::new(row.extra, Fault::Invalid)
             });
@@ -313,18 +329,18 @@ impl Protocol for Rees46 {
                 ),
             };
         }
-        if success {
-            return response
-                .unrecognized(&format!(
-                    "{{\"success\": false}} at a success status with a message the seed does \
-                     not fix, so nothing says which error it is; {RULE}"
-                ))
-                .into();
-        }
+        let why = match known {
+            Some(row) => format!(
+                "the message {message:?} means {}, which status {} cannot",
+                row.kind.name(),
+                response.status
+            ),
+            None => format!("the message {message:?} is none the seed or DESIGN.md names"),
+        };
         read_status(
             operation,
             response,
-            &format!("the message {message:?} is none the seed or DESIGN.md names"),
+            &why,
             "an error status that means no outcome",
             || Invalid::body(Fault::Invalid),
         )

@@ -139,6 +139,13 @@ const CASES: &[Case] = &[
         r#"{"success": false, "payload": {"message": "Too many requests", "retry": 60}}"#,
         Want::Is(K::RateLimited),
     ),
+    json(
+        "a message the status cannot mean is read by the status",
+        Op::Send,
+        400,
+        r#"{"success": false, "payload": {"message": "Too many requests"}}"#,
+        Want::Is(K::InvalidInput),
+    ),
     // Forbidden.
     other(
         "not JSON",
@@ -205,11 +212,18 @@ const CASES: &[Case] = &[
         Want::Refused(SEED),
     ),
     json(
-        "an unknown error at a success status",
+        "an error at a success status",
         Op::Send,
         200,
         r#"{"success": false, "payload": {"message": "Что-то пошло не так"}}"#,
-        Want::Refused("nothing says which error"),
+        Want::Refused("contradicts itself"),
+    ),
+    json(
+        "DESIGN's error at a success status",
+        Op::Verify,
+        200,
+        r#"{"success": false, "payload": {"message": "Code is not valid"}}"#,
+        Want::Refused("contradicts itself"),
     ),
     json(
         "an unknown error at a status that means nothing",
@@ -223,5 +237,5 @@ const CASES: &[Case] = &[
 #[tokio::test]
 async fn rees46_reads_what_its_seed_allows_and_refuses_the_rest() {
     let tally = check(Dialect::Rees46, "79991234567", CASES).await;
-    assert_eq!((tally.allowed, tally.forbidden), (18, 11));
+    assert_eq!((tally.allowed, tally.forbidden), (19, 12));
 }
