@@ -23,7 +23,11 @@
 //! [`Session`] its login hook opened (LoyaltyDog's JWT), and
 //! [`Protocol::classify`] reads any response back into an [`Observed`] —
 //! so `classify(render(o)) == o` is a property the tests check for every
-//! dialect.
+//! dialect. It reads by the vendor document, not by the server side's
+//! wording: [`Protocol::read`] gives the reading taken, the other outcomes
+//! the document leaves open for the answer and how it was read (a
+//! [`Classified`]); only what the document fixes is required, and an
+//! answer outside it is `unrecognized` with the rule it broke.
 //!
 //! The client side in a few lines (the caller does the HTTP):
 //!
