@@ -48,7 +48,7 @@ pub use target::{
 
 use crate::dialect::{ClientError, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest};
 use crate::engine::code::Alphabet;
-use crate::engine::outcome::Observed;
+use crate::engine::outcome::{Observed, OutcomeKind};
 use crate::server::StoreSpec;
 
 /// A request the target answered, and what the dialect makes of it.
@@ -57,7 +57,13 @@ pub struct Called {
     /// What was sent (for reports).
     pub request: RequestLog,
     pub exchange: Exchange,
+    /// The reading taken of the answer.
     pub observed: Observed,
+    /// Other outcomes the vendor document lets the answer mean.
+    pub also: Vec<OutcomeKind>,
+    /// How the answer was read, when not the one obvious way (for
+    /// `--verbose`).
+    pub reading: Option<String>,
 }
 
 /// A request as it went out, for reports (`--verbose`).
@@ -260,11 +266,13 @@ impl Target {
                 renewed = true;
                 continue;
             }
-            let observed = self.dialect().classify(operation, &exchange.response());
+            let read = self.dialect().read(operation, &exchange.response());
             return Ok(Called {
                 request: log,
                 exchange,
-                observed,
+                observed: read.observed,
+                also: read.also,
+                reading: read.reading,
             });
         }
     }

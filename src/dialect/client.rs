@@ -16,8 +16,9 @@ use serde_json::{Map, Value};
 
 use crate::config::DEFAULT_BEARER;
 use crate::delivery::Channel;
+use crate::dialect::Operation;
 use crate::engine::code::Alphabet;
-use crate::engine::outcome::Observed;
+use crate::engine::outcome::{Observed, OutcomeKind};
 
 /// A target's credentials (the `auth` keys of DESIGN.md §5). Each dialect
 /// reads the ones it needs; the defaults are the test credentials of
@@ -159,6 +160,99 @@ impl WireResponse<'_> {
         let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?;
         value.trim().parse::<u64>().ok().map(Duration::from_secs)
     }
+}
+
+/// What a response says, as the client side reads it: the reading taken,
+/// the other outcomes the vendor document leaves open for it, and, when
+/// the document let more than one reading stand (or the answer departs
+/// from DESIGN.md's canonical form in a way the document allows), which
+/// one was taken — shown by `--verbose`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    /// The reading taken (the one counted in reports).
+    pub observed: Observed,
+    /// Other outcomes the document allows this answer to mean; an
+    /// expectation of any of them holds too.
+    pub also: Vec<OutcomeKind>,
+    /// How the answer was read, when that is not the one obvious way.
+    pub reading: Option<String>,
+}
+
+impl Classified {
+    /// The one reading the document allows.
+    pub fn plain(observed: Observed) -> Classified {
+        Classified {
+            observed,
+            also: Vec::new(),
+            reading: None,
+        }
+    }
+
+    /// Said how it was read.
+    pub(crate) fn noted(observed: Observed, reading: impl Into<String>) -> Classified {
+        Classified {
+            observed,
+            also: Vec::new(),
+            reading: Some(reading.into()),
+        }
+    }
+
+    /// Also readable as these outcomes.
+    pub(crate) fn or(mut self, also: &[OutcomeKind]) -> Classified {
+        let taken = self.observed.kind();
+        self.also
+            .extend(also.iter().copied().filter(|kind| *kind != taken));
+        self
+    }
+
+    /// Whether `kind` is the reading taken or one of the others.
+    pub fn admits(&self, kind: OutcomeKind) -> bool {
+        self.observed.kind() == kind || self.also.contains(&kind)
+    }
+}
+
+impl From<Observed> for Classified {
+    fn from(observed: Observed) -> Self {
+        Classified::plain(observed)
+    }
+}
+
+/// What an error status means by HTTP alone, for an answer whose
+/// document fixes its status but not its text: the reading taken for
+/// `operation` and the others it may mean. `None` for a status that means
+/// none of the outcomes.
+pub(crate) fn by_status(
+    operation: Operation,
+    status: u16,
+) -> Option<(OutcomeKind, &'static [OutcomeKind])> {
+    use OutcomeKind as K;
+    let verify = operation == Operation::Verify;
+    Some(match status {
+        400 if verify => (
+            K::InvalidInput,
+            &[K::WrongCode, K::Expired, K::NotFound, K::AttemptsExceeded],
+        ),
+        400 if !verify => (K::InvalidInput, &[]),
+        422 if !verify => (K::InvalidInput, &[K::RateLimited, K::ProviderUnavailable]),
+        422 => (
+            K::InvalidInput,
+            &[K::WrongCode, K::Expired, K::NotFound, K::AttemptsExceeded],
+        ),
+        401 => (K::Unauthorized, &[]),
+        403 => (K::Forbidden, &[K::Unauthorized]),
+        404 => (K::NotFound, &[]),
+        410 => (K::Expired, &[]),
+        415 => (K::UnsupportedMediaType, &[]),
+        429 if verify => (K::AttemptsExceeded, &[K::RateLimited]),
+        429 => (K::RateLimited, &[]),
+        500 => (K::InternalError, &[]),
+        502..=504 if verify => (K::StoreUnavailable, &[K::InternalError]),
+        502..=504 => (
+            K::ProviderUnavailable,
+            &[K::StoreUnavailable, K::InternalError],
+        ),
+        _ => return None,
+    })
 }
 
 /// A request that cannot be built from what was given.

@@ -338,13 +338,19 @@ impl Protocol for LoyaltyDog {
         let body: Map<String, Value> =
             serde_json::from_slice(response.body).map_err(|_| bad("not a JSON object"))?;
         let token = text(&body, "access_token").ok_or_else(|| bad("no access_token"))?;
-        let ttl = body
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| bad("no expires_in"))?;
+        // The seed names only the token ("JWT access token obtained from
+        // POST /v2/token"): without `expires_in` the session lasts until a
+        // 401 asks for a new one.
+        let lifetime = match body.get("expires_in") {
+            None | Some(Value::Null) => None,
+            Some(ttl) => Some(Duration::from_secs(
+                ttl.as_u64()
+                    .ok_or_else(|| bad("expires_in is not whole seconds"))?,
+            )),
+        };
         Ok(Session {
             access_token: Some(token.to_string()),
-            lifetime: Some(Duration::from_secs(ttl)),
+            lifetime,
         })
     }
 
@@ -364,8 +370,8 @@ impl Protocol for LoyaltyDog {
         ))
     }
 
-    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
-        classify(operation, response)
+    fn read(operation: Operation, response: &WireResponse<'_>) -> Classified {
+        read(operation, response)
     }
 }
 
@@ -415,65 +421,173 @@ fn authorization(session: &Session) -> Result<Vec<(&'static str, String)>, Clien
     Ok(vec![bearer(token)])
 }
 
-fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
-    let body = match response.object() {
-        Ok(body) => body,
-        Err(unrecognized) => return unrecognized,
-    };
-    match body.get("detail") {
-        Some(Value::String(text)) => {
-            return match DETAILS.by_status_text(response.status, text) {
-                Some(row) => documented(row.kind, response, || {
-                    let fault = if row.status == StatusCode::PAYLOAD_TOO_LARGE {
-                        Fault::TooLong
-                    } else {
-                        Fault::Invalid
-                    };
-                    Invalid::new(row.extra, fault)
-                }),
-                None => response.unrecognized("an undocumented detail"),
+/// By the seed: a send's 200 is `SendOTPResponse` (`success` a boolean,
+/// required; `message`, `error`, `otpType`, `mockCode` each a string or
+/// null); 422 is `HTTPValidationError` (`detail`: items with `loc`, `msg`,
+/// `type`); its prose adds 400 (invalid target format) and 429 (rate
+/// limit exceeded) without a body. No text is fixed: `error` texts of
+/// [`ERRORS`] and `detail` texts of [`DETAILS`] (DESIGN.md's, FastAPI's)
+/// tell apart what shares a status, the status decides the rest. The
+/// verify route is not in the seed and is read with the send's schema.
+fn read(operation: Operation, response: &WireResponse<'_>) -> Classified {
+    const STATUSES: &str = "the seed documents 200 (SendOTPResponse) and 422 \
+                            (HTTPValidationError), and in prose 400 and 429";
+    const SCHEMA: &str = "the seed's SendOTPResponse is {\"success\": boolean (required), \
+                          \"message\", \"error\", \"otpType\", \"mockCode\": string or null}";
+    let status = response.status;
+    let body = response.object().ok();
+    if status == 422 {
+        return match body.as_ref().map(|body| body.get("detail")) {
+            Some(Some(Value::Array(items))) if items.is_empty() => {
+                Observed::invalid(Invalid::body(Fault::Invalid)).into()
             }
-        }
-        Some(Value::Array(items)) if response.status == 422 => {
-            return match validation::problems(items) {
-                Some(reason) => Observed::invalid(reason),
-                None => response.unrecognized("a 422 whose items lack loc, msg and type"),
-            }
-        }
-        Some(_) => return response.unrecognized("an undocumented detail"),
-        None => {}
-    }
-    let success = body.get("success").and_then(Value::as_bool);
-    let message = text(&body, "message");
-    if response.status == 200 && success == Some(true) {
-        return match (operation, message) {
-            (Operation::Send, Some("OTP sent")) => {
-                let channel = match text(&body, "otpType") {
-                    Some("sms") => Some(Channel::Sms),
-                    Some("email") => Some(Channel::Email),
-                    _ => return response.unrecognized("otpType is neither sms nor email"),
-                };
-                let code = match body.get("mockCode") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(code)) => Some(code.clone()),
-                    Some(_) => return response.unrecognized("mockCode is not a string"),
-                };
-                Observed::Sent(Receipt {
-                    channel,
-                    code,
-                    ..Receipt::default()
-                })
-            }
-            (Operation::Verify, Some("OTP verified")) => Observed::Verified,
-            _ => response.unrecognized("an undocumented 200"),
+            Some(Some(Value::Array(items))) => match validation::problems(items) {
+                Some(reason) => Observed::invalid(reason).into(),
+                None => response
+                    .unrecognized("the seed's ValidationError items have loc, msg and type")
+                    .into(),
+            },
+            Some(None) => Observed::invalid(Invalid::body(Fault::Invalid)).into(),
+            _ => response
+                .unrecognized("the seed's 422 is HTTPValidationError {\"detail\": [items]}")
+                .into(),
         };
     }
-    let error = text(&body, "error");
-    match (success, error) {
-        (Some(false), Some(error)) => match ERRORS.by_status_text(response.status, error) {
-            Some(row) => documented(row.kind, response, || Invalid::new(TARGET, Fault::Invalid)),
-            None => response.unrecognized("an undocumented status and error"),
-        },
-        _ => response.unrecognized("an error without success: false and error"),
+    // FastAPI's HTTPException body, {"detail": "<text>"}.
+    if let Some(Value::String(detail)) = body.as_ref().and_then(|body| body.get("detail")) {
+        if let Some(row) = DETAILS.by_status_text(status, detail) {
+            return documented(row.kind, response, || {
+                let fault = if row.status == StatusCode::PAYLOAD_TOO_LARGE {
+                    Fault::TooLong
+                } else {
+                    Fault::Invalid
+                };
+                Invalid::new(row.extra, fault)
+            })
+            .into();
+        }
+        if let Some(row) = ERRORS.by_status_text(status, detail) {
+            let observed = documented(row.kind, response, || Invalid::new(TARGET, Fault::Invalid));
+            return Classified::noted(
+                observed,
+                format!("DESIGN.md's error {detail:?} in FastAPI's {{\"detail\"}} body"),
+            );
+        }
+        if status == 403 && detail == NOT_AUTHENTICATED {
+            return Classified::noted(
+                Observed::Unauthorized,
+                "403 \"Not authenticated\" is what FastAPI's HTTPBearer answered before 0.115",
+            );
+        }
+    }
+    let shaped = body.as_ref().filter(|body| body.contains_key("success"));
+    if let Some(body) = shaped {
+        if let Err(rule) = schema(body) {
+            return response.unrecognized(rule).into();
+        }
+    }
+    let success = shaped
+        .and_then(|body| body.get("success"))
+        .and_then(Value::as_bool);
+    if status == 200 {
+        return match (success, operation) {
+            (Some(true), Operation::Send) => {
+                let body = shaped.expect("success is there");
+                let (channel, reading) = match text(body, "otpType") {
+                    Some(kind) if kind.eq_ignore_ascii_case("sms") => (Some(Channel::Sms), None),
+                    Some(kind) if kind.eq_ignore_ascii_case("email") => {
+                        (Some(Channel::Email), None)
+                    }
+                    Some(other) => (
+                        None,
+                        Some(format!("otpType {other:?} names no channel otpbench knows")),
+                    ),
+                    None => (None, None),
+                };
+                let observed = Observed::Sent(Receipt {
+                    channel,
+                    code: text(body, "mockCode").map(str::to_string),
+                    ..Receipt::default()
+                });
+                match reading {
+                    Some(reading) => Classified::noted(observed, reading),
+                    None => observed.into(),
+                }
+            }
+            (Some(true), _) => Observed::Verified.into(),
+            (Some(false), _) => response
+                .unrecognized(
+                    "success: false at 200, which the seed says is \"OTP sent successfully\"",
+                )
+                .into(),
+            (None, _) => response.unrecognized(SCHEMA).into(),
+        };
+    }
+    let error = shaped.and_then(|body| text(body, "error"));
+    if let Some(row) = error.and_then(|error| ERRORS.by_status_text(status, error)) {
+        return documented(row.kind, response, || Invalid::new(TARGET, Fault::Invalid)).into();
+    }
+    let why = match (error, body.as_ref().and_then(|b| b.get("detail"))) {
+        (Some(error), _) => format!("the error {error:?} is none DESIGN.md names"),
+        (None, Some(detail)) => format!("the detail {detail} is none FastAPI or DESIGN.md names"),
+        (None, None) => "the seed fixes no body for it".to_string(),
+    };
+    let invalid = || Invalid::new(TARGET, Fault::Invalid);
+    match status {
+        400 | 429 => read_status(operation, response, &why, STATUSES, invalid),
+        // The bearer scheme's refusals, and DESIGN.md's statuses beyond
+        // the seed's: read as HTTP means them.
+        401 | 403 | 404 | 405 | 408 | 413 | 500 | 503 => {
+            read_status(operation, response, &why, STATUSES, invalid)
+        }
+        _ => response.unrecognized(STATUSES).into(),
+    }
+}
+
+/// The seed's SendOTPResponse types: `success` a boolean, the others
+/// strings or null.
+fn schema(body: &Map<String, Value>) -> Result<(), &'static str> {
+    if !body.get("success").is_some_and(Value::is_boolean) {
+        return Err("the seed's SendOTPResponse has success, a boolean");
+    }
+    for name in ["message", "error", "otpType", "mockCode"] {
+        if !matches!(body.get(name), None | Some(Value::Null | Value::String(_))) {
+            return Err(
+                "the seed's SendOTPResponse has message, error, otpType and mockCode as a string \
+                 or null",
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed names only the token; its lifetime may be left out.
+    #[test]
+    fn a_login_needs_the_token_and_nothing_else() {
+        let headers = HeaderMap::new();
+        let login = |status: u16, body: &str| {
+            let response = WireResponse {
+                status,
+                headers: &headers,
+                body: body.as_bytes(),
+            };
+            LoyaltyDog::read_login(&response)
+        };
+        let session = login(200, r#"{"access_token": "a.b.c"}"#).unwrap();
+        assert_eq!(session.access_token.as_deref(), Some("a.b.c"));
+        assert_eq!(session.lifetime, None);
+        let session = login(200, r#"{"access_token": "a.b.c", "expires_in": 60}"#).unwrap();
+        assert_eq!(session.lifetime, Some(Duration::from_secs(60)));
+        for (status, body) in [
+            (200, r#"{"token": "a.b.c"}"#),
+            (200, r#"{"access_token": "a.b.c", "expires_in": "soon"}"#),
+            (401, r#"{"detail": "Invalid API key"}"#),
+        ] {
+            assert!(login(status, body).is_err(), "{status} {body}");
+        }
     }
 }

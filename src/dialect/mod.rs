@@ -23,7 +23,11 @@
 //! [`Session`] its login hook opened (LoyaltyDog's JWT), and
 //! [`Protocol::classify`] reads any response back into an [`Observed`] —
 //! so `classify(render(o)) == o` is a property the tests check for every
-//! dialect.
+//! dialect. It reads by the vendor document, not by the server side's
+//! wording: [`Protocol::read`] gives the reading taken, the other outcomes
+//! the document leaves open for the answer and how it was read (a
+//! [`Classified`]); only what the document fixes is required, and an
+//! answer outside it is `unrecognized` with the rule it broke.
 //!
 //! The client side in a few lines (the caller does the HTTP):
 //!
@@ -67,7 +71,9 @@ use std::time::Duration;
 
 use hyper::HeaderMap;
 
-pub use client::{ClientError, Credentials, SendOp, Session, VerifyOp, WireRequest, WireResponse};
+pub use client::{
+    Classified, ClientError, Credentials, SendOp, Session, VerifyOp, WireRequest, WireResponse,
+};
 pub use loyaltydog::{LoyaltyDog, TokenKeys};
 pub use native::Native;
 pub use nomado::Nomado;
@@ -212,9 +218,16 @@ pub trait Protocol {
     /// The request for a verify.
     fn verify_request(credentials: &Credentials, session: &Session, verify: &VerifyOp) -> Built;
 
-    /// What a response to `operation` says, or [`Outcome::Unrecognized`]
-    /// with the reason when it fits none of the dialect's documented shapes.
-    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed;
+    /// What a response to `operation` says by the vendor document: the
+    /// reading taken, the others the document leaves open, and how it was
+    /// read; [`Outcome::Unrecognized`] with the rule it broke when it fits
+    /// nothing the document allows.
+    fn read(operation: Operation, response: &WireResponse<'_>) -> Classified;
+
+    /// The reading [`Protocol::read`] takes.
+    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+        Self::read(operation, response).observed
+    }
 }
 
 /// Declares the dialects: the [`Dialect`] enum and its static dispatch to
@@ -286,9 +299,17 @@ macro_rules! dialects {
                 match self { $(Dialect::$variant => serve::<$protocol>(context, request).await),+ }
             }
 
-            /// Answers a request that never reached an operation.
+            /// Answers a request that never reached an operation; a 405
+            /// always says in `Allow` which methods the path takes (RFC
+            /// 9110 §15.5.6), whatever the dialect's body.
             pub fn reject(self, rejection: Rejection) -> Reply {
-                match self { $(Dialect::$variant => <$protocol>::reject(rejection)),+ }
+                let reply = match self { $(Dialect::$variant => <$protocol>::reject(rejection)),+ };
+                match rejection {
+                    Rejection::MethodNotAllowed(allow) if !reply.headers.contains_key(hyper::header::ALLOW) => {
+                        reply.with_header(hyper::header::ALLOW, hyper::header::HeaderValue::from_static(allow))
+                    }
+                    _ => reply,
+                }
             }
 
             /// What of an engine outcome this dialect puts on the wire.
@@ -338,6 +359,13 @@ macro_rules! dialects {
             /// Client side: what a response to `operation` says.
             pub fn classify(self, operation: Operation, response: &WireResponse<'_>) -> Observed {
                 match self { $(Dialect::$variant => <$protocol>::classify(operation, response)),+ }
+            }
+
+            /// Client side: what a response to `operation` says, with the
+            /// other readings the vendor document allows and how it was
+            /// read.
+            pub fn read(self, operation: Operation, response: &WireResponse<'_>) -> Classified {
+                match self { $(Dialect::$variant => <$protocol>::read(operation, response)),+ }
             }
         }
     };
@@ -746,6 +774,35 @@ pub(crate) fn observe_common(
         },
         // A server never answers `unrecognized`; it stands for a bug.
         Outcome::InternalError | Outcome::Unrecognized { .. } => Observed::InternalError,
+    }
+}
+
+/// An error answer read by its status alone (its document fixes the
+/// status, not the text): the reading [`client::by_status`] takes, noted
+/// with `why` (what was not recognised); `unrecognized` quoting `rule`
+/// when the status means none of the outcomes.
+pub(crate) fn read_status(
+    operation: Operation,
+    response: &WireResponse<'_>,
+    why: &str,
+    rule: &str,
+    invalid: impl FnOnce() -> crate::engine::outcome::Invalid,
+) -> Classified {
+    match client::by_status(operation, response.status) {
+        Some((kind, also)) => {
+            let observed = documented(kind, response, invalid);
+            let mut reading = format!(
+                "{why}; read by its status {} as {}",
+                response.status,
+                kind.name()
+            );
+            if !also.is_empty() {
+                let names: Vec<&str> = also.iter().map(|k| k.name()).collect();
+                reading.push_str(&format!(" (may also mean {})", names.join(", ")));
+            }
+            Classified::noted(observed, reading).or(also)
+        }
+        None => response.unrecognized(rule).into(),
     }
 }
 

@@ -7,13 +7,13 @@ pub(crate) use serde_json::{json, Map, Value};
 
 pub(crate) use crate::config::Config;
 pub(crate) use crate::delivery::Template;
-pub(crate) use crate::dialect::client::{bearer, count, is, text};
+pub(crate) use crate::dialect::client::{bearer, by_status, count, is, text, Classified};
 pub(crate) use crate::dialect::reply::{ErrorRow, ErrorTable, JSON};
 pub(crate) use crate::dialect::wire;
 pub(crate) use crate::dialect::{
-    documented, observe_common, require_bearer, Admitted, Built, ClientError, Credentials, Echo,
-    Operation, Protocol, Refusal, Rejection, Reply, Request, SendCall, SendOp, ServeContext,
-    Session, VerifyCall, VerifyOp, WireRequest, WireResponse,
+    documented, observe_common, read_status, require_bearer, Admitted, Built, ClientError,
+    Credentials, Echo, Operation, Protocol, Refusal, Rejection, Reply, Request, SendCall, SendOp,
+    ServeContext, Session, VerifyCall, VerifyOp, WireRequest, WireResponse,
 };
 pub(crate) use crate::engine::identifier::Identifier;
 pub(crate) use crate::engine::invalid::BODY;

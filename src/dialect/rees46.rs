@@ -255,32 +255,95 @@ impl Protocol for Rees46 {
         ))
     }
 
-    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
+    /// By the seed: `{"success": true}` is success (any 2xx; the seed
+    /// fixes no status), `{"success": false, "payload": {"message"}}` an
+    /// error. The seed fixes no message but its example, so a message of
+    /// [`ERRORS`] (matched without regard to case) says which error, and
+    /// any other is read by its status.
+    fn read(operation: Operation, response: &WireResponse<'_>) -> Classified {
+        const RULE: &str = "the seed's answers are {\"success\": true} or \
+                            {\"success\": false, \"payload\": {\"message\": …}}";
         let body = match response.object() {
             Ok(body) => body,
-            Err(unrecognized) => return unrecognized,
+            Err(_) => return response.unrecognized(RULE).into(),
         };
-        if response.status == 200 {
-            return match (body.get("success"), operation) {
-                (Some(Value::Bool(true)), Operation::Send) => Observed::Sent(Receipt::default()),
-                (Some(Value::Bool(true)), Operation::Verify) => Observed::Verified,
-                _ => response
-                    .unrecognized("a 200 that is not {\"success\": true} for send or verify"),
-            };
+        let success = (200..300).contains(&response.status);
+        match body.get("success") {
+            Some(Value::Bool(true)) if success => {
+                return Classified::plain(match operation {
+                    Operation::Verify => Observed::Verified,
+                    _ => Observed::Sent(Receipt::default()),
+                })
+            }
+            Some(Value::Bool(true)) => {
+                return response
+                    .unrecognized(&format!(
+                        "{{\"success\": true}} with an error status; {RULE}"
+                    ))
+                    .into()
+            }
+            Some(Value::Bool(false)) => {}
+            _ => return response.unrecognized(RULE).into(),
         }
         let message = body
             .get("payload")
             .and_then(Value::as_object)
             .and_then(|payload| text(payload, "message"));
-        let (Some(Value::Bool(false)), Some(message)) = (body.get("success"), message) else {
-            return response.unrecognized("an error without success: false and payload.message");
+        let Some(message) = message else {
+            return response.unrecognized(RULE).into();
         };
-        match ERRORS.by_status_text(response.status, message) {
-            Some(row) => documented(row.kind, response, || {
-                Invalid::new(row.extra, Fault::Invalid)
-            }),
-            None => response.unrecognized("an undocumented status and message"),
+        // "Too many …" and the 400s share their status; the text decides.
+        let known = ERRORS
+            .rows()
+            .iter()
+            .find(|row| row.text.eq_ignore_ascii_case(message.trim()));
+        if success {
+            // The seed fixes no status, so HTTP's meaning holds: a 2xx
+            // says the call succeeded, and the body says it did not.
+            return response
+                .unrecognized(&format!(
+                    "{{\"success\": false}} at a success status contradicts itself; {RULE}"
+                ))
+                .into();
         }
+        // The message tells apart what its status may mean; a message
+        // whose meaning the status cannot have does not override it.
+        let fits = |row: &ErrorRow<&str>| {
+            row.status.as_u16() == response.status
+                || by_status(operation, response.status)
+                    .is_some_and(|(kind, also)| kind == row.kind || also.contains(&row.kind))
+        };
+        if let Some(row) = known.filter(|row| fits(row)) {
+            let observed = documented(row.kind, response, || {
+                Invalid::new(row.extra, Fault::Invalid)
+            });
+            return match row.status.as_u16() == response.status {
+                true => Classified::plain(observed),
+                false => Classified::noted(
+                    observed,
+                    format!(
+                        "read by its message {message:?} (DESIGN.md answers it with {}, the seed \
+                         fixes no status)",
+                        row.status.as_u16()
+                    ),
+                ),
+            };
+        }
+        let why = match known {
+            Some(row) => format!(
+                "the message {message:?} means {}, which status {} cannot",
+                row.kind.name(),
+                response.status
+            ),
+            None => format!("the message {message:?} is none the seed or DESIGN.md names"),
+        };
+        read_status(
+            operation,
+            response,
+            &why,
+            "an error status that means no outcome",
+            || Invalid::body(Fault::Invalid),
+        )
     }
 }
 

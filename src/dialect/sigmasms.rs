@@ -260,44 +260,108 @@ impl Protocol for SigmaSms {
         ))
     }
 
-    fn classify(operation: Operation, response: &WireResponse<'_>) -> Observed {
-        let body = match response.object() {
-            Ok(body) => body,
-            Err(unrecognized) => return unrecognized,
-        };
-        let request_id = text(&body, "requestId");
-        match (response.status, operation) {
+    /// By the seed: a send is 201 with a UUID `requestId`; errors are
+    /// exceptions `{"type", "message", "httpStatus"}` named by `type`
+    /// (the message text is free); a 401 has no body schema. The check
+    /// route is not in the seed: any 2xx is a confirmation unless its
+    /// `status` says otherwise. NestJS's own error body `{"statusCode",
+    /// "message"}` is read by its status.
+    fn read(operation: Operation, response: &WireResponse<'_>) -> Classified {
+        const EXCEPTION: &str =
+            "the seed's errors are {\"type\": \"…Exception\", \"message\", \"httpStatus\"}";
+        let status = response.status;
+        if status == 401 {
+            // The seed: 401 "Unauthorized", schema None.
+            return Classified::plain(Observed::Unauthorized);
+        }
+        let body = response.object();
+        match (status, operation) {
             (201, Operation::Send) => {
-                return match request_id {
-                    Some(id) => Observed::Sent(Receipt {
+                let id = body.as_ref().ok().and_then(|body| text(body, "requestId"));
+                return match id {
+                    Some(id) if canonical_uuid(id).is_some() => Observed::Sent(Receipt {
                         id: Some(id.to_string()),
                         ..Receipt::default()
-                    }),
-                    None => response.unrecognized("a 201 without requestId"),
-                }
+                    })
+                    .into(),
+                    _ => response
+                        .unrecognized(
+                            "the seed's 201 is OtpHandlerSendResponseDto, requestId: \
+                             string(uuid), required",
+                        )
+                        .into(),
+                };
             }
-            (200, Operation::Verify) => {
-                return match (request_id, text(&body, "status")) {
-                    (Some(_), Some("confirmed")) => Observed::Verified,
-                    _ => response.unrecognized("a 200 without requestId and status confirmed"),
-                }
+            (200..=299, Operation::Send) => {
+                return response
+                    .unrecognized("the seed answers a send with 201 and requestId")
+                    .into()
+            }
+            (200..=299, _) => {
+                let Ok(body) = &body else {
+                    return response
+                        .unrecognized("a 2xx to the check route that is not a JSON object")
+                        .into();
+                };
+                let confirmed = match body.get("status") {
+                    None => None,
+                    Some(Value::String(s)) if s.eq_ignore_ascii_case("confirmed") => Some(true),
+                    Some(_) => Some(false),
+                };
+                return match confirmed {
+                    Some(true) => Classified::plain(Observed::Verified),
+                    None => Classified::noted(
+                        Observed::Verified,
+                        "a 2xx to the check route, which the seed does not document, read as \
+                         confirmed (no status field says otherwise)",
+                    ),
+                    Some(false) => response
+                        .unrecognized(
+                            "a 2xx to the check route whose status is not \"confirmed\" (the seed \
+                             documents no check answer; DESIGN.md's is status: confirmed)",
+                        )
+                        .into(),
+                };
             }
             _ => {}
         }
-        let (Some(name), Some(_message), Some(status)) = (
-            text(&body, "type"),
-            text(&body, "message"),
-            body.get("httpStatus").and_then(Value::as_u64),
-        ) else {
-            return response.unrecognized("an error without type, message and httpStatus");
+        let Ok(body) = body else {
+            return response.unrecognized(EXCEPTION).into();
         };
-        if status != u64::from(response.status) {
-            return response.unrecognized("httpStatus differs from the status");
+        if let (Some(name), Some(_message)) = (text(&body, "type"), text(&body, "message")) {
+            if body.get("httpStatus").and_then(Value::as_u64) != Some(u64::from(status)) {
+                return response
+                    .unrecognized(&format!("httpStatus is not the status; {EXCEPTION}"))
+                    .into();
+            }
+            return match ERRORS.by_status_and(status, &name) {
+                Some(row) => {
+                    documented(row.kind, response, || Invalid::body(Fault::Invalid)).into()
+                }
+                None => read_status(
+                    operation,
+                    response,
+                    &format!("the exception {name} is none the seed or DESIGN.md names"),
+                    &format!("an exception at a status that means no outcome; {EXCEPTION}"),
+                    || Invalid::body(Fault::Invalid),
+                ),
+            };
         }
-        match ERRORS.by_status_and(response.status, &name) {
-            Some(row) => documented(row.kind, response, || Invalid::body(Fault::Invalid)),
-            None => response.unrecognized("an undocumented exception for this status"),
+        let nest = body.get("statusCode").and_then(Value::as_u64) == Some(u64::from(status))
+            && matches!(
+                body.get("message"),
+                Some(Value::String(_) | Value::Array(_))
+            );
+        if nest {
+            return read_status(
+                operation,
+                response,
+                "NestJS's own error body {\"statusCode\", \"message\"}",
+                &format!("a NestJS error at a status that means no outcome; {EXCEPTION}"),
+                || Invalid::body(Fault::Invalid),
+            );
         }
+        response.unrecognized(EXCEPTION).into()
     }
 }
 

@@ -108,9 +108,8 @@ impl Identifier {
         match PossibleLengths::get().check(&digits.as_bytes()[1..]) {
             Possibility::Possible => Ok(Identifier::Phone(digits)),
             Possibility::UnknownCountry => Err(invalid("no such country calling code")),
-            Possibility::WrongLength => Err(invalid(
-                "wrong number of digits for its country calling code",
-            )),
+            Possibility::WrongLength => national_prefix_dropped(&digits)
+                .ok_or_else(|| invalid("wrong number of digits for its country calling code")),
         }
     }
 
@@ -148,6 +147,23 @@ impl fmt::Display for Identifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A number written with its national prefix after the country code
+/// (Gabon's `+241 06 61 23 45 6`, for `+241 66 12 34 56` since its 2019
+/// renumbering): libphonenumber drops the prefix where the country's
+/// metadata says how (`nationalPrefixForParsing`), so the number is
+/// possible in the form it then has. Only a number of the wrong length
+/// gets here, so the full parse stays off the common path.
+fn national_prefix_dropped(e164: &str) -> Option<Identifier> {
+    let number = phonenumber::parse(None, e164).ok()?;
+    let normalised = number.format().mode(phonenumber::Mode::E164).to_string();
+    let changed = normalised != e164 && normalised.starts_with('+');
+    let possible = matches!(
+        PossibleLengths::get().check(&normalised.as_bytes()[1..]),
+        Possibility::Possible
+    );
+    (changed && possible).then_some(Identifier::Phone(normalised))
 }
 
 fn truncate(text: &str) -> String {
@@ -273,6 +289,27 @@ mod tests {
                 Ok(Identifier::Phone(normalised.into())),
                 "{input}"
             );
+        }
+    }
+
+    /// Regression: Gabon's numbers written with the national prefix
+    /// after `+241` were refused, though libphonenumber takes them.
+    #[test]
+    fn a_national_prefix_the_metadata_drops_is_dropped() {
+        for (input, normalised) in [
+            ("+241066123456", "+24166123456"),
+            ("+241 06 61 23 45 6", "+24166123456"),
+            ("+241077123456", "+24177123456"),
+            ("+24106031234", "+24106031234"),
+        ] {
+            assert_eq!(
+                Identifier::phone(input),
+                Ok(Identifier::Phone(normalised.into())),
+                "{input}"
+            );
+        }
+        for wrong in ["+2410661234567", "+24106612"] {
+            assert!(Identifier::phone(wrong).is_err(), "{wrong}");
         }
     }
 

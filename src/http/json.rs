@@ -40,6 +40,17 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
             && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
+/// Whether the request's content type is `application/json` itself
+/// (parameters allowed), not merely a JSON-based type: what a vendor that
+/// names `application/json` alone takes.
+pub(crate) fn is_application_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +68,8 @@ mod tests {
         ] {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(value));
             assert_eq!(is_json(&headers), json, "{value}");
+            let plain = json && !value.contains('+');
+            assert_eq!(is_application_json(&headers), plain, "{value}");
         }
         headers.clear();
         assert!(!is_json(&headers));

@@ -306,6 +306,9 @@ fn every_mutant_applies_to_some_dialect_as_documented() {
             .unwrap()
             .applies(&TargetSpec::embedded(dialect))
     };
+    assert!(applies("framework-error-shape", Dialect::Sigmasms));
+    assert!(!applies("framework-error-shape", Dialect::Nomado));
+    assert!(!applies("framework-error-shape", Dialect::Loyaltydog));
     assert!(applies("longer-window-ignored", Dialect::Loyaltydog));
     assert!(!applies("longer-window-ignored", Dialect::Native));
     assert!(applies("no-415", Dialect::Valify) && applies("no-415", Dialect::Native));

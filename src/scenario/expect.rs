@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::client::{Exchange, TransportError};
-use crate::engine::outcome::{Observed, Outcome};
+use crate::engine::outcome::{Observed, Outcome, OutcomeKind};
 use crate::scenario::matcher::{shown, Comparison};
 use crate::scenario::model::{Capture, CountKey, CountValue, Expect, PathPart};
 use crate::scenario::template::Lookup;
@@ -29,14 +29,20 @@ pub(crate) enum Got<'a> {
     Answer {
         exchange: &'a Exchange,
         observed: Option<&'a Observed>,
+        /// Other outcomes the vendor document lets the answer mean.
+        also: &'a [OutcomeKind],
     },
     Failed(&'a TransportError),
 }
 
 /// Every way `got` differs from `expect`.
 pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<Problem> {
-    let (exchange, observed) = match got {
-        Got::Answer { exchange, observed } => (*exchange, *observed),
+    let (exchange, observed, also) = match got {
+        Got::Answer {
+            exchange,
+            observed,
+            also,
+        } => (*exchange, *observed, *also),
         Got::Failed(error) => {
             return vec![Problem {
                 what: "answer".into(),
@@ -47,8 +53,9 @@ pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<
     };
     let mut problems = Vec::new();
     if let Some(outcomes) = &expect.outcome {
-        let actual = observed.map(describe_observed);
-        let matches = observed.is_some_and(|o| outcomes.0.contains(&o.kind()));
+        let actual = observed.map(|o| describe_read(o, also));
+        let matches = observed.is_some_and(|o| outcomes.0.contains(&o.kind()))
+            || also.iter().any(|kind| outcomes.0.contains(kind));
         if !matches {
             let names: Vec<&str> = outcomes.0.iter().map(|k| k.name()).collect();
             problems.push(Problem {
@@ -158,19 +165,44 @@ pub(crate) fn describe_observed(observed: &Observed) -> String {
     }
 }
 
+/// An outcome with the other readings the document allows.
+fn describe_read(observed: &Observed, also: &[OutcomeKind]) -> String {
+    let taken = describe_observed(observed);
+    if also.is_empty() {
+        return taken;
+    }
+    let names: Vec<&str> = also.iter().map(|kind| kind.name()).collect();
+    format!("{taken} (or {})", names.join(", "))
+}
+
 fn body_text(exchange: &Exchange) -> String {
     shown(&Value::String(exchange.text()))
 }
 
-/// How many runs answered each way.
-pub(crate) fn tally<'a>(runs: impl Iterator<Item = &'a Got<'a>>) -> BTreeMap<CountKey, u64> {
+/// How many runs answered each way. An answer the document lets mean
+/// several outcomes counts as the first of them that `expected` names.
+pub(crate) fn tally<'a>(
+    runs: impl Iterator<Item = &'a Got<'a>>,
+    expected: &BTreeMap<CountKey, CountValue>,
+) -> BTreeMap<CountKey, u64> {
     let mut counts = BTreeMap::new();
     for got in runs {
         let key = match got {
             Got::Answer {
                 observed: Some(observed),
+                also,
                 ..
-            } => CountKey::Outcome(observed.kind()),
+            } => {
+                let taken = CountKey::Outcome(observed.kind());
+                let named = also
+                    .iter()
+                    .map(|kind| CountKey::Outcome(*kind))
+                    .find(|key| expected.contains_key(key));
+                match named {
+                    Some(key) if !expected.contains_key(&taken) => key,
+                    _ => taken,
+                }
+            }
             Got::Answer { observed: None, .. } => continue,
             Got::Failed(_) => CountKey::TransportError,
         };
@@ -265,5 +297,97 @@ pub(crate) fn capture(capture: &Capture, exchange: &Exchange) -> Result<Value, S
             }
             Ok(value)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::scenario::model::OneOrMany;
+
+    struct NoVars;
+
+    impl Lookup for NoVars {
+        fn get(&self, name: &str) -> Result<Value, String> {
+            Err(format!("no `{name}`"))
+        }
+    }
+
+    fn exchange() -> Exchange {
+        Exchange {
+            status: 400,
+            headers: hyper::HeaderMap::new(),
+            body: bytes::Bytes::from_static(b"{}"),
+            elapsed: Duration::from_millis(1),
+        }
+    }
+
+    fn expecting(kind: OutcomeKind) -> Expect {
+        Expect {
+            outcome: Some(OneOrMany(vec![kind])),
+            ..Expect::default()
+        }
+    }
+
+    /// An answer the document lets mean several outcomes meets an
+    /// expectation of any of them, and of none besides.
+    #[test]
+    fn an_outcome_expectation_holds_for_every_reading_the_document_allows() {
+        let exchange = exchange();
+        let observed = Observed::invalid(crate::engine::outcome::Invalid::body(
+            crate::engine::outcome::Fault::Invalid,
+        ));
+        let also = [OutcomeKind::WrongCode, OutcomeKind::Expired];
+        let got = Got::Answer {
+            exchange: &exchange,
+            observed: Some(&observed),
+            also: &also,
+        };
+        for kind in [
+            OutcomeKind::InvalidInput,
+            OutcomeKind::WrongCode,
+            OutcomeKind::Expired,
+        ] {
+            assert!(
+                check(&expecting(kind), &got, &NoVars).is_empty(),
+                "{kind:?}"
+            );
+        }
+        let problems = check(&expecting(OutcomeKind::NotFound), &got, &NoVars);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].actual.contains("(or wrong_code, expired)"),
+            "{:?}",
+            problems[0]
+        );
+    }
+
+    /// Counted as the reading the expectation names, else as the one
+    /// taken.
+    #[test]
+    fn counts_take_the_reading_the_expectation_names() {
+        let exchange = exchange();
+        let observed = Observed::AttemptsExceeded { retry_after: None };
+        let also = [OutcomeKind::RateLimited];
+        let got = Got::Answer {
+            exchange: &exchange,
+            observed: Some(&observed),
+            also: &also,
+        };
+        let key = |kind| CountKey::Outcome(kind);
+        let mut expected = BTreeMap::new();
+        expected.insert(key(OutcomeKind::Sent), CountValue::Rest);
+        expected.insert(key(OutcomeKind::RateLimited), CountValue::Rest);
+        let counts = tally([&got].into_iter(), &expected);
+        assert_eq!(counts.get(&key(OutcomeKind::RateLimited)), Some(&1));
+        expected.remove(&key(OutcomeKind::RateLimited));
+        let counts = tally([&got].into_iter(), &expected);
+        assert_eq!(counts.get(&key(OutcomeKind::AttemptsExceeded)), Some(&1));
+        expected.insert(key(OutcomeKind::AttemptsExceeded), CountValue::Rest);
+        expected.insert(key(OutcomeKind::RateLimited), CountValue::Rest);
+        let counts = tally([&got].into_iter(), &expected);
+        assert_eq!(counts.get(&key(OutcomeKind::AttemptsExceeded)), Some(&1));
     }
 }

@@ -50,6 +50,11 @@ pub fn case_line(case: &CaseReport, style: Style) -> String {
             let _ = write!(line, " ({})", millis(case.elapsed));
         }
     }
+    if style.verbose {
+        for reading in &case.readings {
+            let _ = write!(line, "\n        read: {reading}");
+        }
+    }
     line
 }
 
@@ -311,6 +316,39 @@ pub fn json(report: &RunReport) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--verbose` shows how answers were read; the plain line does not.
+    #[test]
+    fn verbose_case_lines_say_how_answers_were_read() {
+        let scenario = crate::scenario::model::Scenario {
+            name: "wrong codes".into(),
+            file: "x.yaml".into(),
+            position: crate::source::Position { line: 1, column: 1 },
+            dialects: None,
+            tags: Vec::new(),
+            needs: Vec::new(),
+            steps: Vec::new(),
+        };
+        let case = CaseReport {
+            scenario: std::sync::Arc::new(scenario),
+            target: "nomado".into(),
+            dialect: crate::dialect::Dialect::Nomado,
+            status: CaseStatus::Passed,
+            elapsed: Duration::from_millis(3),
+            readings: vec!["line 9: read by its status 400".into()],
+        };
+        let quiet = case_line(&case, Style::default());
+        assert!(!quiet.contains("read:"), "{quiet}");
+        let verbose = Style {
+            verbose: true,
+            ..Style::default()
+        };
+        let loud = case_line(&case, verbose);
+        assert!(
+            loud.ends_with("\n        read: line 9: read by its status 400"),
+            "{loud}"
+        );
+    }
 
     #[test]
     fn xml_is_escaped_and_credentials_redacted() {

@@ -13,9 +13,9 @@ use hyper::Method;
 
 use crate::client::{CallError, Called, Exchange, RequestLog, Target, TargetSpec};
 use crate::delivery::Channel;
-use crate::dialect::{Dialect, Operation, SendOp, VerifyOp};
+use crate::dialect::{Classified, Dialect, Operation, SendOp, VerifyOp};
 use crate::engine::code::Alphabet;
-use crate::engine::outcome::Observed;
+use crate::engine::outcome::{Observed, OutcomeKind};
 use crate::scenario::expect::Got;
 use crate::scenario::model::{HttpArgs, SendArgs};
 use crate::scenario::template::{Lookup, Template};
@@ -37,6 +37,10 @@ pub(crate) enum Prepared {
 pub(crate) struct Run {
     pub request: RequestLog,
     pub result: Result<(Exchange, Option<Observed>), CallError>,
+    /// Other outcomes the vendor document lets the answer mean, and how
+    /// it was read (the dialect's [`crate::dialect::Classified`]).
+    pub also: Vec<OutcomeKind>,
+    pub reading: Option<String>,
     /// When the answer was complete (runs of a parallel step are ordered
     /// by it).
     pub finished: Instant,
@@ -50,6 +54,7 @@ impl Run {
             Ok((exchange, observed)) => Some(Got::Answer {
                 exchange,
                 observed: observed.as_ref(),
+                also: &self.also,
             }),
             Err(CallError::Transport(error)) => Some(Got::Failed(error)),
             Err(_) => None,
@@ -165,10 +170,21 @@ pub(crate) fn http(
 
 /// Carries out one run.
 pub(crate) async fn execute(target: &Arc<Target>, prepared: &Prepared) -> Run {
-    let run = |request: RequestLog, result| Run {
-        request,
-        result,
-        finished: Instant::now(),
+    let run = |request: RequestLog, result: Result<(Exchange, Option<Classified>), CallError>| {
+        let (result, also, reading) = match result {
+            Ok((exchange, Some(read))) => {
+                (Ok((exchange, Some(read.observed))), read.also, read.reading)
+            }
+            Ok((exchange, None)) => (Ok((exchange, None)), Vec::new(), None),
+            Err(error) => (Err(error), Vec::new(), None),
+        };
+        Run {
+            request,
+            result,
+            also,
+            reading,
+            finished: Instant::now(),
+        }
     };
     match prepared {
         Prepared::Send(op) => called(target.send(op).await),
@@ -199,11 +215,11 @@ pub(crate) async fn execute(target: &Arc<Target>, prepared: &Prepared) -> Run {
 
 /// A raw answer read by the dialect, when the path is one of its send or
 /// verify routes.
-fn classify_raw(dialect: Dialect, path: &str, exchange: &Exchange) -> Option<Observed> {
+fn classify_raw(dialect: Dialect, path: &str, exchange: &Exchange) -> Option<Classified> {
     let path = path.split('?').next().unwrap_or(path);
     match Dialect::route(path) {
         Some((owner, operation @ (Operation::Send | Operation::Verify))) if owner == dialect => {
-            Some(dialect.classify(operation, &exchange.response()))
+            Some(dialect.read(operation, &exchange.response()))
         }
         _ => None,
     }
@@ -215,11 +231,15 @@ fn called(result: Result<Called, CallError>) -> Run {
         Ok(called) => Run {
             request: called.request,
             result: Ok((called.exchange, Some(called.observed))),
+            also: called.also,
+            reading: called.reading,
             finished,
         },
         Err(error) => Run {
             request: RequestLog::default(),
             result: Err(error),
+            also: Vec::new(),
+            reading: None,
             finished,
         },
     }
@@ -242,6 +262,8 @@ pub(crate) async fn run_parallel(target: &Arc<Target>, prepared: &Prepared, n: u
         runs.push(joined.unwrap_or_else(|e| Run {
             request: RequestLog::default(),
             result: Err(CallError::Hook(format!("a parallel run panicked: {e}"))),
+            also: Vec::new(),
+            reading: None,
             finished: Instant::now(),
         }));
     }

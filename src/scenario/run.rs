@@ -118,6 +118,9 @@ struct Case<'a> {
     faults_set: bool,
     slept: Duration,
     limits: Limits,
+    /// How answers were read where the vendor document allowed more than
+    /// one reading (for `--verbose`), each once.
+    readings: Vec<String>,
 }
 
 impl Lookup for Case<'_> {
@@ -254,12 +257,14 @@ impl Case<'_> {
     }
 }
 
-/// Runs `scenario` against `target`; `Ok` when every step held.
+/// Runs `scenario` against `target`; `Ok` when every step held. Besides,
+/// how answers were read where the vendor document allowed more than one
+/// reading.
 pub async fn run_case(
     scenario: &Scenario,
     target: &Arc<Target>,
     limits: Limits,
-) -> Result<(), Box<Failure>> {
+) -> (Result<(), Box<Failure>>, Vec<String>) {
     let mut case = Case {
         target,
         fresh: HashMap::new(),
@@ -271,6 +276,7 @@ pub async fn run_case(
         faults_set: false,
         slept: Duration::ZERO,
         limits,
+        readings: Vec::new(),
     };
     let mut result = Ok(());
     for (index, step) in scenario.steps.iter().enumerate() {
@@ -283,7 +289,7 @@ pub async fn run_case(
     if case.faults_set {
         let _ = target.clear_faults().await;
     }
-    result
+    (result, case.readings)
 }
 
 fn failure(step: &Step) -> Box<Failure> {
@@ -441,6 +447,12 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
         }
         results
     };
+    for reading in results.iter().filter_map(|run| run.reading.as_deref()) {
+        let line = format!("line {}: {reading}", step.position.line);
+        if !case.readings.contains(&line) {
+            case.readings.push(line);
+        }
+    }
     // A failure that is not the target's ends the step.
     if let Some(run) = results.iter().find(|run| run.got().is_none()) {
         if let Err(why) = &run.result {
@@ -481,7 +493,7 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
                  send or verify routes",
             ));
         }
-        let tally = expect::tally(gots.iter());
+        let tally = expect::tally(gots.iter(), counts);
         match expect::check_counts(counts, &tally, runs, case) {
             Ok(None) => {}
             Ok(Some(problem)) => {

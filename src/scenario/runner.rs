@@ -66,6 +66,9 @@ pub struct CaseReport {
     pub dialect: crate::dialect::Dialect,
     pub status: CaseStatus,
     pub elapsed: Duration,
+    /// How answers were read where the vendor document allowed more than
+    /// one reading (shown by `--verbose`).
+    pub readings: Vec<String>,
 }
 
 impl CaseReport {
@@ -262,8 +265,9 @@ pub async fn run(
             let task = tokio::spawn(async move {
                 let _permit = permit;
                 let case_started = Instant::now();
-                let status = if fail_fast && failed.load(Ordering::SeqCst) {
-                    CaseStatus::Skipped("not run: an earlier case failed (--fail-fast)".into())
+                let (status, readings) = if fail_fast && failed.load(Ordering::SeqCst) {
+                    let why = "not run: an earlier case failed (--fail-fast)";
+                    (CaseStatus::Skipped(why.into()), Vec::new())
                 } else {
                     case(&scenario, &spec, shared.as_deref(), &store, max_wait).await
                 };
@@ -276,6 +280,7 @@ pub async fn run(
                     scenario,
                     status,
                     elapsed: case_started.elapsed(),
+                    readings,
                 }
             });
             if hand_over.send(task).is_err() {
@@ -297,19 +302,20 @@ pub async fn run(
     })
 }
 
-/// Runs one case, or says why it is skipped.
+/// Runs one case, or says why it is skipped; and how its answers were
+/// read where the vendor document allowed more than one reading.
 async fn case(
     scenario: &Scenario,
     spec: &TargetSpec,
     shared: Option<&Shared>,
     store: &StoreSpec,
     max_wait: Duration,
-) -> CaseStatus {
+) -> (CaseStatus, Vec<String>) {
     if let Some(reason) = skip_reason(scenario, spec, max_wait) {
-        return CaseStatus::Skipped(reason);
+        return (CaseStatus::Skipped(reason), Vec::new());
     }
     let limits = Limits { max_wait };
-    let result = match shared {
+    let (result, readings) = match shared {
         Some(shared) => {
             if scenario.runs_alone(|t| t.duration(&PolicyOnly(spec)).ok()) {
                 let _alone = shared.clock.write().await;
@@ -323,14 +329,18 @@ async fn case(
             let store = per_case(store);
             match Target::open(spec.clone(), &store).await {
                 Ok(target) => run_case(scenario, &Arc::new(target), limits).await,
-                Err(why) => return CaseStatus::Failed(Box::new(Failure::setup(scenario, why))),
+                Err(why) => {
+                    let failure = Box::new(Failure::setup(scenario, why));
+                    return (CaseStatus::Failed(failure), Vec::new());
+                }
             }
         }
     };
-    match result {
+    let status = match result {
         Ok(()) => CaseStatus::Passed,
         Err(failure) => CaseStatus::Failed(failure),
-    }
+    };
+    (status, readings)
 }
 
 /// How long an embedded engine's Redis has to take up an operation. The

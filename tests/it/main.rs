@@ -12,6 +12,7 @@ mod code_uniformity;
 mod delivery_http;
 mod dialect_fuzz;
 mod dialect_round_trip;
+mod dialect_tolerance;
 mod engine_races;
 mod engine_semantics;
 mod engine_state_machine;
