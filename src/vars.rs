@@ -760,10 +760,19 @@ fn reads_as_null(value: &str) -> bool {
     matches!(value, "~" | "null" | "Null" | "NULL")
 }
 
-/// The inside of a YAML (and JSON) double-quoted string.
+/// The inside of a YAML double-quoted string. Blanks at either end are
+/// escaped too: where the string goes on over several lines, YAML drops
+/// those at the start and end of each line.
 fn double_escaped(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
+    let inner = value.trim_matches([' ', '\t']);
+    let start = value.len() - value.trim_start_matches([' ', '\t']).len();
+    let end = start + inner.len();
+    for (at, c) in value.char_indices() {
+        if (at < start || at >= end) && c == ' ' {
+            out.push_str("\\x20");
+            continue;
+        }
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
@@ -885,10 +894,13 @@ mod tests {
                 "b: [${env.T}, x]\n",
                 "b:\n  - ${env.T}\n",
                 "b: [\"${env.T}\"]\n",
+                "{ a: ${env.T} }\n",
+                "a: \"first line\n  ${env.T}\"\n",
             ] {
                 let doc = read(&expand(&v, text).unwrap());
                 let got = doc.a.or(doc.b.map(|b| b[0].clone()));
-                assert_eq!(got.as_deref(), Some(value), "{text:?} with {value:?}");
+                let got = got.as_deref().map(|g| g.trim_start_matches("first line "));
+                assert_eq!(got, Some(value), "{text:?} with {value:?}");
             }
             if !value.chars().any(char::is_control) {
                 let doc = read(&expand(&v, "a: '${env.T}'\n").unwrap());

@@ -1,8 +1,8 @@
 //! `${env.NAME}` and `${var.NAME}` (docs/variables.md): a target file that
 //! reads its token from the environment runs with it set, stops with exit
 //! 2 at the reference's line when it is not, and the token's value reaches
-//! no output of `run` or `load`: not the terminal, not `--verbose`, not
-//! JUnit, not JSON, not a file of the load report. The binary runs as a
+//! no output of `run`, `load` or `capacity`: not the terminal, not
+//! `--verbose`, not JUnit, not JSON, not a file of a load report. The binary runs as a
 //! child process so each run has an environment of its own.
 
 use std::path::{Path, PathBuf};
@@ -219,6 +219,41 @@ fn a_token_from_the_environment_is_used_required_and_never_shown() {
     let report = std::fs::read_to_string(reports.join("report.json")).unwrap();
     // The command line it records is masked, not dropped.
     assert!(report.contains("\"REGION=***\""), "{report}");
+
+    // capacity: one short step, the same masking.
+    let steps = dir.join("capacity");
+    let capacity = otpbench_with(
+        Some(TOKEN),
+        &[
+            "capacity",
+            "--target",
+            &target,
+            "--slo",
+            "send.p99<10s",
+            "--start-rate",
+            "10",
+            "--max-steps",
+            "1",
+            "--step-duration",
+            "1s",
+            "--workers",
+            "1",
+            "--var",
+            &format!("REGION={GIVEN}"),
+            "--vars-file",
+            &vars_file,
+            "--report",
+            steps.to_str().unwrap(),
+        ],
+    );
+    let shown = text(&capacity);
+    assert_eq!(capacity.status.code(), Some(0), "{shown}");
+    assert_no_secret("capacity's output", &shown);
+    let files = files_under(&steps);
+    assert!(files.len() >= 4, "{files:?}");
+    for (path, contents) in &files {
+        assert_no_secret(&path.display().to_string(), contents);
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
