@@ -344,7 +344,9 @@ pub fn parse_vars_file(text: &str, file: &str) -> Result<BTreeMap<String, String
             line: index + 1,
             column,
         };
-        let at = |message: String| FileError::at(file, text, Some(position), message);
+        // The line itself is not quoted under the error: it may hold a
+        // secret.
+        let at = |message: String| FileError::at(file, "", Some(position), message);
         let Some((name, value)) = trimmed.split_once('=') else {
             return Err(at("expected NAME=VALUE".to_string()));
         };
@@ -1056,6 +1058,7 @@ mod tests {
         assert_eq!(vars["HOST"], " x");
         let error = parse_vars_file("A=1\nnot a pair\n", "v.env").unwrap_err();
         assert_eq!(error.place(), "v.env:2:1");
+        assert!(!error.render().contains("not a pair"), "{}", error.render());
         let error = parse_vars_file("A=1\n 9X=2\n", "v.env").unwrap_err();
         assert_eq!(error.place(), "v.env:2:2");
         let error = parse_vars_file("A=1\nA=2\n", "v.env").unwrap_err();
