@@ -19,10 +19,11 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::source::{FileError, Position};
+use crate::source::{FileError, FileErrorKind, Position};
 
 /// What `***` stands in for: values this short are not masked, since
 /// hiding every `1` or `abc` in a report would make it unreadable (the
@@ -117,15 +118,21 @@ impl Vars {
         text: &'t str,
         file: &str,
         strings: Strings,
-    ) -> Result<Cow<'t, str>, FileError> {
+    ) -> Result<Expanded<'t>, FileError> {
+        let unchanged = Expanded {
+            text: Cow::Borrowed(text),
+            original: text,
+            edits: Vec::new(),
+        };
         if !text.contains("${env.") && !text.contains("${var.") {
-            return Ok(Cow::Borrowed(text));
+            return Ok(unchanged);
         }
         let references = scan(text);
         if references.is_empty() {
-            return Ok(Cow::Borrowed(text));
+            return Ok(unchanged);
         }
         let mut out = String::with_capacity(text.len());
+        let mut edits = Vec::with_capacity(references.len());
         let mut done = 0;
         for reference in references {
             let source = &text[reference.start..reference.end];
@@ -140,11 +147,20 @@ impl Vars {
             let written = write_in(&value, &reference.context, &reference.indent)
                 .map_err(|why| at(format!("`{source}`: {why}")))?;
             out.push_str(&text[done..reference.start]);
+            let start = out.len();
             out.push_str(&written);
+            edits.push(Edit {
+                expanded: start..out.len(),
+                original: reference.start..reference.end,
+            });
             done = reference.end;
         }
         out.push_str(&text[done..]);
-        Ok(Cow::Owned(out))
+        Ok(Expanded {
+            text: Cow::Owned(out),
+            original: text,
+            edits,
+        })
     }
 
     /// The value of one reference, remembered as a secret; or why there is
@@ -278,6 +294,90 @@ impl Vars {
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
+    }
+}
+
+/// A file's text with its variables' values written in, and the way back
+/// to where each thing stands in the file as written.
+#[derive(Debug)]
+pub struct Expanded<'t> {
+    text: Cow<'t, str>,
+    original: &'t str,
+    /// Each replaced reference, in order.
+    edits: Vec<Edit>,
+}
+
+#[derive(Debug)]
+struct Edit {
+    expanded: Range<usize>,
+    original: Range<usize>,
+}
+
+impl std::ops::Deref for Expanded<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Expanded<'_> {
+    /// `error`, found in the expanded text, placed in the file as written
+    /// and shown under its line there (with the reference, not its
+    /// value): a place inside a value is the reference's.
+    pub fn restore(&self, error: FileError) -> FileError {
+        if self.edits.is_empty() || !matches!(error.kind(), FileErrorKind::Invalid(_)) {
+            return error;
+        }
+        let position = error.position().map(|p| self.original_position(p));
+        let restored = FileError::at(error.file(), self.original, position, error.message());
+        match error.hint() {
+            Some(hint) => restored.with_hint(hint),
+            None => restored,
+        }
+    }
+
+    fn original_position(&self, position: Position) -> Position {
+        let offset = offset_of(&self.text, position);
+        let mut shift = 0isize;
+        for edit in &self.edits {
+            if offset < edit.expanded.start {
+                break;
+            }
+            if offset < edit.expanded.end {
+                return position_of(self.original, edit.original.start);
+            }
+            shift = edit.original.end as isize - edit.expanded.end as isize;
+        }
+        position_of(self.original, offset.saturating_add_signed(shift))
+    }
+}
+
+/// The byte offset of a 1-based line and character column in `text`
+/// (clamped to the line's end).
+fn offset_of(text: &str, position: Position) -> usize {
+    let mut start = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if index + 1 == position.line {
+            let body = line.trim_end_matches(['\n', '\r']);
+            let within = body
+                .char_indices()
+                .nth(position.column.saturating_sub(1))
+                .map_or(body.len(), |(at, _)| at);
+            return start + within;
+        }
+        start += line.len();
+    }
+    text.len()
+}
+
+/// The 1-based line and character column of byte `offset` in `text`.
+fn position_of(text: &str, offset: usize) -> Position {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    Position {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
     }
 }
 
@@ -855,7 +955,7 @@ mod tests {
 
     fn expand(vars: &Vars, text: &str) -> Result<String, FileError> {
         vars.expand(text, "t.yaml", Strings::Literal)
-            .map(Cow::into_owned)
+            .map(|e| e.to_string())
     }
 
     #[derive(Debug, serde::Deserialize, PartialEq)]
@@ -963,6 +1063,30 @@ mod tests {
     }
 
     #[test]
+    fn errors_in_the_expanded_text_are_placed_in_the_file_as_written() {
+        let v = vars(&[("HOST", "a-long-host.example"), ("PEM", "x\ny\nz")], &[]);
+        let text = "b: [\"https://${env.HOST}/v1\"]\na: |\n  ${env.PEM}\nn: [${env.HOST}, oops]\n";
+        let expanded = v.expand(text, "t.yaml", Strings::Literal).unwrap();
+        let error = serde_yaml::from_str::<Doc>(&expanded).unwrap_err();
+        let error = expanded.restore(FileError::from_yaml("t.yaml", &expanded, &error));
+        // After a value: shifted back; inside one: at its reference.
+        let place = |line, column| {
+            let p = expanded.original_position(Position { line, column });
+            (p.line, p.column)
+        };
+        assert_eq!(place(1, 13), (1, 13));
+        assert_eq!(place(1, 14), (1, 14));
+        assert_eq!(place(1, 20), (1, 14));
+        assert_eq!(place(1, 33), (1, 25));
+        assert_eq!(place(5, 3), (3, 3));
+        assert_eq!(place(6, 1), (4, 1));
+        assert_eq!(error.position().map(|p| p.line), Some(4), "{error}");
+        let rendered = error.render();
+        assert!(rendered.contains("${env.HOST}, oops]"), "{rendered}");
+        assert!(!rendered.contains("a-long-host"), "{rendered}");
+    }
+
+    #[test]
     fn comments_literals_and_other_variables_are_left_alone() {
         let v = vars(&[], &[]);
         let text = "# uses ${env.NOPE}\na: $${env.NOPE} # and ${var.NOPE}\nb: [\"${code}\"]\n";
@@ -975,7 +1099,7 @@ mod tests {
         let out = v
             .expand("to: \"${env.T}\"\n", "s.yaml", Strings::Templates)
             .unwrap();
-        assert_eq!(out, "to: \"a$${code}b\"\n");
+        assert_eq!(&*out, "to: \"a$${code}b\"\n");
     }
 
     #[test]

@@ -261,7 +261,7 @@ impl TargetSpec {
         let text = std::fs::read_to_string(path)
             .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
         let text = vars.expand(&text, &origin, Strings::Literal)?;
-        let mut spec = TargetSpec::parse(&text, &origin)?;
+        let mut spec = TargetSpec::parse(&text, &origin).map_err(|e| text.restore(e))?;
         if spec.name == spec.dialect.name() {
             if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
                 spec.name = stem.to_string();

@@ -128,7 +128,7 @@ impl WorkloadFile {
         let text = std::fs::read_to_string(path)
             .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
         let text = vars.expand(&text, &origin, Strings::Literal)?;
-        let mut file = WorkloadFile::parse(&text, &origin)?;
+        let mut file = WorkloadFile::parse(&text, &origin).map_err(|e| text.restore(e))?;
         if let (Some(target), Some(dir)) = (&file.target, path.parent()) {
             if target.is_relative() {
                 file.target = Some(dir.join(target));

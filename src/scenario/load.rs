@@ -116,7 +116,7 @@ pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<Scenario>, FileError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| FileError::unreadable(&file, format!("cannot read: {e}")))?;
     let text = vars.expand(&text, &file, Strings::Templates)?;
-    parse(&text, &file)
+    parse(&text, &file).map_err(|e| text.restore(e))
 }
 
 /// Reads scenario text; `file` names it in errors.

@@ -183,7 +183,7 @@ fn a_token_from_the_environment_is_used_required_and_never_shown() {
     let workload = write(
         &dir,
         "workload.yaml",
-        "target: staging.yaml\nrate: 20\nduration: 1s\npurpose: login\n",
+        "target: staging.yaml\nrate: ${var.RATE}\nduration: 1s\n",
     );
     let reports = dir.join("load");
     let load = otpbench_with(
@@ -196,6 +196,8 @@ fn a_token_from_the_environment_is_used_required_and_never_shown() {
             "1",
             "--var",
             &format!("REGION={GIVEN}"),
+            "--var",
+            "RATE=20",
             "--vars-file",
             &vars_file,
             "--report",
@@ -217,6 +219,8 @@ fn a_token_from_the_environment_is_used_required_and_never_shown() {
         assert_no_secret(&path.display().to_string(), contents);
     }
     let report = std::fs::read_to_string(reports.join("report.json")).unwrap();
+    // A number from --var is a number: 20 arrivals a second for 1 s.
+    assert!(report.contains("\"rate_rps\": 20.0"), "{report}");
     // The command line it records is masked, not dropped.
     assert!(report.contains("\"REGION=***\""), "{report}");
 
