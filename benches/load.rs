@@ -46,6 +46,7 @@ fn options(workload: WorkloadChoice, connections: u32) -> LoadOptions {
                 "--bench".into(),
                 "load".into(),
             ],
+            vars: Default::default(),
         },
         model: Model::Closed(ClosedModel::constant(connections, RUN).expect("a valid model")),
         stages: Vec::new(),

@@ -39,6 +39,10 @@
 //! - [`duration`] — `300ms` / `5s` / `5m` / `1h` / `1d`, read the same everywhere.
 //! - [`source`] — errors in the files otpbench reads, with their position,
 //!   rendered once for every report.
+//! - [`vars`] — `${env.NAME}` and `${var.NAME}` in target, scenario and
+//!   workload files (from the environment, `--var` and `--vars-file`),
+//!   expanded as a file is read, and the masking of their values as `***`
+//!   in every output.
 //! - [`load`] — the load generator. Its network-free core: open and
 //!   closed models ([`load::schedule`]), per-worker recording with
 //!   coordinated-omission correction ([`load::recorder`]), the per-second
@@ -82,6 +86,7 @@ pub mod scenario;
 pub mod server;
 pub mod source;
 pub mod store;
+pub mod vars;
 
 pub use engine::outcome::{Fault, Invalid, Observed, Outcome, OutcomeKind, Receipt};
 pub use engine::Engine;

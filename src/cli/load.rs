@@ -6,11 +6,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
 use crate::cli::exit;
+use crate::cli::vars::VarsFlags;
 use crate::client::{CodeSource, TargetSpec};
 use crate::dialect::Dialect;
 use crate::load::capacity::CapacityPlan;
@@ -24,6 +26,7 @@ use crate::load::schedule::{
 };
 use crate::load::shard::Shard;
 use crate::report::gate::{parse_percent, Gate};
+use crate::vars::{Masked, Vars};
 
 /// What to load and how: the flags `load` and `capacity` share.
 #[derive(Debug, Args, Default)]
@@ -118,6 +121,9 @@ pub struct WorkloadFlags {
     /// No progress output; only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub vars: VarsFlags,
 }
 
 /// `--code-source`.
@@ -226,8 +232,17 @@ impl LoadArgs {
     }
 
     /// Runs `otpbench load` on the given streams; returns the exit code.
+    /// Every value from outside the files is masked in all it writes.
     pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-        match self.options() {
+        let vars = match self.workload.vars() {
+            Ok(vars) => vars,
+            Err((code, message)) => {
+                let _ = writeln!(err, "error: {message}");
+                return code;
+            }
+        };
+        let (out, err) = (&mut Masked::new(out, &vars), &mut Masked::new(err, &vars));
+        match self.options_with(vars.clone()) {
             Ok(options) => command::load(&options, out, err),
             Err((code, message)) => {
                 let _ = writeln!(err, "error: {message}");
@@ -238,9 +253,14 @@ impl LoadArgs {
 
     /// The validated options these flags (and the workload file) say.
     pub fn options(&self) -> Result<LoadOptions, Refusal> {
-        let file = self.workload.file()?;
+        self.options_with(self.workload.vars()?)
+    }
+
+    /// The same, the files' variables from `vars`.
+    pub fn options_with(&self, vars: Arc<Vars>) -> Result<LoadOptions, Refusal> {
+        let file = self.workload.file(&vars)?;
         let (model, stages) = self.model(&file)?;
-        let run = self.workload.run_options(&file)?;
+        let run = self.workload.run_options(&file, vars)?;
         let mut gates = self.thresholds.clone();
         for expression in &file.thresholds {
             let gate = Gate::parse(expression).map_err(|e| {
@@ -330,8 +350,17 @@ impl CapacityArgs {
     }
 
     /// Runs `otpbench capacity` on the given streams.
+    /// Every value from outside the files is masked in all it writes.
     pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-        match self.options() {
+        let vars = match self.workload.vars() {
+            Ok(vars) => vars,
+            Err((code, message)) => {
+                let _ = writeln!(err, "error: {message}");
+                return code;
+            }
+        };
+        let (out, err) = (&mut Masked::new(out, &vars), &mut Masked::new(err, &vars));
+        match self.options_with(vars.clone()) {
             Ok(options) => command::capacity(&options, out, err),
             Err((code, message)) => {
                 let _ = writeln!(err, "error: {message}");
@@ -342,8 +371,13 @@ impl CapacityArgs {
 
     /// The validated options.
     pub fn options(&self) -> Result<CapacityOptions, Refusal> {
-        let file = self.workload.file()?;
-        let run = self.workload.run_options(&file)?;
+        self.options_with(self.workload.vars()?)
+    }
+
+    /// The same, the files' variables from `vars`.
+    pub fn options_with(&self, vars: Arc<Vars>) -> Result<CapacityOptions, Refusal> {
+        let file = self.workload.file(&vars)?;
+        let run = self.workload.run_options(&file, vars)?;
         let start = self.start_rate.unwrap_or(100.0);
         if start <= 0.0 {
             return Err(usage("--start-rate must be above 0"));
@@ -378,16 +412,26 @@ impl WorkloadFlags {
             .map_or_else(String::new, |p| p.display().to_string())
     }
 
+    /// `--var` and `--vars-file`, read.
+    fn vars(&self) -> Result<Arc<Vars>, Refusal> {
+        self.vars
+            .resolve()
+            .map(Arc::new)
+            .map_err(|e| (exit::INVALID_FILE, e.to_string()))
+    }
+
     /// The workload file, or an empty one.
-    fn file(&self) -> Result<WorkloadFile, Refusal> {
+    fn file(&self, vars: &Vars) -> Result<WorkloadFile, Refusal> {
         match &self.workload {
-            Some(path) => WorkloadFile::load(path).map_err(|e| (exit::INVALID_FILE, e.to_string())),
+            Some(path) => {
+                WorkloadFile::load(path, vars).map_err(|e| (exit::INVALID_FILE, e.to_string()))
+            }
             None => Ok(WorkloadFile::default()),
         }
     }
 
     /// Everything but the model.
-    fn run_options(&self, file: &WorkloadFile) -> Result<RunOptions, Refusal> {
+    fn run_options(&self, file: &WorkloadFile, vars: Arc<Vars>) -> Result<RunOptions, Refusal> {
         let shard = self.shard.unwrap_or(Shard::ALONE);
         let workers = self
             .workers
@@ -396,7 +440,7 @@ impl WorkloadFlags {
         if connections == 0 {
             return Err(usage("connections must be at least 1"));
         }
-        let workload = self.choice(file)?;
+        let workload = self.choice(file, &vars)?;
         let timeout = match &workload {
             WorkloadChoice::Otp { target, .. } => target.http.timeout,
             WorkloadChoice::Url(_) => self.timeout.unwrap_or(Duration::from_secs(10)),
@@ -411,11 +455,12 @@ impl WorkloadFlags {
             report_dir: self.report.clone(),
             output: Output::detect(self.quiet),
             command_line: std::env::args().collect(),
+            vars,
         })
     }
 
     /// What to load: --url, --dialect or --target (or the file's).
-    fn choice(&self, file: &WorkloadFile) -> Result<WorkloadChoice, Refusal> {
+    fn choice(&self, file: &WorkloadFile, vars: &Vars) -> Result<WorkloadChoice, Refusal> {
         let given_here = self.url.is_some() || self.dialect.is_some() || self.target.is_some();
         let (url, dialect, target) = if given_here {
             (self.url.clone(), self.dialect, self.target.clone())
@@ -474,8 +519,8 @@ impl WorkloadFlags {
                 format!("{} (embedded)", dialect.name()),
             ),
             (None, Some(path)) => {
-                let spec =
-                    TargetSpec::load(&path).map_err(|e| (exit::INVALID_FILE, e.to_string()))?;
+                let spec = TargetSpec::load(&path, vars)
+                    .map_err(|e| (exit::INVALID_FILE, e.to_string()))?;
                 (spec, path.display().to_string())
             }
             (None, None) => return Err(usage(

@@ -17,6 +17,7 @@ pub mod load;
 pub mod mutants;
 pub mod report;
 pub mod run;
+pub mod vars;
 
 /// Process exit codes.
 pub mod exit {

@@ -78,8 +78,9 @@ impl MutantsArgs {
             fail_fast: false,
             verbose: false,
             max_wait: Duration::from_secs(60),
+            vars: Default::default(),
         }
-        .options()?;
+        .options(&Default::default())?;
         let mutants = if self.mutant.is_empty() {
             MUTANTS.iter().collect()
         } else {

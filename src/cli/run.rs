@@ -5,16 +5,19 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
 use crate::cli::exit;
+use crate::cli::vars::VarsFlags;
 use crate::client::TargetSpec;
 use crate::dialect::Dialect;
 use crate::scenario::render::{self, Style};
 use crate::scenario::runner::{self, RunError, RunOptions, RunReport};
 use crate::server::StoreSpec;
+use crate::vars::{Masked, Vars};
 
 /// Where target files for the embedded engine live, one per dialect.
 pub const TARGETS_DIR: &str = "scenarios/targets";
@@ -74,6 +77,9 @@ pub struct RunArgs {
     /// that need more are skipped.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub max_wait: Duration,
+
+    #[command(flatten)]
+    pub vars: VarsFlags,
 }
 
 pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, String> {
@@ -88,8 +94,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl RunArgs {
-    /// The run these flags describe (reads the target files).
-    pub fn options(&self) -> Result<RunOptions, RunError> {
+    /// The run these flags describe (reads the target files, their
+    /// variables from `vars`).
+    pub fn options(&self, vars: &Arc<Vars>) -> Result<RunOptions, RunError> {
         // A target file given; else per dialect its file under
         // scenarios/targets/, or the embedded engine's defaults.
         let sources: Vec<Result<PathBuf, Dialect>> = if self.target.is_empty() {
@@ -115,7 +122,7 @@ impl RunArgs {
         let mut targets = Vec::new();
         let mut errors = Vec::new();
         for source in sources {
-            match source.map(|file| TargetSpec::load(&file)) {
+            match source.map(|file| TargetSpec::load(&file, vars)) {
                 Ok(Ok(spec)) => targets.push(spec),
                 Ok(Err(error)) => errors.push(error),
                 Err(dialect) => targets.push(TargetSpec::embedded(dialect)),
@@ -140,6 +147,7 @@ impl RunArgs {
             fail_fast: self.fail_fast,
             store: self.store.clone(),
             max_wait: self.max_wait,
+            vars: vars.clone(),
         })
     }
 }
@@ -163,8 +171,18 @@ pub fn report_code(report: &RunReport) -> i32 {
 }
 
 /// `otpbench run`: everything but the runtime; returns the exit code.
+/// Every value from outside the files is masked in all it writes.
 pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write) -> i32 {
-    let options = match args.options() {
+    let vars = match args.vars.resolve() {
+        Ok(vars) => Arc::new(vars),
+        Err(error) => {
+            let _ = writeln!(stderr, "error: {}", error.render());
+            return exit::INVALID_FILE;
+        }
+    };
+    let stdout = &mut Masked::new(stdout, &vars);
+    let stderr = &mut Masked::new(stderr, &vars);
+    let options = match args.options(&vars) {
         Ok(options) => options,
         Err(error) => return fail(&error, stderr),
     };
@@ -203,13 +221,15 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
     };
     let _ = write!(stdout, "{}", render::summary(&report, style));
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, render::junit(&report)) {
+        if let Err(e) = std::fs::write(path, vars.mask(&render::junit(&report)).as_ref()) {
             let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
             return exit::USAGE;
         }
     }
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&render::json(&report)).unwrap_or_default();
+        let mut json = render::json(&report);
+        vars.mask_json(&mut json, &[]);
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
         if let Err(e) = std::fs::write(path, text + "\n") {
             let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
             return exit::USAGE;

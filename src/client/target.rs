@@ -22,6 +22,7 @@ use crate::engine::code::Alphabet;
 use crate::engine::policy::Policy;
 use crate::server::Assembly;
 use crate::source::FileError;
+use crate::vars::{Strings, Vars};
 
 /// A target as a file describes it, defaults filled in.
 #[derive(Debug, Clone)]
@@ -254,12 +255,13 @@ impl TargetSpec {
         }
     }
 
-    /// Reads a target file.
-    pub fn load(path: &Path) -> Result<TargetSpec, FileError> {
+    /// Reads a target file, its `${env.…}` and `${var.…}` from `vars`.
+    pub fn load(path: &Path, vars: &Vars) -> Result<TargetSpec, FileError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
-        let mut spec = TargetSpec::parse(&text, &origin)?;
+        let text = vars.expand(&text, &origin, Strings::Literal)?;
+        let mut spec = TargetSpec::parse(&text, &origin).map_err(|e| text.restore(e))?;
         if spec.name == spec.dialect.name() {
             if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
                 spec.name = stem.to_string();

@@ -34,6 +34,7 @@ use crate::report::text::{latency, outcomes, percent, rate};
 use crate::report::RunInfo;
 use crate::report::{dir, json};
 use crate::server::StoreSpec;
+use crate::vars::Vars;
 
 /// What a run loads.
 #[derive(Debug, Clone)]
@@ -70,6 +71,9 @@ pub struct RunOptions {
     pub output: Output,
     /// As typed, for the report.
     pub command_line: Vec<String>,
+    /// Where the files' `${env.…}` and `${var.…}` came from: their values
+    /// are masked in the report.
+    pub vars: Arc<Vars>,
 }
 
 /// `otpbench load`.
@@ -369,6 +373,13 @@ pub fn load(options: &LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
         Ok(measured) => measured,
         Err(code) => return code,
     };
+    let report = match masked(report, &options.run.vars) {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return exit::USAGE;
+        }
+    };
     let written = match write(&report, options.run.report_dir.as_deref()) {
         Ok(dir) => dir,
         Err(e) => {
@@ -435,6 +446,13 @@ pub fn capacity(options: &CapacityOptions, out: &mut dyn Write, err: &mut dyn Wr
     let found = result.capacity.max_sustainable_rps;
     let mut report = result.into_report();
     report.gates = gate::evaluate_all(&plan.slo, &report);
+    let report = match masked(report, &options.run.vars) {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return exit::USAGE;
+        }
+    };
     let written = match write(&report, options.run.report_dir.as_deref()) {
         Ok(dir) => dir,
         Err(e) => {
@@ -514,6 +532,18 @@ fn empty_report() -> Report {
     let recorder =
         crate::load::Recorder::new(crate::load::Operations::new(["none"]).expect("a valid name"));
     build::build(&recorder, &[], Duration::ZERO, RunInfo::now(Vec::new()))
+}
+
+/// `report` with every secret in its text (the command line, the target,
+/// outcome names, messages) masked; its histograms are left whole.
+fn masked(report: Report, vars: &Vars) -> Result<Report, String> {
+    if !vars.has_secrets() {
+        return Ok(report);
+    }
+    let mut value =
+        serde_json::to_value(&report).map_err(|e| format!("masking the report: {e}"))?;
+    vars.mask_json(&mut value, &["histogram", "service_time_histogram"]);
+    serde_json::from_value(value).map_err(|e| format!("masking the report: {e}"))
 }
 
 /// Writes the run directory: `dir` itself, or `reports/<start time>/`.

@@ -15,6 +15,7 @@ use crate::client::CodeSource;
 use crate::dialect::Dialect;
 use crate::load::flow::Mix;
 use crate::source::FileError;
+use crate::vars::{Strings, Vars};
 
 /// A workload file as written (values checked for form where read).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -120,12 +121,14 @@ impl TryFrom<MixWeights> for MixField {
 }
 
 impl WorkloadFile {
-    /// Reads a workload file; a `target:` is made relative to it.
-    pub fn load(path: &Path) -> Result<WorkloadFile, FileError> {
+    /// Reads a workload file, its `${env.…}` and `${var.…}` from `vars`;
+    /// a `target:` is made relative to it.
+    pub fn load(path: &Path, vars: &Vars) -> Result<WorkloadFile, FileError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
-        let mut file = WorkloadFile::parse(&text, &origin)?;
+        let text = vars.expand(&text, &origin, Strings::Literal)?;
+        let mut file = WorkloadFile::parse(&text, &origin).map_err(|e| text.restore(e))?;
         if let (Some(target), Some(dir)) = (&file.target, path.parent()) {
             if target.is_relative() {
                 file.target = Some(dir.join(target));

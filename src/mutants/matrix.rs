@@ -301,6 +301,7 @@ fn suite(options: &MatrixOptions, targets: Vec<TargetSpec>, fail_fast: bool) -> 
         fail_fast,
         store: options.store.clone(),
         max_wait: options.max_wait,
+        vars: Default::default(),
     }
 }
 

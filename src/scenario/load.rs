@@ -19,6 +19,7 @@ use crate::scenario::model::{
 use crate::scenario::template::Template;
 use crate::scenario::variables;
 use crate::source::{FileError, Position};
+use crate::vars::{Strings, Vars};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,12 +109,14 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), FileError> {
     Ok(())
 }
 
-/// Reads every scenario in `path`.
-pub fn load_file(path: &Path) -> Result<Vec<Scenario>, FileError> {
+/// Reads every scenario in `path`, its `${env.…}` and `${var.…}` from
+/// `vars`.
+pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<Scenario>, FileError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| FileError::unreadable(&file, format!("cannot read: {e}")))?;
-    parse(&text, &file)
+    let text = vars.expand(&text, &file, Strings::Templates)?;
+    parse(&text, &file).map_err(|e| text.restore(e))
 }
 
 /// Reads scenario text; `file` names it in errors.

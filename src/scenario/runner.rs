@@ -28,6 +28,7 @@ use crate::scenario::template::{Lookup, Template};
 use crate::scenario::{load, variables};
 use crate::server::StoreSpec;
 use crate::source::FileError;
+use crate::vars::Vars;
 
 /// What to run, and how.
 #[derive(Debug, Clone)]
@@ -47,6 +48,9 @@ pub struct RunOptions {
     /// The longest wait to sleep through on a real clock; a case needing
     /// more is skipped.
     pub max_wait: Duration,
+    /// `${env.…}` and `${var.…}` in scenario files, and the secrets the
+    /// reports mask.
+    pub vars: Arc<Vars>,
 }
 
 /// How a case ended.
@@ -132,7 +136,7 @@ fn load_all(options: &RunOptions) -> Result<Vec<Arc<Scenario>>, RunError> {
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match load::load_file(&file) {
+        match load::load_file(&file, &options.vars) {
             Ok(found) => scenarios.extend(found.into_iter().map(Arc::new)),
             Err(error) => errors.push(error),
         }

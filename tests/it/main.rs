@@ -41,3 +41,4 @@ mod server_rees46;
 mod server_sigmasms;
 mod server_valify;
 mod slow_clients;
+mod variables;

@@ -48,7 +48,11 @@ fn targets() -> Vec<TargetSpec> {
     Dialect::ALL
         .into_iter()
         .map(|d| {
-            TargetSpec::load(Path::new(&format!("scenarios/targets/{}.yaml", d.name()))).unwrap()
+            TargetSpec::load(
+                Path::new(&format!("scenarios/targets/{}.yaml", d.name())),
+                &Default::default(),
+            )
+            .unwrap()
         })
         .collect()
 }
