@@ -22,6 +22,7 @@ mod load_runs;
 mod logs;
 mod mutants;
 mod native_fuzz;
+mod openapi;
 mod provider;
 mod readme;
 mod redis_store;
