@@ -30,6 +30,7 @@ mod redis_store;
 mod report_commands;
 mod report_files;
 mod report_gates;
+mod run_reports;
 mod runner_files;
 mod runner_suite;
 mod runner_targets;
