@@ -178,7 +178,7 @@ pub fn report_code(report: &RunReport) -> i32 {
 pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write) -> i32 {
     let options = match args.options() {
         Ok(options) => options,
-        Err(error) => return fail(&error, stderr),
+        Err(error) => return fail_with_summary(&args, &error, stderr),
     };
     if args.list {
         return match runner::plan(&options) {
@@ -211,7 +211,7 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
     .await;
     let report = match report {
         Ok(report) => report,
-        Err(error) => return fail(&error, stderr),
+        Err(error) => return fail_with_summary(&args, &error, stderr),
     };
     let _ = write!(stdout, "{}", render::summary(&report, style));
     if let Some(path) = &args.junit {
@@ -231,6 +231,21 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
         return code;
     }
     report_code(&report)
+}
+
+/// [`fail`], and with `--summary` the same words on the CI page: a run
+/// that could not happen says why there too, not only in the job log.
+fn fail_with_summary(args: &RunArgs, error: &RunError, stderr: &mut impl Write) -> i32 {
+    let mut said = Vec::new();
+    let code = fail(error, &mut said);
+    let _ = stderr.write_all(&said);
+    if let Some(path) = &args.summary {
+        let text = summary::not_run(&String::from_utf8_lossy(&said), code);
+        if let Err(e) = std::fs::write(path, text) {
+            let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
+        }
+    }
+    code
 }
 
 /// `--summary` and `--html`: the run as Markdown and as a page.

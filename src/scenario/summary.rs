@@ -1,10 +1,11 @@
 //! `run --summary FILE`: a run's results as Markdown for a CI page
 //! (`cat summary.md >> "$GITHUB_STEP_SUMMARY"`, a merge-request note):
 //! the counts (in all and per target), every failure with its place, step
-//! and expected/got lines, and every skip with its reason. It reads the
-//! same [`RunReport`] as the terminal, JUnit and JSON renderers, so the
-//! four agree; it shows only what they show (requests were masked when
-//! the failure was recorded).
+//! and expected/got lines, and every skip with its reason — or, when
+//! nothing could run (an invalid file, an unreachable target), why. It
+//! reads the same [`RunReport`] as the terminal, JUnit and JSON
+//! renderers, so the four agree; it shows only what they show (requests
+//! were masked when the failure was recorded).
 //!
 //! Values go into table cells as inline HTML (`<code>`, entities), which
 //! GitHub and GitLab both render, so a `|`, a backtick or a newline in an
@@ -115,6 +116,15 @@ pub fn render(report: &RunReport) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The summary of a run that could not happen: why, as the terminal said
+/// it, and the exit code.
+pub fn not_run(why: &str, exit_code: i32) -> String {
+    format!(
+        "## otpbench run: ⛔ nothing ran (exit {exit_code})\n\n<pre>{}</pre>\n",
+        html(why.trim_end())
+    )
 }
 
 fn count(cases: &[&CaseReport], f: impl Fn(&CaseStatus) -> bool) -> usize {

@@ -102,3 +102,34 @@ fn summary_and_html_show_failures_first_with_secrets_masked() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_run_that_cannot_happen_says_why_in_the_summary() {
+    let dir = std::env::temp_dir().join(format!("otpbench-not-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("bad.yaml");
+    std::fs::write(&scenario, "name: x\nsteps:\n  - sned: {}\n").unwrap();
+    let summary = dir.join("summary.md");
+    let out = run(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--dialect",
+            "native",
+            "--summary",
+            summary.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("## otpbench run: ⛔ nothing ran (exit 2)\n"),
+        "{md}"
+    );
+    assert!(md.contains("bad.yaml:3:"), "{md}");
+    // The terminal still says it all.
+    assert!(stderr.contains("bad.yaml:3:"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
