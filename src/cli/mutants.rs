@@ -72,6 +72,8 @@ impl MutantsArgs {
             tag: Vec::new(),
             junit: None,
             json: None,
+            summary: None,
+            html: None,
             jobs: self.jobs,
             store: self.store.clone(),
             list: false,

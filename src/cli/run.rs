@@ -16,6 +16,7 @@ use crate::client::TargetSpec;
 use crate::dialect::Dialect;
 use crate::scenario::render::{self, Style};
 use crate::scenario::runner::{self, RunError, RunOptions, RunReport};
+use crate::scenario::{html, summary};
 use crate::server::StoreSpec;
 use crate::vars::{Masked, Vars};
 
@@ -51,6 +52,17 @@ pub struct RunArgs {
     /// Also write a JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write a Markdown summary here (counts, failures with
+    /// expected/got, skips with reasons), e.g. for `$GITHUB_STEP_SUMMARY`.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report, `DIR/index.html` (every
+    /// case and its steps; failures first, with the failing request and
+    /// answer, secrets masked).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
 
     /// Cases run at once (default: the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -184,7 +196,7 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
     let stderr = &mut Masked::new(stderr, &vars);
     let options = match args.options(&vars) {
         Ok(options) => options,
-        Err(error) => return fail(&error, stderr),
+        Err(error) => return fail_with_summary(&args, &error, stderr),
     };
     if args.list {
         return match runner::plan(&options) {
@@ -217,7 +229,7 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
     .await;
     let report = match report {
         Ok(report) => report,
-        Err(error) => return fail(&error, stderr),
+        Err(error) => return fail_with_summary(&args, &error, stderr),
     };
     let _ = write!(stdout, "{}", render::summary(&report, style));
     if let Some(path) = &args.junit {
@@ -235,7 +247,42 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
             return exit::USAGE;
         }
     }
+    if let Err(code) = write_pages(&args, &report, stderr) {
+        return code;
+    }
     report_code(&report)
+}
+
+/// [`fail`], and with `--summary` the same words on the CI page: a run
+/// that could not happen says why there too, not only in the job log.
+fn fail_with_summary(args: &RunArgs, error: &RunError, stderr: &mut impl Write) -> i32 {
+    let mut said = Vec::new();
+    let code = fail(error, &mut said);
+    let _ = stderr.write_all(&said);
+    if let Some(path) = &args.summary {
+        let text = summary::not_run(&String::from_utf8_lossy(&said), code);
+        if let Err(e) = std::fs::write(path, text) {
+            let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
+        }
+    }
+    code
+}
+
+/// `--summary` and `--html`: the run as Markdown and as a page.
+fn write_pages(args: &RunArgs, report: &RunReport, stderr: &mut impl Write) -> Result<(), i32> {
+    let mut cannot = |path: &Path, e: std::io::Error| {
+        let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
+        exit::USAGE
+    };
+    if let Some(path) = &args.summary {
+        std::fs::write(path, summary::render(report)).map_err(|e| cannot(path, e))?;
+    }
+    if let Some(dir) = &args.html {
+        std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+        let path = dir.join(html::FILE_NAME);
+        std::fs::write(&path, html::render(report)).map_err(|e| cannot(&path, e))?;
+    }
+    Ok(())
 }
 
 /// Says why a run could not happen; returns its exit code.

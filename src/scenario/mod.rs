@@ -9,11 +9,13 @@
 //! matchers, [`variables`] what is built in. Running: [`run`] carries out
 //! one case, [`expect`] judges answers, [`runner`] plans and schedules
 //! cases (the clock rule, skips), [`render`] writes the results (human,
-//! JUnit, JSON). This module reaches targets only through
+//! JUnit, JSON), [`summary`] as Markdown for a CI page and [`html`] as a
+//! self-contained page. This module reaches targets only through
 //! [`crate::client`].
 
 mod calc;
 pub mod expect;
+pub mod html;
 pub mod load;
 pub mod matcher;
 pub mod model;
@@ -21,6 +23,7 @@ pub mod render;
 mod request;
 pub mod run;
 pub mod runner;
+pub mod summary;
 pub mod template;
 pub mod variables;
 

@@ -308,3 +308,38 @@ pub(crate) fn masked(request: &RequestLog, spec: &TargetSpec) -> RequestLog {
         body: mask(&String::from_utf8_lossy(&request.body)).into(),
     }
 }
+
+/// The answer as reports may show it: the same secrets masked, through
+/// the same path as a request's ([`masked`]), so whatever that masks an
+/// answer that echoes it does not show either.
+pub(crate) fn masked_answer(answer: &Exchange, spec: &TargetSpec) -> Exchange {
+    let as_log = RequestLog {
+        method: String::new(),
+        url: String::new(),
+        headers: answer
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.to_string(), value)
+            })
+            .collect(),
+        body: answer.body.clone(),
+    };
+    let shown = masked(&as_log, spec);
+    let mut headers = hyper::HeaderMap::new();
+    for (name, value) in shown.headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    Exchange {
+        status: answer.status,
+        headers,
+        body: shown.body,
+        elapsed: answer.elapsed,
+    }
+}

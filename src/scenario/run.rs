@@ -52,7 +52,7 @@ pub struct Failure {
     /// A step that could not be carried out (no answer, a template that
     /// cannot render, a hook that failed).
     pub error: Option<String>,
-    /// The request (credentials masked) and answer of the failing run,
+    /// The request and answer (credentials masked) of the failing run,
     /// for `--verbose`.
     pub exchange: Option<(RequestLog, Exchange)>,
 }
@@ -469,8 +469,10 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
                 failure.problems = problems;
                 failure.run = (runs > 1).then_some((index + 1, runs as usize));
                 if let Ok((exchange, _)) = &run.result {
-                    failure.exchange =
-                        Some((request::masked(&run.request, &spec), exchange.clone()));
+                    failure.exchange = Some((
+                        request::masked(&run.request, &spec),
+                        request::masked_answer(exchange, &spec),
+                    ));
                 }
                 return Err(failure);
             }

@@ -6,7 +6,8 @@
 //! (up to [`DRAIN_TIMEOUT`]), idle keep-alive connections are closed and
 //! journal long-polls return early.
 //!
-//! Routing: `/healthz` and `/metrics` always; `/_admin/*` only in test
+//! Routing: `/healthz`, `/metrics` and `/openapi/<dialect>.json` (each
+//! dialect's OpenAPI document, [`openapi`]) always; `/_admin/*` only in test
 //! mode; every dialect path; a LoyaltyDog path with a trailing slash 307
 //! to the path without it (FastAPI's `redirect_slashes`); anything else
 //! 404 in the shape of the dialect whose prefix it has. Dialect paths take
@@ -15,6 +16,7 @@
 
 mod admin;
 mod metrics;
+pub mod openapi;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -305,6 +307,9 @@ async fn handle(
         "/healthz" => return (health(state, request.method()).await, None),
         "/metrics" => return (metrics(state, request.method()), None),
         _ => {}
+    }
+    if let Some(name) = path.strip_prefix(openapi::PREFIX) {
+        return (openapi::respond(request.method(), name), None);
     }
     if path.starts_with("/_admin/") {
         if !state.config.test_mode {

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod ci_recipes;
 mod cli;
 mod code_uniformity;
 mod delivery_http;
@@ -23,12 +24,14 @@ mod load_runs;
 mod logs;
 mod mutants;
 mod native_fuzz;
+mod openapi;
 mod provider;
 mod readme;
 mod redis_store;
 mod report_commands;
 mod report_files;
 mod report_gates;
+mod run_reports;
 mod runner_files;
 mod runner_suite;
 mod runner_targets;
