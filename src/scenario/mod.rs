@@ -13,6 +13,7 @@
 //! [`crate::client`].
 
 mod calc;
+mod check;
 pub mod expect;
 pub mod load;
 pub mod matcher;
