@@ -146,11 +146,23 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, Vec<FileError>> {
         let positions = layout.steps(index, doc.steps.len());
         let mut steps = Vec::with_capacity(doc.steps.len());
         let mut broken = false;
+        // What earlier steps capture (a step that is refused too: its
+        // captures are what the steps after it expect).
+        let mut captured: BTreeSet<String> = BTreeSet::new();
         for (step, position) in doc.steps.into_iter().zip(positions) {
+            let provides = provided(
+                step.capture.keys().map(String::as_str),
+                step.named.as_deref(),
+            );
             match step_of(step, position) {
                 Ok(step) => {
                     for (needle, message) in check::step(&step, &check::Nothing) {
                         let at = find_within(text, &layout, index, position, &needle);
+                        errors.push(FileError::at(file, text, Some(at), message));
+                    }
+                    for (name, message) in check_variables(&step, &captured) {
+                        let at =
+                            find_after(text, position, &format!("${{{name}}}")).unwrap_or(position);
                         errors.push(FileError::at(file, text, Some(at), message));
                     }
                     steps.push(step);
@@ -160,6 +172,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, Vec<FileError>> {
                     errors.push(FileError::at(file, text, Some(position), message));
                 }
             }
+            captured.extend(provides);
         }
         if steps.is_empty() && !broken {
             errors.push(FileError::at(
@@ -179,14 +192,6 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, Vec<FileError>> {
             needs: doc.needs,
             steps,
         };
-        // A step that could not be read captures nothing; the variables of
-        // the steps after it would be reported falsely.
-        if !broken {
-            for (position, name, message) in check_variables(&scenario) {
-                let at = find_after(text, position, &format!("${{{name}}}")).unwrap_or(position);
-                errors.push(FileError::at(file, text, Some(at), message));
-            }
-        }
         scenarios.push(scenario);
     }
     if errors.is_empty() {
@@ -223,7 +228,17 @@ fn other_step_errors(
         .filter_map(|e| e.position().map(|p| p.line))
         .collect();
     let mut out = Vec::new();
+    let mut captured: BTreeSet<String> = BTreeSet::new();
     for (i, (step, position)) in steps.iter().zip(&positions).enumerate() {
+        let capture_names: Vec<&str> = step
+            .get("capture")
+            .and_then(|c| c.as_mapping())
+            .map(|map| map.keys().filter_map(|k| k.as_str()).collect())
+            .unwrap_or_default();
+        let provides = provided(
+            capture_names.into_iter(),
+            step.get("as").and_then(|n| n.as_str()),
+        );
         // The lines this step spans: to its next step.
         let end = positions
             .get(i + 1)
@@ -232,17 +247,26 @@ fn other_step_errors(
             .iter()
             .any(|line| (position.line..end).contains(line))
         {
+            captured.extend(provides);
             continue;
         }
         let message = match StepDoc::deserialize(step.clone()) {
             Ok(doc) => match step_of(doc, *position) {
-                Ok(step) => check::step(&step, &check::Nothing)
-                    .into_iter()
-                    .map(|(needle, message)| {
-                        let at = find_within(text, layout, index, *position, &needle);
-                        FileError::at(file, text, Some(at), message)
-                    })
-                    .collect(),
+                Ok(step) => {
+                    let mut found: Vec<FileError> = check::step(&step, &check::Nothing)
+                        .into_iter()
+                        .map(|(needle, message)| {
+                            let at = find_within(text, layout, index, *position, &needle);
+                            FileError::at(file, text, Some(at), message)
+                        })
+                        .collect();
+                    for (name, message) in check_variables(&step, &captured) {
+                        let at = find_after(text, *position, &format!("${{{name}}}"))
+                            .unwrap_or(*position);
+                        found.push(FileError::at(file, text, Some(at), message));
+                    }
+                    found
+                }
                 Err(message) => vec![FileError::at(file, text, Some(*position), message)],
             },
             Err(error) => {
@@ -254,6 +278,17 @@ fn other_step_errors(
             }
         };
         out.extend(message);
+        captured.extend(provides);
+    }
+    out
+}
+
+/// The variables a step makes for the steps after it: its captures, and
+/// `${name.code}`… of a send named `name`.
+fn provided<'a>(captures: impl Iterator<Item = &'a str>, named: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = captures.map(str::to_string).collect();
+    if let Some(name) = named {
+        out.extend(NAMED_PARTS.iter().map(|part| format!("{name}.{part}")));
     }
     out
 }
@@ -476,42 +511,33 @@ fn find_after(text: &str, from: Position, needle: &str) -> Option<Position> {
     None
 }
 
-/// Every variable a step reads is built in or captured by an earlier step;
-/// each error names the variable too, to place it.
-fn check_variables(scenario: &Scenario) -> Vec<(Position, String, String)> {
+/// Every variable `step` reads is built in or in `captured` (by an
+/// earlier step), and it captures into no built-in name: (the variable,
+/// the message) for each that is not.
+fn check_variables(step: &Step, captured: &BTreeSet<String>) -> Vec<(String, String)> {
     let mut errors = Vec::new();
-    let mut captured: BTreeSet<String> = BTreeSet::new();
-    for step in &scenario.steps {
-        for template in step.templates() {
-            for name in template.variables() {
-                if !variables::is_builtin(name) && !captured.contains(name) {
-                    let mut message = format!("unknown variable `${{{name}}}`");
-                    if let Some(near) = variables::nearest(name, &captured) {
-                        message.push_str(&format!(" (did you mean `${{{near}}}`?)"));
-                    } else {
-                        message.push_str(&format!(
-                            "; built in are {}, and what earlier steps capture",
-                            variables::BUILTIN_SUMMARY
-                        ));
-                    }
-                    errors.push((step.position, name.to_string(), message));
+    for template in step.templates() {
+        for name in template.variables() {
+            if !variables::is_builtin(name) && !captured.contains(name) {
+                let mut message = format!("unknown variable `${{{name}}}`");
+                if let Some(near) = variables::nearest(name, captured) {
+                    message.push_str(&format!(" (did you mean `${{{near}}}`?)"));
+                } else {
+                    message.push_str(&format!(
+                        "; built in are {}, and what earlier steps capture",
+                        variables::BUILTIN_SUMMARY
+                    ));
                 }
+                errors.push((name.to_string(), message));
             }
         }
-        for name in step.capture.keys() {
-            if variables::is_builtin(name) {
-                errors.push((
-                    step.position,
-                    name.clone(),
-                    format!("`{name}` is a built-in variable; capture into another name"),
-                ));
-            }
-            captured.insert(name.clone());
-        }
-        if let Some(name) = &step.named {
-            for part in NAMED_PARTS {
-                captured.insert(format!("{name}.{part}"));
-            }
+    }
+    for name in step.capture.keys() {
+        if variables::is_builtin(name) {
+            errors.push((
+                name.clone(),
+                format!("`{name}` is a built-in variable; capture into another name"),
+            ));
         }
     }
     errors
