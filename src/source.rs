@@ -96,6 +96,15 @@ impl FileError {
         error
     }
 
+    /// The same with the hint for a misspelt key its message names (a
+    /// message of serde's, read without serde_yaml's position).
+    pub fn with_typo_hint(mut self) -> FileError {
+        if self.0.hint.is_none() {
+            self.0.hint = hint_for(self.message());
+        }
+        self
+    }
+
     /// The same with a hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> FileError {
         self.0.hint = Some(hint.into());

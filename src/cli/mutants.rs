@@ -68,6 +68,7 @@ impl MutantsArgs {
         let run = RunArgs {
             paths: self.paths.clone(),
             target: Vec::new(),
+            name: Vec::new(),
             dialect: self.dialect.clone(),
             tag: Vec::new(),
             junit: None,
@@ -77,6 +78,7 @@ impl MutantsArgs {
             jobs: self.jobs,
             store: self.store.clone(),
             list: false,
+            check: false,
             fail_fast: false,
             verbose: false,
             max_wait: Duration::from_secs(60),

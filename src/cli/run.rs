@@ -23,6 +23,9 @@ use crate::vars::{Masked, Vars};
 /// Where target files for the embedded engine live, one per dialect.
 pub const TARGETS_DIR: &str = "scenarios/targets";
 
+/// The scenarios run without a PATH.
+pub const SCENARIOS_DIR: &str = "scenarios";
+
 /// Flags of `otpbench run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -36,6 +39,12 @@ pub struct RunArgs {
     /// `scenarios/targets/` where they exist.
     #[arg(long, value_name = "FILE", conflicts_with = "dialect")]
     pub target: Vec<PathBuf>,
+
+    /// A name for the target given before it in reports (repeatable: the
+    /// first `--name` names the first `--target`, …); default: the file's
+    /// `name:`, else its file name.
+    #[arg(long, value_name = "NAME", requires = "target")]
+    pub name: Vec<String>,
 
     /// Only these dialects of the embedded engine (repeatable).
     #[arg(long, value_name = "NAME", value_parser = parse_dialect)]
@@ -76,6 +85,12 @@ pub struct RunArgs {
     /// List the cases (scenario × target) and exit.
     #[arg(long)]
     pub list: bool,
+
+    /// Only check the files: every problem in every scenario and target
+    /// file, at once, each at its `file:line:col` (exit 2); nothing is
+    /// sent.
+    #[arg(long, conflicts_with = "list")]
+    pub check: bool,
 
     /// Stop starting cases after the first failure.
     #[arg(long)]
@@ -131,6 +146,30 @@ impl RunArgs {
         } else {
             self.target.iter().cloned().map(Ok).collect()
         };
+        if self.name.len() > self.target.len() {
+            return Err(RunError::Setup(format!(
+                "{} --name for {} --target: each --name names the --target before it",
+                self.name.len(),
+                self.target.len()
+            )));
+        }
+        let paths = if self.paths.is_empty() {
+            let default = PathBuf::from(SCENARIOS_DIR);
+            if !default.is_dir() {
+                let here = std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|_| ".".into());
+                return Err(RunError::Setup(format!(
+                    "no scenario to run: without a PATH, `otpbench run` reads `{SCENARIOS_DIR}/`, \
+                     and there is none in {here}; name your scenario files or directories \
+                     (`otpbench run my-scenarios/ --target my-service.yaml`), or run it \
+                     from otpbench's repository for the suite"
+                )));
+            }
+            vec![default]
+        } else {
+            self.paths.clone()
+        };
         let mut targets = Vec::new();
         let mut errors = Vec::new();
         for source in sources {
@@ -140,19 +179,15 @@ impl RunArgs {
                 Err(dialect) => targets.push(TargetSpec::embedded(dialect)),
             }
         }
-        if !errors.is_empty() {
-            return Err(RunError::Files(errors));
+        for (spec, name) in targets.iter_mut().zip(&self.name) {
+            spec.name = name.clone();
         }
         let jobs = self
             .jobs
             .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        Ok(RunOptions {
-            paths: if self.paths.is_empty() {
-                vec![PathBuf::from("scenarios")]
-            } else {
-                self.paths.clone()
-            },
+        let options = RunOptions {
+            paths,
             targets,
             tags: self.tag.clone(),
             jobs,
@@ -160,7 +195,15 @@ impl RunArgs {
             store: self.store.clone(),
             max_wait: self.max_wait,
             vars: vars.clone(),
-        })
+        };
+        if !errors.is_empty() {
+            // The scenario files' problems too: every problem at once.
+            if let Err(RunError::Files(more)) = runner::load_all(&options) {
+                errors.extend(more);
+            }
+            return Err(RunError::Files(errors));
+        }
+        Ok(options)
     }
 }
 
@@ -198,6 +241,35 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
         Ok(options) => options,
         Err(error) => return fail_with_summary(&args, &error, stderr),
     };
+    if args.check {
+        return match runner::plan(&options) {
+            Ok(cases) => {
+                let mut files: Vec<&str> = cases.iter().map(|(s, _)| s.file.as_str()).collect();
+                files.dedup();
+                let scenarios = {
+                    let mut seen: Vec<*const crate::scenario::Scenario> = cases
+                        .iter()
+                        .map(|(s, _)| std::sync::Arc::as_ptr(s))
+                        .collect();
+                    seen.dedup();
+                    seen.len()
+                };
+                let _ = writeln!(
+                    stdout,
+                    "ok: {} file{}, {scenarios} scenario{}, {} case{} ({} target{}); nothing was sent",
+                    files.len(),
+                    plural(files.len()),
+                    plural(scenarios),
+                    cases.len(),
+                    plural(cases.len()),
+                    options.targets.len(),
+                    plural(options.targets.len()),
+                );
+                exit::OK
+            }
+            Err(error) => fail(&error, stderr),
+        };
+    }
     if args.list {
         return match runner::plan(&options) {
             Ok(cases) => {
@@ -285,6 +357,14 @@ fn write_pages(args: &RunArgs, report: &RunReport, stderr: &mut impl Write) -> R
     Ok(())
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// Says why a run could not happen; returns its exit code.
 pub(crate) fn fail(error: &RunError, stderr: &mut impl Write) -> i32 {
     match error {
@@ -292,11 +372,19 @@ pub(crate) fn fail(error: &RunError, stderr: &mut impl Write) -> i32 {
             for error in errors {
                 let _ = writeln!(stderr, "error: {}\n", error.render());
             }
+            let mut files: Vec<&str> = errors.iter().map(|e| e.file()).collect();
+            files.sort_unstable();
+            files.dedup();
+            let problems = if errors.len() == files.len() {
+                String::new()
+            } else {
+                format!("{} problems in ", errors.len())
+            };
             let _ = writeln!(
                 stderr,
-                "{} invalid file{}; nothing was run",
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
+                "{problems}{} invalid file{}; nothing was run",
+                files.len(),
+                plural(files.len())
             );
         }
         RunError::Unreachable { target, why } => {

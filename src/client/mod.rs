@@ -476,8 +476,8 @@ impl Target {
         }))
     }
 
-    /// The newest message to `to` after message `after` — its text, and
-    /// the code in it if it holds one — waiting up to `wait` for one (in
+    /// The newest message to `to` after message `after` — its id in the
+    /// journal, its text, and the code in it if it holds one — waiting up to `wait` for one (in
     /// turns of the provider's longest long-poll); `None` when none came.
     pub async fn read_message(
         &self,
@@ -485,7 +485,7 @@ impl Target {
         after: u64,
         shape: (Alphabet, u8),
         wait: Duration,
-    ) -> Result<Option<(String, Option<String>)>, CallError> {
+    ) -> Result<Option<(u64, String, Option<String>)>, CallError> {
         let provider = self.provider_url()?;
         let key = self.journal_key(to);
         let deadline = Instant::now() + wait;
@@ -503,7 +503,7 @@ impl Target {
         let pattern = self.spec.code_regex(shape.0, shape.1);
         Ok(messages.pop().map(|message| {
             let code = inbox::code_in(&pattern, &message.text);
-            (message.text, code)
+            (message.id, message.text, code)
         }))
     }
 

@@ -100,7 +100,13 @@ impl<'a> Reporter<'a> {
                     / (elapsed - at).as_secs_f64()
             }
             _ if progress.seconds > 0 => progress.requests as f64 / progress.seconds as f64,
-            _ => 0.0,
+            _ => f64::NAN,
+        };
+        // Before a second has passed there is no rate to show yet.
+        let rate = if rate.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{rate:.0}")
         };
         let share = if progress.requests == 0 {
             0.0
@@ -109,7 +115,7 @@ impl<'a> Reporter<'a> {
         };
         let quantile = |q: Option<u64>| q.map_or("-".into(), |us| latency(us as f64));
         format!(
-            "{} {:>4}s/{}s  {:>9.0} req/s  {} requests  {} errors ({})  p50 {}  p99 {}",
+            "{} {:>4}s/{}s  {:>9} requests/s  {} requests  {} errors ({})  p50 {}  p99 {}",
             self.label,
             elapsed.as_secs(),
             self.planned.as_secs_f64().ceil(),
@@ -157,7 +163,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(
-            lines[1].starts_with("load    6s/20s        100 req/s  600 requests  1 errors"),
+            lines[1].starts_with("load    6s/20s        100 requests/s  600 requests  1 errors"),
             "{text}"
         );
         assert!(lines[1].contains("p50 1.20ms  p99 -"), "{text}");

@@ -63,10 +63,12 @@ pub fn render(report: &Report) -> String {
             escape(&report.run.command_line.join(" "))
         );
     }
+    // A capacity search's result is what its page is for: first.
+    capacity(&mut out, report);
     let _ = writeln!(
         out,
         "<div class=\"headline\"><div><b>{}</b>requests</div><div><b>{:.1}s</b>duration</div>\
-         <div><b>{}</b>throughput</div><div><b>{} ({})</b>errors</div></div>",
+         <div><b>{}</b>throughput (requests)</div><div><b>{} ({})</b>errors</div></div>",
         report.requests,
         report.duration_s,
         rate(report.throughput_rps),
@@ -110,7 +112,6 @@ pub fn render(report: &Report) -> String {
             reference.errors
         );
     }
-    capacity(&mut out, report);
     let _ = writeln!(out, "</body>\n</html>");
     out
 }
@@ -192,13 +193,23 @@ fn capacity(out: &mut String, report: &Report) {
         out,
         "<h2>Capacity</h2>\n<p><b>{}</b> — SLO <code>{}</code>; {}.</p>",
         match capacity.max_sustainable_rps {
-            Some(best) => format!("highest sustainable rate {}", rate(best)),
+            Some(best) => format!(
+                "highest sustainable rate {best:.1} {}",
+                crate::report::text::offered_unit(&report.run)
+            ),
             None => "no rate met the SLO".to_string(),
         },
         escape(&capacity.slo.join(", ")),
         escape(&capacity.stopped)
     );
-    let _ = writeln!(out, "<figure>{}</figure>", plots::capacity(&capacity.steps));
+    let _ = writeln!(
+        out,
+        "<figure>{}</figure>",
+        plots::capacity(
+            &capacity.steps,
+            crate::report::text::offered_unit(&report.run)
+        )
+    );
     let _ = writeln!(
         out,
         "<table>\n<tr><th>step</th><th>offered</th><th>achieved</th><th>p50</th><th>p99</th>\

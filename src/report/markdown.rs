@@ -142,7 +142,10 @@ pub(crate) fn describe_run(report: &Report) -> String {
     let run = &report.run;
     let mut parts = Vec::new();
     match (run.model.as_deref(), run.rate_rps, run.concurrency) {
-        (Some("open"), Some(r), _) => parts.push(format!("open model at {}", rate(r))),
+        (Some("open"), Some(r), _) => parts.push(format!(
+            "open model at {r:.1} {} offered",
+            crate::report::text::offered_unit(run)
+        )),
         (Some("closed"), _, Some(c)) => parts.push(format!("closed model, {c} connections")),
         (Some(model), _, _) => parts.push(format!("{model} model")),
         _ => {}

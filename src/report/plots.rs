@@ -183,7 +183,7 @@ pub fn p99(series: &[SeriesRow]) -> String {
 
 /// p99 per operation against the offered rate; held steps as filled
 /// circles, broken ones as open circles.
-pub fn capacity(steps: &[CapacityStep]) -> String {
+pub fn capacity(steps: &[CapacityStep], unit: &str) -> String {
     if steps.is_empty() {
         return note("No capacity steps.");
     }
@@ -207,7 +207,7 @@ pub fn capacity(steps: &[CapacityStep]) -> String {
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc("offered rate (requests/s)")
+            .x_desc(format!("offered rate ({unit})"))
             .y_desc("p99 (ms)")
             .draw()
             .map_err(|e| e.to_string())?;

@@ -17,6 +17,17 @@ pub fn rate(rps: f64) -> String {
     format!("{rps:.1}/s")
 }
 
+/// The unit of a run's offered rate: a run through a dialect offers
+/// flows (send, read the code, verify: several requests each), a `--url`
+/// run requests.
+pub fn offered_unit(run: &crate::report::model::RunInfo) -> &'static str {
+    if run.dialect.is_some() {
+        "flows/s"
+    } else {
+        "requests/s"
+    }
+}
+
 /// A share as a percentage: `0.33%`.
 pub fn percent(share: f64) -> String {
     format!("{:.2}%", share * 100.0)

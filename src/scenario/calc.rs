@@ -160,63 +160,50 @@ fn tokens(text: &str) -> Result<Vec<Token>, CalcError> {
             rest = rest[1..].trim_start();
             continue;
         }
+        if c.is_ascii_alphabetic() && matches!(out.last(), Some(Token::Value(_))) {
+            let word: String = rest
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            return Err(syntax(format!(
+                "unexpected `{word}`: a unit follows its number without a space (5m, 4m59s, 1.5s)"
+            )));
+        }
         if !c.is_ascii_digit() {
             return Err(syntax(format!("unexpected `{c}`")));
         }
         let end = rest
-            .find(|c: char| !c.is_ascii_alphanumeric())
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
             .unwrap_or(rest.len());
-        out.push(Token::Value(literal(&rest[..end]).map_err(syntax)?));
+        let word = &rest[..end];
+        let value = literal(word).map_err(|why| {
+            syntax(if word == text.trim() {
+                why
+            } else {
+                format!("`{word}` is {why}")
+            })
+        })?;
+        out.push(Token::Value(value));
         rest = rest[end..].trim_start();
     }
     Ok(out)
 }
 
-/// `12` (a count) or `1h30m`, `300ms`, `5s` (a duration).
+/// `12` (a count) or `1h30m`, `300ms`, `1.5s` (a duration, read by the
+/// one duration parser, [`crate::duration`]).
 fn literal(word: &str) -> Result<Quantity, String> {
-    let number = |digits: &str| {
-        digits
-            .parse::<i64>()
-            .map_err(|_| format!("`{word}` is too large"))
-    };
     if word.bytes().all(|b| b.is_ascii_digit()) {
-        return number(word).map(Quantity::Count);
+        return word
+            .parse::<i64>()
+            .map(Quantity::Count)
+            .map_err(|_| "too large".to_string());
     }
-    let mut ms: i64 = 0;
-    let mut rest = word;
-    while !rest.is_empty() {
-        let split = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (digits, after) = rest.split_at(split);
-        let unit_end = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
-        let size: i64 = match unit {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => {
-                return Err(format!(
-                    "`{word}` is not a duration: expected units ms, s, m, h or d, as in 1h30m"
-                ))
-            }
-        };
-        if digits.is_empty() {
-            return Err(format!("`{word}`: `{unit}` without a number before it"));
-        }
-        let part = number(digits)?
-            .checked_mul(size)
-            .ok_or_else(|| format!("`{word}` is too large"))?;
-        ms = ms
-            .checked_add(part)
-            .ok_or_else(|| format!("`{word}` is too large"))?;
-        rest = after;
+    if word.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err("not a whole number (a duration needs a unit: 1.5s)".into());
     }
-    Ok(Quantity::Duration(ms))
+    crate::duration::millis(word)
+        .map(|ms| Quantity::Duration(ms as i64))
+        .map_err(|why| format!("not a duration: {why} (as in 300ms, 4m59s, 1h30m, 1.5s)"))
 }
 
 struct Parser<'a> {
@@ -337,6 +324,7 @@ mod tests {
         );
         assert_eq!(evaluate("1h / 5m"), Ok(Quantity::Count(12)));
         assert_eq!(evaluate(" 7 "), Ok(Quantity::Count(7)));
+        assert_eq!(evaluate("1.5s + 500ms"), Ok(Quantity::Duration(2_000)));
         assert_eq!(duration("5m + 1s"), Ok(Duration::from_secs(301)));
         assert_eq!(count("5 - 1"), Ok(4));
         assert_eq!(Quantity::Duration(1500).as_f64(), 1.5);
@@ -356,6 +344,12 @@ mod tests {
         for (text, says) in [
             ("5s + 1", "cannot compute 5s + 1"),
             ("5w", "not a duration"),
+            (
+                "5 minutes",
+                "unexpected `minutes`: a unit follows its number",
+            ),
+            ("1.5", "not a whole number"),
+            ("99999999999999d", "longer than 100 years"),
             ("5 +", "at the end"),
             ("(5", "without `)`"),
             ("5 / 0", "division by zero"),

@@ -297,6 +297,17 @@ pub(crate) fn capture(capture: &Capture, exchange: &Exchange) -> Result<Value, S
             }
             Ok(value)
         }
+        Capture::Regex(source, regex) => {
+            let value = self::capture(source, exchange)?;
+            found(
+                &regex.0,
+                &value,
+                &describe_source(source, "the answer's body"),
+            )
+        }
+        Capture::Code | Capture::Message | Capture::MessageId => {
+            Err("`code`, `message` and `id` are read by inbox steps".into())
+        }
     }
 }
 
@@ -390,4 +401,61 @@ mod tests {
         let counts = tally([&got].into_iter(), &expected);
         assert_eq!(counts.get(&key(OutcomeKind::AttemptsExceeded)), Some(&1));
     }
+}
+/// A message an inbox step read.
+#[derive(Debug, Clone)]
+pub(crate) struct Message {
+    pub id: u64,
+    pub text: String,
+    pub code: Option<String>,
+}
+
+/// The value `capture` takes from a message an inbox step read.
+pub(crate) fn capture_message(capture: &Capture, message: &Message) -> Result<Value, String> {
+    match capture {
+        Capture::Code => message
+            .code
+            .clone()
+            .map(Value::String)
+            .ok_or_else(|| format!("the message holds no code: {:?}", message.text)),
+        Capture::Message | Capture::Body => Ok(Value::String(message.text.clone())),
+        Capture::MessageId => Ok(Value::from(message.id)),
+        Capture::Regex(source, regex) => {
+            let value = capture_message(source, message)?;
+            found(&regex.0, &value, &describe_source(source, "the message"))
+        }
+        _ => Err("an inbox step captures `code`, `message`, `id` or `!regex`".into()),
+    }
+}
+
+fn describe_source(source: &Capture, body: &str) -> String {
+    match source {
+        Capture::Body | Capture::Message => body.to_string(),
+        Capture::Header(name) => format!("the {name} header"),
+        Capture::Json(_) => "the JSON value".to_string(),
+        Capture::Status => "the status".to_string(),
+        Capture::Code => "the code".to_string(),
+        _ => "the value".to_string(),
+    }
+}
+
+/// What `regex` finds in `value` (as text): its group, or the whole
+/// match.
+fn found(regex: &regex::Regex, value: &Value, source: &str) -> Result<Value, String> {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let captures = regex.captures(&text).ok_or_else(|| {
+        let shown: String = text.chars().take(200).collect();
+        let more = if shown.len() < text.len() { "…" } else { "" };
+        format!(
+            "`{}` finds nothing in {source}: {shown:?}{more}",
+            regex.as_str()
+        )
+    })?;
+    let matched = captures.get(1).or_else(|| captures.get(0));
+    Ok(Value::String(
+        matched.map_or_else(String::new, |m| m.as_str().to_string()),
+    ))
 }

@@ -1,9 +1,11 @@
 //! Reading scenario files: finding them, parsing them with serde_yaml (a
 //! file may hold several scenarios as YAML documents), placing each step
 //! in its file, and the checks that need the whole scenario — one action
-//! per step, modifiers that fit the action, and every `${…}` variable
-//! known where it is used. Every problem is a [`FileError`] at
-//! `file:line:col`.
+//! per step, modifiers that fit the action, every value a step will use
+//! that is written as a literal (`scenario::check`), and every `${…}`
+//! variable known where it is used. Every problem is a [`FileError`] at
+//! `file:line:col`, and every problem of a file is reported, not only the
+//! first: each step is checked on its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use crate::scenario::model::{
     Scenario, SendArgs, Step, VerifyArgs,
 };
 use crate::scenario::template::Template;
-use crate::scenario::variables;
+use crate::scenario::{check, variables};
 use crate::source::{FileError, Position};
 use crate::vars::{Strings, Vars};
 
@@ -110,38 +112,80 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), FileError> {
 }
 
 /// Reads every scenario in `path`, its `${env.…}` and `${var.…}` from
-/// `vars`.
-pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<Scenario>, FileError> {
+/// `vars`; every problem in it when it is invalid.
+pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<Scenario>, Vec<FileError>> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
-        .map_err(|e| FileError::unreadable(&file, format!("cannot read: {e}")))?;
-    let text = vars.expand(&text, &file, Strings::Templates)?;
-    parse(&text, &file).map_err(|e| text.restore(e))
+        .map_err(|e| vec![FileError::unreadable(&file, format!("cannot read: {e}"))])?;
+    let text = vars
+        .expand(&text, &file, Strings::Templates)
+        .map_err(|e| vec![e])?;
+    parse(&text, &file).map_err(|errors| errors.into_iter().map(|e| text.restore(e)).collect())
 }
 
-/// Reads scenario text; `file` names it in errors.
-pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, FileError> {
+/// Reads scenario text; `file` names it in errors. Every problem is
+/// returned: each document, and each step of a document, is checked
+/// whatever the others hold.
+pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, Vec<FileError>> {
     let layout = Layout::of(text);
     let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let doc =
-            ScenarioDoc::deserialize(document).map_err(|e| FileError::from_yaml(file, text, &e))?;
+        let doc = match ScenarioDoc::deserialize(document) {
+            Ok(doc) => doc,
+            Err(error) => {
+                let first = with_quote_hint(FileError::from_yaml(file, text, &error), text);
+                let syntax = first.message().contains("while parsing")
+                    || first.message().contains("while scanning");
+                errors.push(first);
+                if syntax {
+                    // Past a YAML syntax error the rest cannot be read.
+                    break;
+                }
+                errors.extend(other_step_errors(text, file, index, &layout, &errors));
+                continue;
+            }
+        };
         let start = layout.document_start(index);
         let positions = layout.steps(index, doc.steps.len());
         let mut steps = Vec::with_capacity(doc.steps.len());
+        let mut broken = false;
+        // What earlier steps capture (a step that is refused too: its
+        // captures are what the steps after it expect).
+        let mut captured: BTreeSet<String> = BTreeSet::new();
         for (step, position) in doc.steps.into_iter().zip(positions) {
-            steps.push(
-                step_of(step, position)
-                    .map_err(|message| FileError::at(file, text, Some(position), message))?,
+            let provides = provided(
+                step.capture.keys().map(String::as_str),
+                step.named.as_deref(),
             );
+            match step_of(step, position) {
+                Ok(step) => {
+                    for (needle, message) in check::step(&step, &check::Nothing) {
+                        let at = find_within(text, &layout, index, position, &needle);
+                        errors.push(FileError::at(file, text, Some(at), message));
+                    }
+                    for (name, message) in check_variables(&step, &captured) {
+                        let at =
+                            find_after(text, position, &format!("${{{name}}}")).unwrap_or(position);
+                        errors.push(FileError::at(file, text, Some(at), message));
+                    }
+                    steps.push(step);
+                }
+                Err(message) => {
+                    broken = true;
+                    errors.push(FileError::at(file, text, Some(position), message));
+                }
+            }
+            captured.extend(provides);
         }
-        if steps.is_empty() {
-            return Err(FileError::at(
+        if steps.is_empty() && !broken {
+            errors.push(FileError::at(
                 file,
                 text,
                 Some(start),
                 format!("scenario `{}` has no steps", doc.name),
             ));
+            continue;
         }
         let scenario = Scenario {
             name: doc.name,
@@ -152,13 +196,146 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, FileError> {
             needs: doc.needs,
             steps,
         };
-        check_variables(&scenario).map_err(|(position, name, message)| {
-            let at = find_after(text, position, &format!("${{{name}}}")).unwrap_or(position);
-            FileError::at(file, text, Some(at), message)
-        })?;
         scenarios.push(scenario);
     }
-    Ok(scenarios)
+    if errors.is_empty() {
+        Ok(scenarios)
+    } else {
+        // In the order of the file.
+        errors.sort_by_key(|e| e.position());
+        Err(errors)
+    }
+}
+
+/// The problems of the steps serde_yaml did not reach in document
+/// `index` (it stops at the first): each step read on its own, placed at
+/// its start; the steps already reported are left out.
+fn other_step_errors(
+    text: &str,
+    file: &str,
+    index: usize,
+    layout: &Layout,
+    reported: &[FileError],
+) -> Vec<FileError> {
+    let Some(document) = serde_yaml::Deserializer::from_str(text).nth(index) else {
+        return Vec::new();
+    };
+    let Ok(value) = serde_yaml::Value::deserialize(document) else {
+        return Vec::new();
+    };
+    let Some(steps) = value.get("steps").and_then(|s| s.as_sequence()) else {
+        return Vec::new();
+    };
+    let positions = layout.steps(index, steps.len());
+    let reported_lines: Vec<usize> = reported
+        .iter()
+        .filter_map(|e| e.position().map(|p| p.line))
+        .collect();
+    let mut out = Vec::new();
+    let mut captured: BTreeSet<String> = BTreeSet::new();
+    for (i, (step, position)) in steps.iter().zip(&positions).enumerate() {
+        let capture_names: Vec<&str> = step
+            .get("capture")
+            .and_then(|c| c.as_mapping())
+            .map(|map| map.keys().filter_map(|k| k.as_str()).collect())
+            .unwrap_or_default();
+        let provides = provided(
+            capture_names.into_iter(),
+            step.get("as").and_then(|n| n.as_str()),
+        );
+        // The lines this step spans: to its next step.
+        let end = positions
+            .get(i + 1)
+            .map_or(usize::MAX, |next| next.line.max(position.line + 1));
+        if reported_lines
+            .iter()
+            .any(|line| (position.line..end).contains(line))
+        {
+            captured.extend(provides);
+            continue;
+        }
+        let message = match StepDoc::deserialize(step.clone()) {
+            Ok(doc) => match step_of(doc, *position) {
+                Ok(step) => {
+                    let mut found: Vec<FileError> = check::step(&step, &check::Nothing)
+                        .into_iter()
+                        .map(|(needle, message)| {
+                            let at = find_within(text, layout, index, *position, &needle);
+                            FileError::at(file, text, Some(at), message)
+                        })
+                        .collect();
+                    for (name, message) in check_variables(&step, &captured) {
+                        let at = find_after(text, *position, &format!("${{{name}}}"))
+                            .unwrap_or(*position);
+                        found.push(FileError::at(file, text, Some(at), message));
+                    }
+                    found
+                }
+                Err(message) => vec![FileError::at(file, text, Some(*position), message)],
+            },
+            Err(error) => {
+                let message = format!("steps[{i}]: {error}");
+                vec![with_quote_hint(
+                    FileError::at(file, text, Some(*position), message).with_typo_hint(),
+                    text,
+                )]
+            }
+        };
+        out.extend(message);
+        captured.extend(provides);
+    }
+    out
+}
+
+/// The variables a step makes for the steps after it: its captures, and
+/// `${name.code}`… of a send named `name`.
+fn provided<'a>(captures: impl Iterator<Item = &'a str>, named: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = captures.map(str::to_string).collect();
+    if let Some(name) = named {
+        out.extend(NAMED_PARTS.iter().map(|part| format!("{name}.{part}")));
+    }
+    out
+}
+
+/// The YAML error of an unquoted `${…}` in a flow mapping, with the hint
+/// to quote it.
+fn with_quote_hint(error: FileError, text: &str) -> FileError {
+    let line = error
+        .position()
+        .and_then(|p| text.lines().nth(p.line.saturating_sub(1)));
+    let unquoted = line.is_some_and(|line| {
+        line.contains('{')
+            && line
+                .match_indices("${")
+                .any(|(at, _)| !matches!(line[..at].chars().last(), Some('"' | '\'')))
+    });
+    if unquoted && error.hint().is_none() {
+        error.with_hint(
+            "quote a `${…}` template inside `{ … }`: `{ to: \"${phone}\" }` — unquoted, YAML \
+             reads its braces as its own",
+        )
+    } else {
+        error
+    }
+}
+
+/// Where `needle` is written in the step at `position` (up to the next
+/// step), or the step's start.
+fn find_within(
+    text: &str,
+    layout: &Layout,
+    document: usize,
+    position: Position,
+    needle: &str,
+) -> Position {
+    let next = layout
+        .documents
+        .get(document)
+        .and_then(|d| d.steps.iter().find(|p| p.line > position.line).copied());
+    match find_after(text, position, needle) {
+        Some(at) if next.is_none_or(|next| at.line < next.line) => at,
+        _ => position,
+    }
 }
 
 /// A step from its document: one action, fitting modifiers.
@@ -226,10 +403,28 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             ));
         }
     }
-    if !doc.capture.is_empty() && !requesting {
-        return Err(format!(
-            "`capture` goes with send, verify or http, not {keyword}"
-        ));
+    if !doc.capture.is_empty() {
+        let inbox = matches!(action, Action::Inbox(_));
+        if !requesting && !inbox {
+            return Err(format!(
+                "`capture` goes with send, verify, http or inbox, not {keyword}"
+            ));
+        }
+        for (name, source) in &doc.capture {
+            if inbox && !source.from_inbox() {
+                return Err(format!(
+                    "capture `{name}`: an inbox step captures `code`, `message`, `id` or \
+                     `!regex` on the message"
+                ));
+            }
+            if !inbox && !source.from_answer() {
+                return Err(format!(
+                    "capture `{name}`: `code`, `message` and `id` are an inbox step's; a \
+                     {keyword} step captures from its answer (`$.path`, `header:Name`, \
+                     `status`, `body`, `!regex`)"
+                ));
+            }
+        }
     }
     if let Some(expect) = &doc.expect {
         match &action {
@@ -278,6 +473,27 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
     })
 }
 
+/// A problem `check` found in `step` of `scenario` after the file was
+/// read (with a target's policy), placed at `needle` within the step.
+pub(crate) fn place(
+    scenario: &Scenario,
+    step: &Step,
+    needle: &str,
+    message: impl Into<String>,
+) -> FileError {
+    let text = std::fs::read_to_string(&scenario.file).unwrap_or_default();
+    let next = scenario
+        .steps
+        .iter()
+        .map(|s| s.position)
+        .find(|p| p.line > step.position.line);
+    let at = match find_after(&text, step.position, needle) {
+        Some(at) if next.is_none_or(|next| at.line < next.line) => at,
+        _ => step.position,
+    };
+    FileError::at(&scenario.file, &text, Some(at), message)
+}
+
 /// What a named send (`as: first`) offers: `${first.code}`, ….
 pub(crate) const NAMED_PARTS: [&str; 3] = ["code", "id", "to"];
 
@@ -299,44 +515,36 @@ fn find_after(text: &str, from: Position, needle: &str) -> Option<Position> {
     None
 }
 
-/// Every variable a step reads is built in or captured by an earlier step;
-/// the error names the variable too, to place it.
-fn check_variables(scenario: &Scenario) -> Result<(), (Position, String, String)> {
-    let mut captured: BTreeSet<String> = BTreeSet::new();
-    for step in &scenario.steps {
-        for template in step.templates() {
-            for name in template.variables() {
-                if !variables::is_builtin(name) && !captured.contains(name) {
-                    let mut message = format!("unknown variable `${{{name}}}`");
-                    if let Some(near) = variables::nearest(name, &captured) {
-                        message.push_str(&format!(" (did you mean `${{{near}}}`?)"));
-                    } else {
-                        message.push_str(&format!(
-                            "; built in are {}, and what earlier steps capture",
-                            variables::BUILTIN_SUMMARY
-                        ));
-                    }
-                    return Err((step.position, name.to_string(), message));
+/// Every variable `step` reads is built in or in `captured` (by an
+/// earlier step), and it captures into no built-in name: (the variable,
+/// the message) for each that is not.
+fn check_variables(step: &Step, captured: &BTreeSet<String>) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    for template in step.templates() {
+        for name in template.variables() {
+            if !variables::is_builtin(name) && !captured.contains(name) {
+                let mut message = format!("unknown variable `${{{name}}}`");
+                if let Some(near) = variables::nearest(name, captured) {
+                    message.push_str(&format!(" (did you mean `${{{near}}}`?)"));
+                } else {
+                    message.push_str(&format!(
+                        "; built in are {}, and what earlier steps capture",
+                        variables::BUILTIN_SUMMARY
+                    ));
                 }
-            }
-        }
-        for name in step.capture.keys() {
-            if variables::is_builtin(name) {
-                return Err((
-                    step.position,
-                    name.clone(),
-                    format!("`{name}` is a built-in variable; capture into another name"),
-                ));
-            }
-            captured.insert(name.clone());
-        }
-        if let Some(name) = &step.named {
-            for part in NAMED_PARTS {
-                captured.insert(format!("{name}.{part}"));
+                errors.push((name.to_string(), message));
             }
         }
     }
-    Ok(())
+    for name in step.capture.keys() {
+        if variables::is_builtin(name) {
+            errors.push((
+                name.clone(),
+                format!("`{name}` is a built-in variable; capture into another name"),
+            ));
+        }
+    }
+    errors
 }
 
 /// Where documents and their steps start, found by reading the lines of

@@ -62,6 +62,9 @@ impl Bound {
     fn from_yaml(yaml: &Yaml, tag: &str) -> Result<Bound, String> {
         match yaml {
             Yaml::String(text) => Ok(Bound::Computed(Template::parse(text)?)),
+            Yaml::Number(n) if n.as_f64().is_some_and(|n| !n.is_finite()) => Err(format!(
+                "`!{tag} {n}`: a bound must be a finite number, as in `!{tag} 5`"
+            )),
             other => other.as_f64().map(Bound::Number).ok_or_else(|| {
                 format!("`!{tag}` takes a number or text that computes one, as in `!{tag} 5`")
             }),
@@ -374,6 +377,68 @@ impl Pattern {
             },
             Pattern::Object(_) => "an object".into(),
             Pattern::Array(items) => format!("an array of {}", items.len()),
+        }
+    }
+
+    /// What is wrong with the values it holds that `lookup` can tell
+    /// before an answer comes: a bound that computes nothing (`!gt "5
+    /// apples"`), a `!range` whose low end is above its high. Bounds that
+    /// read what `lookup` does not know are left for when they are judged.
+    pub fn problems(&self, lookup: &dyn Lookup, out: &mut Vec<(String, String)>) {
+        let known = |bound: &Bound| match bound {
+            Bound::Number(n) => Some(Ok(*n)),
+            Bound::Computed(t) if t.variables().all(|v| lookup.get(v).is_ok()) => {
+                Some(bound.value(lookup))
+            }
+            Bound::Computed(_) => None,
+        };
+        let mut bound = |tag: &str, b: &Bound| -> Option<f64> {
+            match known(b)? {
+                Ok(n) => Some(n),
+                Err(why) => {
+                    let needle = match b {
+                        Bound::Computed(t) => t.source().to_string(),
+                        Bound::Number(_) => format!("!{tag}"),
+                    };
+                    out.push((needle, format!("`!{tag}`: {why}")));
+                    None
+                }
+            }
+        };
+        match self {
+            Pattern::Range(low, high) => {
+                if let (Some(l), Some(h)) = (bound("range", low), bound("range", high)) {
+                    if l > h {
+                        out.push((
+                            "!range".into(),
+                            format!("`!range [{l}, {h}]`: the low end is above the high"),
+                        ));
+                    }
+                }
+            }
+            Pattern::Compare(op, limit) => {
+                let tag = match op {
+                    Comparison::Gt => "gt",
+                    Comparison::Gte => "gte",
+                    Comparison::Lt => "lt",
+                    Comparison::Lte => "lte",
+                };
+                bound(tag, limit);
+            }
+            Pattern::Equals(limit) => {
+                bound("eq", limit);
+            }
+            Pattern::Object(map) => {
+                for (_, value) in map {
+                    value.problems(lookup, out);
+                }
+            }
+            Pattern::Array(items) => {
+                for item in items {
+                    item.problems(lookup, out);
+                }
+            }
+            _ => {}
         }
     }
 

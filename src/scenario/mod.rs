@@ -14,6 +14,7 @@
 //! [`crate::client`].
 
 mod calc;
+mod check;
 pub mod expect;
 pub mod html;
 pub mod load;

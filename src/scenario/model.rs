@@ -503,7 +503,29 @@ pub enum Capture {
     Status,
     /// `body`: the whole body as text.
     Body,
+    /// `code` (inbox steps): the code in the message read.
+    Code,
+    /// `message` (inbox steps): the message's text.
+    Message,
+    /// `id` (inbox steps): the message's id in the provider's journal.
+    MessageId,
+    /// `!regex PATTERN`: what the pattern finds in the body (an inbox
+    /// step: the message) — its first group, or the whole match without
+    /// one; `!regex {from: header:Name, pattern: …}` reads another source.
+    Regex(Box<Capture>, CaptureRegex),
 }
+
+/// A capture's regular expression (compared by its text).
+#[derive(Debug, Clone)]
+pub struct CaptureRegex(pub regex::Regex);
+
+impl PartialEq for CaptureRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for CaptureRegex {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathPart {
@@ -513,17 +535,110 @@ pub enum PathPart {
 
 impl<'de> Deserialize<'de> for Capture {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Capture::parse(&text).map_err(de::Error::custom)
+        use serde_yaml::Value as Yaml;
+        let yaml = Yaml::deserialize(deserializer)?;
+        match yaml {
+            Yaml::String(text) => Capture::parse(&text).map_err(de::Error::custom),
+            Yaml::Tagged(tagged) if tagged.tag == "regex" => {
+                Capture::regex(&tagged.value).map_err(de::Error::custom)
+            }
+            Yaml::Tagged(tagged) => Err(de::Error::custom(format!(
+                "`{}`: a capture takes only the `!regex` tag",
+                tagged.tag
+            ))),
+            _ => Err(de::Error::custom(
+                "expected a JSON path (`$.field[0]`), `header:Name`, `status`, `body` \
+                 or `!regex PATTERN` (an inbox step takes code, message and id too)",
+            )),
+        }
     }
 }
 
 impl Capture {
-    /// `$.path`, `header:Name`, `status` or `body`.
+    /// `!regex PATTERN` or `!regex {from: SOURCE, pattern: PATTERN}`.
+    fn regex(value: &serde_yaml::Value) -> Result<Capture, String> {
+        use serde_yaml::Value as Yaml;
+        let (from, pattern) = match value {
+            Yaml::String(pattern) => (None, pattern.clone()),
+            Yaml::Mapping(map) => {
+                let mut from = None;
+                let mut pattern = None;
+                for (key, value) in map {
+                    let text = value.as_str().map(str::to_string);
+                    match key.as_str() {
+                        Some("from") => from = Some(text.ok_or("`!regex` `from:` is text")?),
+                        Some("pattern") => {
+                            pattern = Some(text.ok_or("`!regex` `pattern:` is text")?)
+                        }
+                        _ => {
+                            return Err(format!(
+                                "`!regex` takes `from` and `pattern`, not `{}`",
+                                serde_yaml::to_string(key).unwrap_or_default().trim()
+                            ))
+                        }
+                    }
+                }
+                (
+                    from,
+                    pattern.ok_or("`!regex {from, pattern}` needs `pattern`")?,
+                )
+            }
+            _ => {
+                return Err(
+                    "`!regex` takes a pattern, or `{from: SOURCE, pattern: PATTERN}`".into(),
+                )
+            }
+        };
+        let regex = regex::Regex::new(&pattern)
+            .map_err(|e| format!("`!regex {pattern}` is not a regular expression: {e}"))?;
+        if regex.captures_len() > 2 {
+            return Err(format!(
+                "`!regex {pattern}` has {} groups; a capture takes one (the value) or none \
+                 (the whole match) — write the others as `(?:…)`",
+                regex.captures_len() - 1
+            ));
+        }
+        let source = match from {
+            Some(from) => {
+                let source = Capture::parse(&from)?;
+                if matches!(source, Capture::Regex(..)) {
+                    return Err("`!regex` reads a source, not another `!regex`".into());
+                }
+                source
+            }
+            // The body; an inbox step reads it as its message.
+            None => Capture::Body,
+        };
+        Ok(Capture::Regex(Box::new(source), CaptureRegex(regex)))
+    }
+
+    /// Whether an inbox step can take it (the others take the rest).
+    pub fn from_inbox(&self) -> bool {
+        match self {
+            Capture::Code | Capture::Message | Capture::MessageId | Capture::Body => true,
+            Capture::Regex(source, _) => source.from_inbox(),
+            _ => false,
+        }
+    }
+
+    /// Whether a send, verify or http step can take it.
+    pub fn from_answer(&self) -> bool {
+        match self {
+            Capture::Code | Capture::Message | Capture::MessageId => false,
+            Capture::Regex(source, _) => source.from_answer(),
+            _ => true,
+        }
+    }
+
+    /// `$.path`, `header:Name`, `status`, `body`, `code`, `message` or
+    /// `id`.
     pub fn parse(text: &str) -> Result<Capture, String> {
         match text {
             "status" => return Ok(Capture::Status),
             "body" => return Ok(Capture::Body),
+            "code" => return Ok(Capture::Code),
+            "message" => return Ok(Capture::Message),
+            "id" => return Ok(Capture::MessageId),
             _ => {}
         }
         if let Some(name) = text.strip_prefix("header:") {
@@ -537,7 +652,8 @@ impl Capture {
         }
         let Some(mut rest) = text.strip_prefix('$') else {
             return Err(format!(
-                "`{text}`: expected a JSON path (`$.field[0]`), `header:Name`, `status` or `body`"
+                "`{text}`: expected a JSON path (`$.field[0]`), `header:Name`, `status`, `body` \
+                 or `!regex PATTERN` (an inbox step takes code, message and id too)"
             ));
         };
         let mut parts = Vec::new();

@@ -80,35 +80,20 @@ pub(crate) fn text(
 
 /// The abstract send a step's arguments describe; `to` is already known.
 pub(crate) fn send_op(args: &SendArgs, to: String, lookup: &dyn Lookup) -> Result<SendOp, String> {
-    let channel = match text(&args.channel, lookup)? {
-        Some(name) => {
-            Some(Channel::from_name(&name).ok_or_else(|| format!("unknown channel `{name}`"))?)
-        }
-        None => None,
-    };
-    let alphabet =
-        match text(&args.code_type, lookup)? {
-            Some(name) => Some(alphabet_named(&name).ok_or_else(|| {
-                format!("`type: {name}`: expected NUMERIC, ALPHA or ALPHANUMERIC")
-            })?),
-            None => None,
-        };
-    let length = match &args.length {
-        Some(t) => {
-            let n = t.number(lookup)?;
-            Some(u8::try_from(n).map_err(|_| format!("`length: {n}` is too long"))?)
-        }
-        None => None,
-    };
-    let expiry = match text(&args.expiry, lookup)? {
-        Some(text) => Some(match text.parse::<u64>() {
-            Ok(secs) => Duration::from_secs(secs),
-            Err(_) => {
-                crate::duration::parse(&text).map_err(|e| format!("`expiry: {text}`: {e}"))?
-            }
-        }),
-        None => None,
-    };
+    let channel = text(&args.channel, lookup)?
+        .map(|name| channel(&name))
+        .transpose()?;
+    let alphabet = text(&args.code_type, lookup)?
+        .map(|name| alphabet(&name))
+        .transpose()?;
+    let length = args
+        .length
+        .as_ref()
+        .map(|t| t.number(lookup).and_then(length))
+        .transpose()?;
+    let expiry = text(&args.expiry, lookup)?
+        .map(|text| expiry(&text))
+        .transpose()?;
     Ok(SendOp {
         to,
         purpose: text(&args.purpose, lookup)?,
@@ -121,6 +106,30 @@ pub(crate) fn send_op(args: &SendArgs, to: String, lookup: &dyn Lookup) -> Resul
     })
 }
 
+/// A send's `channel`.
+pub(crate) fn channel(name: &str) -> Result<Channel, String> {
+    Channel::from_name(name).ok_or_else(|| format!("unknown channel `{name}`"))
+}
+
+/// A send's `type` (Nomado).
+pub(crate) fn alphabet(name: &str) -> Result<Alphabet, String> {
+    alphabet_named(name)
+        .ok_or_else(|| format!("`type: {name}`: expected NUMERIC, ALPHA or ALPHANUMERIC"))
+}
+
+/// A send's `length`.
+pub(crate) fn length(n: u64) -> Result<u8, String> {
+    u8::try_from(n).map_err(|_| format!("`length: {n}` is too long"))
+}
+
+/// A send's `expiry`: seconds, or a duration.
+pub(crate) fn expiry(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => crate::duration::parse(text).map_err(|e| format!("`expiry: {text}`: {e}")),
+    }
+}
+
 fn alphabet_named(name: &str) -> Option<Alphabet> {
     match name.to_ascii_uppercase().as_str() {
         "NUMERIC" => Some(Alphabet::Numeric),
@@ -130,18 +139,43 @@ fn alphabet_named(name: &str) -> Option<Alphabet> {
     }
 }
 
+/// An http step's method.
+pub(crate) fn method(name: &str) -> Result<Method, String> {
+    Method::from_str(&name.to_ascii_uppercase())
+        .map_err(|_| format!("`method: {name}` is not an HTTP method (GET, POST, PUT, …)"))
+}
+
+/// An http step's path: from the root of the target's `base_url`.
+pub(crate) fn path(path: &str) -> Result<(), String> {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        return Err(format!(
+            "`path: {path}` is a URL; an http step's path is relative to the target's \
+             base_url: write it from its first `/`"
+        ));
+    }
+    if !path.starts_with('/') {
+        return Err(format!("`path: {path}` must start with /"));
+    }
+    if path.contains(char::is_whitespace) {
+        return Err(format!("`path: {path}` holds a space; write it as %20"));
+    }
+    path.parse::<hyper::Uri>()
+        .map(|_| ())
+        .map_err(|e| format!("`path: {path}` is not a request path: {e}"))
+}
+
+/// The largest `repeat` or `parallel`.
+pub(crate) const MAX_RUNS: u64 = 10_000;
+
 /// The raw request an http step describes (`auth` headers given).
 pub(crate) fn http(
     args: &HttpArgs,
     auth: Vec<(String, String)>,
     lookup: &dyn Lookup,
 ) -> Result<Prepared, String> {
-    let method = Method::from_str(&args.method.to_ascii_uppercase())
-        .map_err(|_| format!("`{}` is not an HTTP method", args.method))?;
+    let method = method(&args.method)?;
     let path = args.path.text(lookup)?;
-    if !path.starts_with('/') {
-        return Err(format!("http path `{path}` must start with /"));
-    }
+    self::path(&path)?;
     let mut headers = auth;
     for (name, value) in &args.headers {
         headers.push((name.clone(), value.text(lookup)?));

@@ -11,9 +11,11 @@
 //! after it is that send's), and an accepted send becomes the recipient's
 //! challenge — its handle, purpose and code. `${code}`, `${id}` and
 //! `${to}` are the last accepted send's; a verify that leaves out `code`,
-//! `id` or `purpose` takes its own recipient's. A send step named with
-//! `as` keeps its challenge under that name (`${first.code}`): its code is
-//! read as soon as the step ends, before a later send can replace it.
+//! `id` or `purpose` takes its own recipient's. They are fixed when the
+//! send step ends: its code is read then (from its answer, or the inbox
+//! when a later step reads a code), so a later raw `http` request that
+//! sends again never moves them. A send step named with `as` keeps its
+//! challenge under that name (`${first.code}`) after later sends.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use crate::client::{Capability, ClockMode, CodeSource, Exchange, RequestLog, Tar
 use crate::dialect::{Dialect, VerifyOp};
 use crate::engine::code::Alphabet;
 use crate::engine::outcome::Receipt;
-use crate::scenario::expect::{self, Problem};
+use crate::scenario::expect::{self, Message, Problem};
 use crate::scenario::model::{Action, FaultsArgs, InboxArgs, Scenario, SendArgs, Step, VerifyArgs};
 use crate::scenario::request::{self, Prepared, Run};
 use crate::scenario::template::{Lookup, Template};
@@ -83,6 +85,8 @@ struct Challenge {
     /// Alphabet and length of the code.
     shape: (Alphabet, u8),
     code: Option<String>,
+    /// Why the code could not be read when the send was accepted.
+    code_error: Option<String>,
 }
 
 /// A named send's challenge (`as: first`).
@@ -121,6 +125,12 @@ struct Case<'a> {
     /// How answers were read where the vendor document allowed more than
     /// one reading (for `--verbose`), each once.
     readings: Vec<String>,
+    /// Per step: whether a later step reads a code (`${code}`,
+    /// `${wrong_code}`, a verify without `code`), so a send's code must be
+    /// read when the send is accepted.
+    code_read_after: Vec<bool>,
+    /// The step running.
+    step: usize,
 }
 
 impl Lookup for Case<'_> {
@@ -229,6 +239,9 @@ impl Case<'_> {
         if let Some(code) = &challenge.code {
             return Ok(code.clone());
         }
+        if let Some(why) = &challenge.code_error {
+            return Err(why.clone());
+        }
         if let Some(code) = &challenge.receipt.code {
             challenge.code = Some(code.clone());
             return Ok(code.clone());
@@ -243,17 +256,21 @@ impl Case<'_> {
             .target
             .read_code(to, challenge.mark, challenge.shape, INBOX_WAIT)
             .await
-            .map_err(|e| format!("reading the inbox: {e}"))?;
-        match code {
-            Some(code) => {
-                challenge.code = Some(code.clone());
-                Ok(code)
-            }
-            None => Err(format!(
-                "`${{code}}`: no message with a code reached the provider for {to} within {}",
+            .map_err(|e| format!("reading the inbox: {e}"));
+        let code = match code {
+            Ok(Some(code)) => Ok(code),
+            Ok(None) => Err(format!(
+                "`${{code}}`: no message with a code reached the provider for {to} within {} \
+                 of its send",
                 crate::duration::format(INBOX_WAIT)
             )),
+            Err(why) => Err(why),
+        };
+        match &code {
+            Ok(code) => challenge.code = Some(code.clone()),
+            Err(why) => challenge.code_error = Some(why.clone()),
         }
+        code
     }
 }
 
@@ -277,9 +294,12 @@ pub async fn run_case(
         slept: Duration::ZERO,
         limits,
         readings: Vec::new(),
+        code_read_after: code_read_after(scenario),
+        step: 0,
     };
     let mut result = Ok(());
     for (index, step) in scenario.steps.iter().enumerate() {
+        case.step = index;
         if let Err(mut failure) = run_step(&mut case, step).await {
             failure.step = index;
             result = Err(failure);
@@ -290,6 +310,26 @@ pub async fn run_case(
         let _ = target.clear_faults().await;
     }
     (result, case.readings)
+}
+
+/// Whether a step reads the last accepted send's code.
+fn reads_code(step: &Step) -> bool {
+    matches!(&step.action, Action::Verify(args) if args.code.is_none())
+        || step
+            .templates()
+            .iter()
+            .any(|t| t.variables().any(variables::is_last_code))
+}
+
+/// Per step: whether a later one reads a code.
+fn code_read_after(scenario: &Scenario) -> Vec<bool> {
+    let mut later = false;
+    let mut out = vec![false; scenario.steps.len()];
+    for (index, step) in scenario.steps.iter().enumerate().rev() {
+        out[index] = later;
+        later |= reads_code(step);
+    }
+    out
 }
 
 fn failure(step: &Step) -> Box<Failure> {
@@ -398,13 +438,14 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
         _ => (1, false),
     };
     // `repeat: 0` is a step the policy left nothing to do for.
-    if (parallel && runs == 0) || runs > 10_000 {
+    if (parallel && runs == 0) || runs > request::MAX_RUNS {
         return Err(error(
             step,
             format!(
-                "`{}` is {runs}; expected {} to 10000",
+                "`{}` is {runs}; expected {} to {}",
                 if parallel { "parallel" } else { "repeat" },
-                if parallel { 1 } else { 0 }
+                if parallel { 1 } else { 0 },
+                request::MAX_RUNS
             ),
         ));
     }
@@ -506,7 +547,18 @@ async fn request_step(case: &mut Case<'_>, step: &Step) -> Result<(), Box<Failur
             Err(why) => return Err(error(step, why)),
         }
     }
-    remember(case, &prepared, &results);
+    if let Some(to) = remember(case, &prepared, &results) {
+        // The send's code is fixed now, not when a later step reads it: a
+        // raw request sending again must not move it.
+        if case
+            .code_read_after
+            .get(case.step)
+            .copied()
+            .unwrap_or(false)
+        {
+            let _ = case.fetch_code(&to).await;
+        }
+    }
     if let Some(name) = &step.named {
         name_send(case, name, &prepared, &results).await;
     }
@@ -607,14 +659,13 @@ fn referred(prepared: &Prepared, runs: &[Run]) -> Option<usize> {
     }
 }
 
-/// Keeps the last accepted send as its recipient's challenge.
-fn remember(case: &mut Case<'_>, prepared: &Prepared, runs: &[Run]) {
+/// Keeps the last accepted send as its recipient's challenge; returns
+/// the recipient.
+fn remember(case: &mut Case<'_>, prepared: &Prepared, runs: &[Run]) -> Option<String> {
     let Prepared::Send(op) = prepared else {
-        return;
+        return None;
     };
-    let Some(receipt) = referred(prepared, runs).and_then(|i| runs[i].receipt()) else {
-        return;
-    };
+    let receipt = referred(prepared, runs).and_then(|i| runs[i].receipt())?;
     let policy = &case.target.spec.policy;
     let shape = match case.target.dialect() {
         Dialect::Nomado => (
@@ -632,12 +683,14 @@ fn remember(case: &mut Case<'_>, prepared: &Prepared, runs: &[Run]) {
         Challenge {
             purpose: op.purpose.clone(),
             code: receipt.code.clone(),
+            code_error: None,
             receipt: receipt.clone(),
             mark,
             shape,
         },
     );
     case.last = Some(op.to.clone());
+    Some(op.to.clone())
 }
 
 fn capture(
@@ -695,8 +748,12 @@ async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(),
         .read_message(&to, mark, shape, within)
         .await
         .map_err(|e| error(step, format!("reading the inbox: {e}")))?;
-    let code = match (&found, expect_delivery) {
-        (Some((_, Some(code))), true) => code.clone(),
+    let message = match (found, expect_delivery) {
+        (Some((id, text, Some(code))), true) => Message {
+            id,
+            text,
+            code: Some(code),
+        },
         (None, false) => return Ok(()),
         (found, expected) => {
             let mut failure = failure(step);
@@ -712,17 +769,28 @@ async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(),
                     crate::duration::format(within)
                 ),
                 actual: match found {
-                    Some((text, Some(_))) => format!("a message: {text:?}"),
-                    Some((text, None)) => format!("a message without a code: {text:?}"),
+                    Some((_, text, Some(_))) => format!("a message: {text:?}"),
+                    Some((_, text, None)) => format!("a message without a code: {text:?}"),
                     None => "none".into(),
                 },
             }];
             return Err(failure);
         }
     };
-    // The code read is the one `${code}` names from now on (for a
-    // recipient this case never sent to as well).
-    case.challenges
+    if !step.capture.is_empty() {
+        // What it read is kept under the names given; `${code}` stays
+        // the send's.
+        for (name, source) in &step.capture {
+            let value = expect::capture_message(source, &message)
+                .map_err(|why| error(step, format!("capture `{name}`: {why}")))?;
+            case.captured.insert(name.clone(), value);
+        }
+        return Ok(());
+    }
+    // Without captures, the code read is the one `${code}` names from now
+    // on (for a recipient this case never sent to as well).
+    let challenge = case
+        .challenges
         .entry(to.clone())
         .or_insert_with(|| Challenge {
             purpose: None,
@@ -730,8 +798,10 @@ async fn inbox(case: &mut Case<'_>, step: &Step, args: &InboxArgs) -> Result<(),
             mark,
             shape,
             code: None,
-        })
-        .code = Some(code);
+            code_error: None,
+        });
+    challenge.code = message.code;
+    challenge.code_error = None;
     case.last = Some(to);
     Ok(())
 }

@@ -117,28 +117,68 @@ pub enum RunError {
     NoCases,
 }
 
-/// The cases `options` describe, without running them (`--list`).
+/// The cases `options` describe, without running them (`--list`,
+/// `--check`). Every value a step will use that the target's policy
+/// decides is checked here, for every case, so a mistake in a file is
+/// never a failed case.
 pub fn plan(options: &RunOptions) -> Result<Vec<(Arc<Scenario>, usize)>, RunError> {
     let scenarios = load_all(options)?;
     let mut cases = Vec::new();
+    let mut errors: Vec<FileError> = Vec::new();
     for scenario in scenarios {
         for (index, target) in options.targets.iter().enumerate() {
             if scenario.speaks(target.dialect) {
+                for error in policy_problems(&scenario, target) {
+                    if !errors.contains(&error) {
+                        errors.push(error);
+                    }
+                }
                 cases.push((scenario.clone(), index));
             }
         }
     }
+    if !errors.is_empty() {
+        return Err(RunError::Files(errors));
+    }
     Ok(cases)
 }
 
-fn load_all(options: &RunOptions) -> Result<Vec<Arc<Scenario>>, RunError> {
+/// What `scenario`'s steps cannot do with `target`'s policy (a count
+/// over the cap, a bound that computes nothing); what the policy does
+/// not have skips the case instead (see [`skip_reason`]).
+fn policy_problems(scenario: &Scenario, target: &TargetSpec) -> Vec<FileError> {
+    let lookup = PolicyOnly(target);
+    let mut out = Vec::new();
+    for step in &scenario.steps {
+        let reads_policy = step
+            .templates()
+            .iter()
+            .any(|t| t.variables().next().is_some());
+        if !reads_policy {
+            continue;
+        }
+        for (needle, message) in crate::scenario::check::step(step, &lookup) {
+            out.push(load::place(
+                scenario,
+                step,
+                &needle,
+                format!("{message} (with target `{}`'s policy)", target.name),
+            ));
+        }
+    }
+    out
+}
+
+/// Every scenario under the paths; every problem in every file when
+/// some are invalid.
+pub fn load_all(options: &RunOptions) -> Result<Vec<Arc<Scenario>>, RunError> {
     let files = load::discover(&options.paths).map_err(|e| RunError::Files(vec![e]))?;
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for file in files {
         match load::load_file(&file, &options.vars) {
             Ok(found) => scenarios.extend(found.into_iter().map(Arc::new)),
-            Err(error) => errors.push(error),
+            Err(found) => errors.extend(found),
         }
     }
     if !errors.is_empty() {

@@ -136,9 +136,22 @@ impl Template {
             Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
             Value::String(text) => match text.trim().parse() {
                 Ok(n) => Ok(n),
-                Err(_) => crate::scenario::calc::count(&text)
-                    .map_err(|why| format!("`{}`: {why}", self.source)),
+                Err(_) if text.trim_start().starts_with('-') => Err(format!(
+                    "`{}` is negative; expected a count from 0",
+                    self.source
+                )),
+                Err(_) => crate::scenario::calc::count(&text).map_err(|why| {
+                    if text == self.source {
+                        why
+                    } else {
+                        format!("`{}`: {why}", self.source)
+                    }
+                }),
             },
+            Value::Number(n) if n.as_i64().is_some_and(|n| n < 0) => Err(format!(
+                "`{}` is negative; expected a count from 0",
+                self.source
+            )),
             other => Err(format!("`{}` is {other}, not a whole number", self.source)),
         }
     }

@@ -264,3 +264,33 @@ fn mutants_are_listed_and_an_unknown_one_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// The README's walkthrough scenario passes on the reference engine in
+/// every dialect and kills, in every dialect, the engine whose resend
+/// leaves the old code valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_walkthrough_resend_scenario_kills_old_codes_kept_in_every_dialect() {
+    let targets = targets();
+    let options = MatrixOptions {
+        paths: vec![PathBuf::from("scenarios/conformance/resend.yaml")],
+        targets: targets.clone(),
+        mutants: vec![Mutant::by_name("resend-keeps-old-code").unwrap()],
+        store: StoreSpec::Memory,
+        jobs: 2,
+        max_wait: Duration::from_secs(5),
+    };
+    let matrix = matrix::run(&options, |_| {}).await.unwrap();
+    assert_eq!(matrix.clean.failed(), 0, "the clean engine fails it");
+    assert_eq!(
+        matrix.clean.passed(),
+        10,
+        "six dialects, three by handle, the raw native resend"
+    );
+    for (target, cell) in targets.iter().zip(&matrix.rows[0].cells) {
+        assert!(
+            matches!(cell, Cell::Killed(kill) if kill.file.ends_with("resend.yaml")),
+            "survived in {}: {cell:?}",
+            target.name
+        );
+    }
+}

@@ -120,3 +120,27 @@ fn the_load_examples_parse() {
     assert_eq!(file.dialect, Some(otpbench::dialect::Dialect::Native));
     assert_eq!(file.thresholds.len(), 3);
 }
+
+/// The "Writing scenarios" walkthrough's first three blocks make one
+/// valid scenario, the finished file's first.
+#[test]
+fn the_walkthrough_blocks_make_a_valid_scenario() {
+    let text = readme();
+    let section = &text[text.find("## Writing scenarios").expect("the section")..];
+    let section = &section[..section.find("\n## ").expect("a next section")];
+    let blocks: Vec<&str> = section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 4);
+    let scenario = blocks[..3].concat();
+    let parsed = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
+    let finished = otpbench::scenario::load::parse(
+        &std::fs::read_to_string("scenarios/conformance/resend.yaml").unwrap(),
+        "resend.yaml",
+    )
+    .unwrap();
+    assert_eq!(parsed[0].name, finished[0].name);
+    assert_eq!(parsed[0].steps.len(), finished[0].steps.len());
+}

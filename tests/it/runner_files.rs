@@ -221,3 +221,144 @@ fn verbose_reports_mask_the_targets_secrets() {
     assert!(!stdout.contains("test-secret"), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `run --check`: every problem in every scenario and target file at
+/// once, exit 2, nothing sent; a clean selection says what it checked.
+#[test]
+fn check_reports_every_problem_in_every_file_and_sends_nothing() {
+    let dir = tempdir("check");
+    let target = dir.join("bad-target.yaml");
+    std::fs::write(&target, "dialect: native\ntimeout: 4 minutes\n").unwrap();
+    let out = otpbench()
+        .args(["run", "--check", "tests/scenarios/invalid", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The target's problem and every scenario file's, all at once.
+    assert!(stderr.contains("bad-target.yaml:2:"), "{stderr}");
+    let files = files("invalid", "yaml");
+    for file in &files {
+        assert!(
+            stderr.contains(&relative(file)),
+            "{} missing: {stderr}",
+            file.display()
+        );
+    }
+    let every = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/invalid/every_problem.err"),
+    )
+    .unwrap();
+    let count = every.matches("\nerror: ").count() + usize::from(every.starts_with("error: "));
+    assert!(count >= 6, "every_problem.err holds {count} errors");
+    assert!(
+        stderr.contains("invalid files; nothing was run"),
+        "{stderr}"
+    );
+
+    let out = otpbench()
+        .args(["run", "--check", "scenarios", "tests/scenarios/ok"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("ok: ") && stdout.contains("(6 targets); nothing was sent"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A value only the target's policy decides is checked before any case
+/// runs, for every target: a mistake in the file is exit 2, never a
+/// failed case.
+#[test]
+fn values_read_from_the_policy_are_checked_before_any_case_runs() {
+    let dir = tempdir("policy-values");
+    let scenario = dir.join("over.yaml");
+    std::fs::write(
+        &scenario,
+        "name: too many\ndialects: [native]\nsteps:\n  - send: { to: \"${phone}\" }\n  - parallel: \"${policy.send_limit} * 10000\"\n    send: { to: \"${phone2}\" }\n",
+    )
+    .unwrap();
+    let out = otpbench().arg("run").arg(&scenario).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "ran something");
+    assert!(
+        stderr.contains("over.yaml:5:16: parallel: `${policy.send_limit} * 10000` is 50000; expected 1 to 10000 (with target `native`'s policy)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Outside the repository there is no `scenarios/`: the run says what to
+/// pass instead of reporting an invalid file.
+#[test]
+fn without_a_path_outside_the_repository_it_says_what_to_pass() {
+    let dir = tempdir("elsewhere");
+    let out = Command::new(env!("CARGO_BIN_EXE_otpbench"))
+        .arg("run")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("reads `scenarios/`, and there is none in")
+            && stderr.contains("name your scenario files or directories"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--name` names the `--target` before it in every report.
+#[test]
+fn a_target_is_named_on_the_command_line() {
+    let out = otpbench()
+        .args([
+            "run",
+            "--list",
+            "scenarios/conformance/resend.yaml",
+            "--target",
+            "scenarios/targets/native.yaml",
+            "--name",
+            "staging",
+            "--target",
+            "scenarios/targets/valify.yaml",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("a resend makes the previous code invalid [staging]")
+            && stdout.contains("a resend makes the previous code invalid [valify]"),
+        "{stdout}"
+    );
+    let out = otpbench()
+        .args([
+            "run",
+            "--name",
+            "x",
+            "--name",
+            "y",
+            "--target",
+            "scenarios/targets/native.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 --name for 1 --target"));
+}

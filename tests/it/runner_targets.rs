@@ -285,3 +285,83 @@ async fn a_case_that_cannot_run_on_a_target_is_skipped_with_its_reason() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `${code}` belongs to the send that made it, fixed when that send is
+/// accepted: a raw resend between the send and a verify does not move it.
+/// Checked against the provider's journal: the verify sends the first
+/// message's code, not the resend's (shown by `--verbose` in a last step
+/// that fails on purpose).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_raw_resend_does_not_move_the_code_of_the_send_before_it() {
+    let provider = TestProvider::start().await;
+    let server = TestServer::with(ServerConfig {
+        config: Config::default(),
+        provider: Some(format!("http://{}", provider.addr)),
+        test_mode: true,
+        echo_codes: false,
+        ..ServerConfig::default()
+    })
+    .await;
+    let dir = tempdir("resend");
+    let target = write(
+        &dir,
+        "engine.yaml",
+        &format!(
+            "dialect: native\nbase_url: http://{}\nprovider: http://{}\ncode_source: inbox\nclock: admin\n",
+            server.addr, provider.addr
+        ),
+    );
+    let scenario = write(
+        &dir,
+        "resend.yaml",
+        r#"name: a raw resend
+dialects: [native]
+steps:
+  - send: { to: "${phone}" }
+    expect: { outcome: sent }
+  - http: { method: POST, path: /v1/otp/send, auth: true, json: { to: "${phone}" } }
+    expect: { status: 200 }
+  - name: the first code, replaced by the resend
+    http: { method: POST, path: /v1/otp/verify, auth: true, json: { to: "${phone}", code: "${code}" } }
+    expect: { outcome: wrong_code }
+  - name: shows the code it sends
+    http: { method: POST, path: /v1/otp/verify, auth: true, json: { to: "${phone}", code: "${code}" } }
+    expect: { outcome: verified }
+"#,
+    );
+    let (code, out) = run(&[&scenario, "--target", &target, "--verbose"]).await;
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("step 4 (http: shows the code it sends)")
+            && out.contains("got      wrong_code"),
+        "{out}"
+    );
+    let journal =
+        crate::support::http::request(provider.addr, "GET", "/_admin/messages", &[], b"").await;
+    let journal: serde_json::Value = serde_json::from_str(&journal.text()).unwrap();
+    let digits = regex::Regex::new(r"\d{6}").unwrap();
+    let codes: Vec<String> = journal["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let text = m["text"].as_str().unwrap();
+            digits.find_iter(text).last().unwrap().as_str().to_string()
+        })
+        .collect();
+    assert_eq!(codes.len(), 2, "{journal}");
+    assert_ne!(
+        codes[0], codes[1],
+        "two sends drew the same code: run again"
+    );
+    assert!(
+        out.contains(&format!("\"code\":\"{}\"", codes[0])),
+        "the verify did not send the first send's code {}: {out}",
+        codes[0]
+    );
+    assert!(
+        !out.contains(&format!("\"code\":\"{}\"", codes[1])),
+        "{out}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
