@@ -230,12 +230,6 @@ fn worker_thread<S: WorkloadSpec>(
                     place,
                     epoch,
                 )));
-                tasks.push(tokio::task::spawn_local(worker::release(
-                    backlog.clone(),
-                    plan.stop.clone(),
-                    hard_end,
-                    plan.spin,
-                )));
                 for state in states {
                     tasks.push(tokio::task::spawn_local(worker::open_lane(
                         workload.clone(),
@@ -245,6 +239,15 @@ fn worker_thread<S: WorkloadSpec>(
                         hard_end,
                     )));
                 }
+                // Lanes first: they are idle, and counted so, before the
+                // first arrival is released.
+                tokio::task::yield_now().await;
+                tasks.push(tokio::task::spawn_local(worker::release(
+                    backlog.clone(),
+                    plan.stop.clone(),
+                    hard_end,
+                    plan.spin,
+                )));
                 source = Source::Open(backlog);
             }
             Model::Closed(model) => {

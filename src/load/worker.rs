@@ -337,10 +337,9 @@ impl Backlog {
                 self.counts.late += late;
             }
         }
-        // Those beyond the lanes idle now find every connection busy.
-        let waiting_before = self.released - self.taken;
-        let free = u64::from(self.idle).saturating_sub(waiting_before);
-        self.counts.queued += fresh.saturating_sub(free);
+        // Each idle lane takes one; those beyond find every connection
+        // busy. (A lane woken earlier is off the idle count already.)
+        self.counts.queued += fresh.saturating_sub(u64::from(self.idle));
         self.released = due;
         let wake = fresh.min(u64::from(self.idle)) as u32;
         self.idle -= wake;
