@@ -218,6 +218,12 @@ fn a_stalled_target_gets_no_throughput_drops_arrivals_and_ends_in_time() {
     assert!(output.contains("FAIL throughput>0"), "{output}");
     assert!(output.contains("FAIL dropped<1%"), "{output}");
     assert!(output.contains("FAIL errors<50%"), "{output}");
+    // The page and the summary say it too.
+    let html = std::fs::read_to_string(dir.0.join("run").join("report.html")).unwrap();
+    assert!(html.contains("Generator limit:"), "{html}");
+    assert!(html.contains("waiting for a connection"), "{html}");
+    let summary = std::fs::read_to_string(dir.0.join("run").join("summary.md")).unwrap();
+    assert!(summary.contains("were DROPPED"), "{summary}");
     // Duration 1 s + timeout 1 s; the rest is the process starting.
     assert!(report.duration_s < 2.2, "{}", report.duration_s);
     assert!(took < Duration::from_secs(6), "{took:?}");
