@@ -9,6 +9,13 @@
 //! latency histograms (`report.json`, `<op>.hgrm`) and the HTML page —
 //! to `reports/bench-<name>/` (git-ignored).
 //!
+//! `open_overhead_{8,256}` measure the open model's own overhead instead:
+//! 20,000/s for one second against a loopback server that answers at
+//! once, with 8 and with 256 connections; each sample's "time" is the
+//! run's mean corrected latency (intended start to answer), so the two
+//! must be about equal — the pool size must not leak into the figure
+//! (issue 21).
+//!
 //! Run: `cargo bench --bench load`. Figures are in the README.
 
 use std::path::Path;
@@ -21,7 +28,7 @@ use otpbench::load::command::{measure, LoadOptions, RunOptions, WorkloadChoice};
 use otpbench::load::flow::FlowPlan;
 use otpbench::load::http::HttpTemplate;
 use otpbench::load::progress::Output;
-use otpbench::load::schedule::{ClosedModel, Model};
+use otpbench::load::schedule::{ClosedModel, Model, OpenModel};
 use otpbench::load::shard::Shard;
 use otpbench::report::{dir, Report};
 use otpbench::server::ServerConfig;
@@ -124,5 +131,46 @@ fn otp_flow(c: &mut Criterion) {
     keep("native_flow_closed_8", report);
 }
 
-criterion_group!(benches, healthz, otp_flow);
+/// The open model's mean corrected latency at 20k/s against `/healthz`,
+/// with `connections` in the pool.
+fn open_overhead(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("an address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    runtime.spawn(otpbench::server::run(
+        listener,
+        ServerConfig::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let url = format!("http://{addr}/healthz");
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(12));
+    for connections in [8, 256] {
+        let mut load = options(WorkloadChoice::Url(HttpTemplate::get(&url)), connections);
+        load.model = Model::Open(OpenModel::constant(20_000.0, RUN).expect("a valid model"));
+        group.bench_function(format!("open_overhead_{connections}"), |b| {
+            b.iter_custom(|iters| {
+                let report = measure(&load, &mut std::io::sink())
+                    .expect("the run completes")
+                    .report;
+                let mean_us = report.operations["http"].latency_us.mean;
+                Duration::from_secs_f64(mean_us / 1e6).mul_f64(iters as f64)
+            })
+        });
+    }
+    group.finish();
+    let _ = stop.send(());
+}
+
+criterion_group!(benches, healthz, otp_flow, open_overhead);
 criterion_main!(benches);

@@ -29,7 +29,7 @@ use crate::load::shard::Shard;
 use crate::load::worker::WorkloadSpec;
 use crate::report::build;
 use crate::report::gate::{self, Gate, GateResult};
-use crate::report::model::Report;
+use crate::report::model::{GeneratorReport, Report};
 use crate::report::text::{latency, outcomes, percent, rate};
 use crate::report::RunInfo;
 use crate::report::{dir, json};
@@ -225,6 +225,33 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// `model`, or, when its rate is above what this generator's workers
+    /// can dispatch ([`MAX_RATE_PER_WORKER`] each), the same schedule
+    /// held to that rate, said on `err`; with the rate asked for.
+    fn offered(&self, model: Model, err: &mut dyn Write) -> (Model, Option<f64>) {
+        let Model::Open(open) = &model else {
+            return (model, None);
+        };
+        let workers = self.plan(model.clone()).effective_workers();
+        let shards = f64::from(self.options.shard.count);
+        let max = MAX_RATE_PER_WORKER * f64::from(workers) * shards;
+        match open.capped(max) {
+            Some(capped) => {
+                let asked = open.peak_rate();
+                let _ = writeln!(
+                    err,
+                    "note: a rate of {} is more than {workers} worker(s) can dispatch ({} \
+                     each): offering {} instead (the report says so)",
+                    rate(asked / shards),
+                    rate(MAX_RATE_PER_WORKER),
+                    rate(max / shards)
+                );
+                (Model::Open(capped), Some(asked))
+            }
+            None => (model, None),
+        }
+    }
+
     /// Runs the main workload under `model`.
     fn phase(
         &mut self,
@@ -261,6 +288,37 @@ impl<'a> Session<'a> {
         run.workers = Some(workers);
         run
     }
+}
+
+/// The highest rate one worker thread is given, per second: a raw
+/// loopback exchange costs it at least two system calls and a wake-up, a
+/// few microseconds, so more could only queue inside the generator.
+pub const MAX_RATE_PER_WORKER: f64 = 500_000.0;
+
+/// The generator's figures of an open-model phase; `None` for a closed one.
+fn generator_section(
+    plan: &PhasePlan,
+    recorder: &crate::load::Recorder,
+    clamped_from: Option<f64>,
+) -> Option<GeneratorReport> {
+    let Model::Open(model) = &*plan.model else {
+        return None;
+    };
+    let shard = plan.shard;
+    let total = model.total_arrivals();
+    let arrivals = if total > u64::from(shard.index) {
+        (total - u64::from(shard.index)).div_ceil(u64::from(shard.count))
+    } else {
+        0
+    };
+    Some(GeneratorReport {
+        arrivals,
+        queued: recorder.generator().queued,
+        late: recorder.generator().late,
+        connections: plan.connections,
+        workers: plan.effective_workers(),
+        clamped_from_rps: clamped_from,
+    })
 }
 
 /// Runs a phase with progress on `err`.
@@ -302,20 +360,21 @@ pub fn measure(options: &LoadOptions, err: &mut dyn Write) -> Result<Measured, i
         None => None,
     };
     let mut session = Session::open(&options.run, err)?;
-    pool_notes(&options.run, &options.model, err);
+    let (model, clamped_from) = session.offered(options.model.clone(), err);
+    pool_notes(&options.run, &model, err);
     let reference = match &options.reference {
-        Some(url) => Some(reference(&session, options, url, err)?),
+        Some(url) => Some(reference(&session, options, &model, url, err)?),
         None => None,
     };
-    let result = session
-        .phase(options.model.clone(), "load", err)
-        .map_err(|e| {
-            let _ = writeln!(err, "error: {e}");
-            exit::USAGE
-        })?;
-    let workers = session.plan(options.model.clone()).effective_workers();
-    let run = session.run_info(&options.model, &options.stages, workers);
+    let result = session.phase(model.clone(), "load", err).map_err(|e| {
+        let _ = writeln!(err, "error: {e}");
+        exit::USAGE
+    })?;
+    let plan = session.plan(model.clone());
+    let workers = plan.effective_workers();
+    let run = session.run_info(&model, &options.stages, workers);
     let mut report = build::build(&result.recorder, &result.rows, result.duration, run);
+    report.generator = generator_section(&plan, &result.recorder, clamped_from);
     if let Some((label, reference)) = &reference {
         report.reference = Some(build::reference(
             label,
@@ -338,6 +397,7 @@ pub fn measure(options: &LoadOptions, err: &mut dyn Write) -> Result<Measured, i
 fn reference(
     session: &Session<'_>,
     options: &LoadOptions,
+    model: &Model,
     url: &str,
     err: &mut dyn Write,
 ) -> Result<(String, PhaseResult), i32> {
@@ -354,7 +414,7 @@ fn reference(
         let _ = writeln!(err, "error: reference {url} is unreachable: {why}");
         return Err(exit::UNREACHABLE);
     }
-    let plan = session.plan(options.model.clone());
+    let plan = session.plan(model.clone());
     let result =
         watch(Arc::new(spec), &plan, options.run.output, "reference", err).map_err(|e| {
             let _ = writeln!(err, "error: {e}");
@@ -492,6 +552,7 @@ fn capacity_step(
             return empty_report();
         }
     };
+    let (model, clamped_from) = session.offered(model, err);
     if failure.is_some() || session.stop.load(Ordering::Relaxed) {
         return empty_report();
     }
@@ -503,9 +564,11 @@ fn capacity_step(
             return empty_report();
         }
     };
-    let workers = session.plan(model.clone()).effective_workers();
+    let plan = session.plan(model.clone());
+    let workers = plan.effective_workers();
     let run = session.run_info(&model, &[], workers);
-    let report = build::build(&result.recorder, &result.rows, result.duration, run);
+    let mut report = build::build(&result.recorder, &result.rows, result.duration, run);
+    report.generator = generator_section(&plan, &result.recorder, clamped_from);
     let gates = gate::evaluate_all(&options.plan.slo, &report);
     let achieved_rate = capacity::achieved_rate(&options.plan, &report);
     let achieved = achieved_rate >= offered * options.plan.min_achieved;
@@ -630,23 +693,39 @@ fn summary(report: &Report, written: &Path, first_error: Option<&str>) -> String
     );
     let _ = writeln!(
         text,
-        "  {} requests in {:.2}s, {}, {} errors ({})",
+        "  {} requests in {:.2}s, {} answered ({} completed), {} errors ({}), {} dropped",
         report.requests,
         report.duration_s,
+        report.answered(),
         rate(report.throughput_rps),
         report.errors,
-        percent(report.error_ratio())
+        percent(report.error_ratio()),
+        report.dropped,
     );
+    if let Some(generator) = &report.generator {
+        for why in generator.limits(report.dropped) {
+            let _ = writeln!(text, "  GENERATOR LIMIT: {why}");
+        }
+    }
     let _ = writeln!(
         text,
-        "  {:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13}  outcomes",
-        "operation", "count", "rate", "p50", "p90", "p99", "p99.9", "max", "service p99"
+        "  {:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13} {:>10}  outcomes",
+        "operation",
+        "count",
+        "rate",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "service p99",
+        "wait p99"
     );
     let mut row = |name: &str, op: &crate::report::OperationReport, duration: f64| {
         let l = &op.latency_us;
         let _ = writeln!(
             text,
-            "  {:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13}  {}",
+            "  {:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13} {:>10}  {}",
             name,
             op.count,
             rate(if duration > 0.0 {
@@ -660,6 +739,7 @@ fn summary(report: &Report, written: &Path, first_error: Option<&str>) -> String
             latency(l.p999 as f64),
             latency(l.max as f64),
             latency(op.service_time_us.p99 as f64),
+            latency(op.wait_us.p99 as f64),
             outcomes(&op.outcomes)
         );
     };

@@ -244,6 +244,7 @@ impl FlowWorkload {
     /// The code of this send: from the answer, or from the journal.
     async fn obtain_code(
         &self,
+        lane: &mut FlowLane,
         to: &str,
         slot: usize,
         receipt: &Receipt,
@@ -257,11 +258,13 @@ impl FlowWorkload {
         };
         let after = self.marks.borrow()[slot];
         let started = Instant::now();
+        lane.start(op, Timing::closed(started, started));
         let result = self
             .target
             .read_code_message(to, after, self.shape, self.plan.code_wait)
             .await;
         let finished = Instant::now();
+        lane.in_flight = None;
         let (tally, code) = match result {
             Ok(Some((id, code))) => {
                 self.marks.borrow_mut()[slot] = id;
@@ -300,19 +303,58 @@ fn call_error_tally(error: &CallError) -> Tally {
 const SALT_MIX: u64 = 0x6d69_785f_7361_6c74;
 const SALT_WRONG: u64 = 0x7772_6f6e_675f_636f;
 
+/// A flow lane: the request it has in flight, so one cut short at the
+/// run's last moment is counted under its own operation.
+#[derive(Debug, Default)]
+pub(crate) struct FlowLane {
+    in_flight: Option<(OpId, Timing)>,
+}
+
+impl FlowLane {
+    fn start(&mut self, op: OpId, timing: Timing) {
+        self.in_flight = Some((op, timing));
+    }
+}
+
 impl Workload for FlowWorkload {
-    /// Connections are the target's pool's, not a lane's.
-    type Lane = ();
+    /// Connections are the target's pool's, not a lane's; the lane only
+    /// knows its request in flight.
+    type Lane = FlowLane;
 
     fn first(&self) -> OpId {
         self.send
     }
 
-    async fn lane(&self) -> Result<(), String> {
-        Ok(())
+    async fn lane(&self) -> Result<FlowLane, String> {
+        Ok(FlowLane::default())
     }
 
-    async fn iterate(&self, _lane: &mut (), iteration: Iteration, recorder: &RefCell<Recorder>) {
+    fn cut(
+        &self,
+        lane: &mut FlowLane,
+        _iteration: Iteration,
+        _started: Instant,
+        recorder: &RefCell<Recorder>,
+    ) {
+        if let Some((op, timing)) = lane.in_flight.take() {
+            recorder.borrow_mut().record(
+                op,
+                Tally::Transport(Transport::Timeout),
+                Timing {
+                    finished: Instant::now(),
+                    ..timing
+                },
+            );
+        }
+    }
+
+    async fn iterate(
+        &self,
+        lane: &mut FlowLane,
+        iteration: Iteration,
+        recorder: &RefCell<Recorder>,
+    ) {
+        lane.in_flight = None;
         let slot = ((self.offset + iteration.local) % self.block_len) as usize;
         let to = identifier(self.dialect, self.block_start + slot as u64);
         if self.code.is_some() && !self.fresh_journal && self.marks.borrow()[slot] == 0 {
@@ -329,8 +371,10 @@ impl Workload for FlowWorkload {
             ..SendOp::default()
         };
         let started = Instant::now();
+        lane.start(self.send, iteration.timing(started, started));
         let result = self.target.send(&send).await;
         let finished = Instant::now();
+        lane.in_flight = None;
         let tally = self.tally("send", &result);
         recorder
             .borrow_mut()
@@ -347,7 +391,7 @@ impl Workload for FlowWorkload {
         if pick >= u64::from(self.plan.mix.flow) {
             return;
         }
-        let code = match self.obtain_code(&to, slot, &receipt, recorder).await {
+        let code = match self.obtain_code(lane, &to, slot, &receipt, recorder).await {
             Some(code) => code,
             None if self.code.is_none() => {
                 // Echo promised but absent: the verify cannot be made.
@@ -369,8 +413,10 @@ impl Workload for FlowWorkload {
             code: if wrong { wrong_code(&code) } else { code },
         };
         let started = Instant::now();
+        lane.start(self.verify, Timing::closed(started, started));
         let result = self.target.verify(&verify).await;
         let finished = Instant::now();
+        lane.in_flight = None;
         let tally = self.tally("verify", &result);
         recorder
             .borrow_mut()

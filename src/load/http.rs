@@ -285,4 +285,22 @@ impl Workload for HttpWorkload {
     fn first_error(&self) -> Option<String> {
         self.first_error.borrow().clone()
     }
+
+    fn cut(
+        &self,
+        lane: &mut Option<RawConnection>,
+        iteration: Iteration,
+        started: Instant,
+        recorder: &RefCell<Recorder>,
+    ) {
+        // The answer may still come: the connection is of no more use.
+        if let Some(connection) = lane {
+            connection.close();
+        }
+        recorder.borrow_mut().record(
+            self.op,
+            Tally::Transport(Transport::Timeout),
+            iteration.timing(started, Instant::now()),
+        );
+    }
 }

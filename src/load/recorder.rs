@@ -1,10 +1,15 @@
 //! What one worker measured: per operation, a latency histogram from each
 //! request's *intended* start (coordinated-omission corrected), a
-//! service-time histogram from its *actual* start, and a count per
-//! [`Tally`]. One [`Recorder`] per worker, merged at the end.
+//! service-time histogram from its *actual* start (send to answer), a
+//! wait histogram between the two (the time an arrival spent inside the
+//! generator, waiting for a free connection), and a count per [`Tally`];
+//! and for the whole worker, what the generator itself could not do
+//! ([`Generator`]: arrivals dropped, arrivals that found every connection
+//! busy, arrivals released late). One [`Recorder`] per worker, merged at
+//! the end.
 //!
 //! The hot path ([`Recorder::record`]) takes no lock and allocates nothing:
-//! two histogram increments into fixed-size arrays, two counter increments,
+//! three histogram increments into fixed-size arrays, two counter increments,
 //! and one comparison against the next second's boundary. Once per second a
 //! worker hands its finished second to the shared [`SeriesSink`]
 //! (see [`crate::load::series`]); that is the only lock.
@@ -318,6 +323,10 @@ struct OperationRecord {
     latency: Histogram<u64>,
     /// From the actual start (what a closed-loop tool would report).
     service: Histogram<u64>,
+    /// From the intended start to the actual one: time spent inside the
+    /// generator, in µs from 0 (most arrivals wait under a microsecond).
+    /// 0 in the closed model.
+    wait: Histogram<u64>,
     tallies: Box<[u64; SLOTS]>,
     errors: u64,
 }
@@ -327,9 +336,38 @@ impl OperationRecord {
         OperationRecord {
             latency: latency_histogram(),
             service: latency_histogram(),
+            wait: latency_histogram(),
             tallies: Box::new([0; SLOTS]),
             errors: 0,
         }
+    }
+}
+
+/// What the generator itself could not do, counted by arrival (open
+/// model; all zero in the closed model). Each is a sign that the figures
+/// describe the generator rather than the target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Generator {
+    /// Arrivals never sent: still waiting for a connection when the run's
+    /// last moment (its end plus one timeout) came.
+    pub dropped: u64,
+    /// Arrivals that found every connection busy when they came due, and
+    /// waited for one.
+    pub queued: u64,
+    /// Arrivals the worker released more than [`LATE`] after their
+    /// intended start: the worker's thread could not keep to the schedule.
+    pub late: u64,
+}
+
+/// How late a worker may release an arrival before it counts as
+/// [`Generator::late`].
+pub const LATE: Duration = Duration::from_millis(1);
+
+impl Generator {
+    fn add(&mut self, other: &Generator) {
+        self.dropped += other.dropped;
+        self.queued += other.queued;
+        self.late += other.late;
     }
 }
 
@@ -340,6 +378,7 @@ pub struct Recorder {
     operations: Operations,
     records: Box<[OperationRecord]>,
     clamped: u64,
+    generator: Generator,
     series: Option<SeriesWriter>,
 }
 
@@ -365,6 +404,7 @@ impl Recorder {
             operations,
             records,
             clamped: 0,
+            generator: Generator::default(),
             series: None,
         }
     }
@@ -385,10 +425,14 @@ impl Recorder {
             clamp_us(timing.finished.saturating_duration_since(timing.intended));
         let (service, clamped_service) =
             clamp_us(timing.finished.saturating_duration_since(timing.started));
+        let wait = timing.started.saturating_duration_since(timing.intended);
         let error = tally.is_error();
         let record = &mut self.records[usize::from(op.0)];
         record.latency.saturating_record(latency);
         record.service.saturating_record(service);
+        record
+            .wait
+            .saturating_record((wait.as_micros() as u64).min(HIGHEST_US));
         record.tallies[tally.slot()] += 1;
         record.errors += u64::from(error);
         self.clamped += u64::from(clamped_latency | clamped_service);
@@ -431,13 +475,27 @@ impl Recorder {
             mine.service
                 .add(&theirs.service)
                 .expect("histograms of the same bounds add");
+            mine.wait
+                .add(&theirs.wait)
+                .expect("histograms of the same bounds add");
             for (a, b) in mine.tallies.iter_mut().zip(theirs.tallies.iter()) {
                 *a += b;
             }
             mine.errors += theirs.errors;
         }
         self.clamped += other.clamped;
+        self.generator.add(&other.generator);
         Ok(())
+    }
+
+    /// Counts what the generator could not do (see [`Generator`]).
+    pub fn note_generator(&mut self, counts: Generator) {
+        self.generator.add(&counts);
+    }
+
+    /// What the generator could not do, so far.
+    pub fn generator(&self) -> Generator {
+        self.generator
     }
 
     /// The operations this recorder was declared with.
@@ -453,6 +511,11 @@ impl Recorder {
     /// Service time from the actual start, in µs.
     pub fn service_time(&self, op: OpId) -> &Histogram<u64> {
         &self.records[usize::from(op.0)].service
+    }
+
+    /// Time from the intended start to the actual one, in µs.
+    pub fn wait(&self, op: OpId) -> &Histogram<u64> {
+        &self.records[usize::from(op.0)].wait
     }
 
     /// Requests recorded for `op`.

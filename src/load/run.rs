@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,7 +17,13 @@ use crate::load::recorder::Recorder;
 use crate::load::schedule::Model;
 use crate::load::series::{Progress, SecondRow, SeriesSink};
 use crate::load::shard::{split_count, Shard};
-use crate::load::worker::{self, Dispenser, WorkerPlace, Workload, WorkloadSpec};
+use crate::load::worker::{self, Backlog, Dispenser, WorkerPlace, Workload, WorkloadSpec};
+
+/// Where a worker's iterations come from.
+enum Source {
+    Open(Rc<RefCell<Backlog>>),
+    Closed(Option<Rc<RefCell<Dispenser>>>),
+}
 
 /// How a phase runs.
 #[derive(Debug, Clone)]
@@ -29,8 +35,9 @@ pub(crate) struct PhasePlan {
     /// Open model: requests (or flows) in flight at most, this generator.
     /// The closed model has as many lanes as its peak concurrency.
     pub connections: u32,
-    /// Open model: how long after the schedule's end unsent arrivals may
-    /// still go out before they count as timeouts.
+    /// How long after the schedule's end the run may last: one request
+    /// timeout. Arrivals not sent by then are dropped, and an iteration
+    /// still running then is cut and counted as a timeout.
     pub grace: Duration,
     /// Set to end the phase early (Ctrl-C).
     pub stop: Arc<AtomicBool>,
@@ -211,25 +218,60 @@ fn worker_thread<S: WorkloadSpec>(
             &sink,
             place.worker as usize,
         )));
-        let dispenser = Rc::new(RefCell::new(Dispenser::new(
-            plan.model.clone(),
-            place,
-            epoch,
-            plan.grace,
-            plan.stop.clone(),
-        )));
         tokio::time::sleep_until(epoch.into()).await;
-        let mut tasks = Vec::with_capacity(states.len());
-        for (index, state) in states.into_iter().enumerate() {
-            tasks.push(tokio::task::spawn_local(worker::lane(
-                index as u32,
-                workload.clone(),
-                state,
-                dispenser.clone(),
-                recorder.clone(),
-                plan.stop.clone(),
-                plan.spin,
-            )));
+        // The run's last moment: its schedule's end plus one timeout.
+        let hard_end = epoch + plan.model.duration() + plan.grace;
+        let mut tasks = Vec::with_capacity(states.len() + 1);
+        let mut source = Source::Closed(None);
+        match &*plan.model {
+            Model::Open(model) => {
+                let backlog = Rc::new(RefCell::new(Backlog::new(
+                    Arc::new(model.clone()),
+                    place,
+                    epoch,
+                )));
+                for state in states {
+                    tasks.push(tokio::task::spawn_local(worker::open_lane(
+                        workload.clone(),
+                        state,
+                        backlog.clone(),
+                        recorder.clone(),
+                        hard_end,
+                    )));
+                }
+                // Lanes first: they are idle, and counted so, before the
+                // first arrival is released.
+                tokio::task::yield_now().await;
+                tasks.push(tokio::task::spawn_local(worker::release(
+                    backlog.clone(),
+                    plan.stop.clone(),
+                    hard_end,
+                    plan.spin,
+                )));
+                source = Source::Open(backlog);
+            }
+            Model::Closed(model) => {
+                let dispenser = Rc::new(RefCell::new(Dispenser::new(
+                    Arc::new(model.clone()),
+                    place,
+                    epoch,
+                    plan.stop.clone(),
+                )));
+                for (index, state) in states.into_iter().enumerate() {
+                    tasks.push(tokio::task::spawn_local(worker::closed_lane(
+                        index as u32,
+                        workload.clone(),
+                        state,
+                        dispenser.clone(),
+                        recorder.clone(),
+                        plan.stop.clone(),
+                        hard_end,
+                    )));
+                }
+                if let Source::Closed(slot) = &mut source {
+                    *slot = Some(dispenser);
+                }
+            }
         }
         let ticker = {
             let recorder = recorder.clone();
@@ -248,10 +290,18 @@ fn worker_thread<S: WorkloadSpec>(
         ticker.abort();
         let _ = ticker.await;
         let ended = Instant::now();
+        let iterations = match &source {
+            Source::Open(backlog) => {
+                let stopped = plan.stop.load(Ordering::Relaxed);
+                let counts = backlog.borrow_mut().finish(stopped);
+                recorder.borrow_mut().note_generator(counts);
+                backlog.borrow().taken()
+            }
+            Source::Closed(dispenser) => dispenser.as_ref().map_or(0, |d| d.borrow().taken()),
+        };
         recorder.borrow_mut().finish(ended);
-        let iterations = dispenser.borrow().taken();
         let first_error = workload.first_error();
-        drop(dispenser);
+        drop(source);
         let recorder = Rc::try_unwrap(recorder).ok()?.into_inner();
         Some(WorkerResult {
             recorder,

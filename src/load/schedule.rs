@@ -224,6 +224,23 @@ impl OpenModel {
         })
     }
 
+    /// The same schedule with every rate held to at most `max` per
+    /// second; `None` when no rate is above it.
+    pub fn capped(&self, max: f64) -> Option<OpenModel> {
+        if self.peak_rate() <= max {
+            return None;
+        }
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| Stage {
+                duration: s.duration,
+                target: s.target.min(max),
+            })
+            .collect();
+        OpenModel::ramping(self.start_rate.min(max), stages).ok()
+    }
+
     /// The rate the model starts at.
     pub fn start_rate(&self) -> f64 {
         self.start_rate
@@ -459,6 +476,30 @@ mod tests {
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
+    }
+
+    #[test]
+    fn a_capped_model_holds_every_rate_to_the_cap() {
+        let model = OpenModel::ramping(
+            10.0,
+            vec![
+                Stage {
+                    duration: secs(2),
+                    target: 1e9,
+                },
+                Stage {
+                    duration: secs(1),
+                    target: 50.0,
+                },
+            ],
+        )
+        .unwrap();
+        assert_eq!(model.capped(1e9), None, "nothing above the cap");
+        let capped = model.capped(100.0).unwrap();
+        assert_eq!(capped.peak_rate(), 100.0);
+        assert_eq!(capped.duration(), model.duration());
+        assert_eq!(capped.start_rate(), 10.0);
+        assert!(capped.total_arrivals() < 300);
     }
 
     #[test]

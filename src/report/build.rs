@@ -38,6 +38,7 @@ pub fn build(
     let operations = operations(recorder);
     let requests = operations.values().map(|o| o.count).sum();
     let errors = operations.values().map(|o| o.errors).sum();
+    let answered = operations.values().map(OperationReport::answered).sum();
     let duration_s = duration.as_secs_f64();
     Report {
         version: VERSION,
@@ -45,8 +46,10 @@ pub fn build(
         duration_s,
         requests,
         errors,
-        throughput_rps: per_second(requests, duration_s),
+        throughput_rps: per_second(answered, duration_s),
         clamped: recorder.clamped(),
+        dropped: recorder.generator().dropped,
+        generator: None,
         operations,
         series: series.to_vec(),
         reference: None,
@@ -59,13 +62,14 @@ pub fn build(
 pub fn reference(label: &str, recorder: &Recorder, duration: Duration) -> Reference {
     let operations = operations(recorder);
     let requests = operations.values().map(|o| o.count).sum();
+    let answered = operations.values().map(OperationReport::answered).sum();
     let duration_s = duration.as_secs_f64();
     Reference {
         label: label.to_string(),
         duration_s,
         requests,
         errors: operations.values().map(|o| o.errors).sum(),
-        throughput_rps: per_second(requests, duration_s),
+        throughput_rps: per_second(answered, duration_s),
         operations,
     }
 }
@@ -77,6 +81,7 @@ pub fn operations(recorder: &Recorder) -> BTreeMap<String, OperationReport> {
         .map(|id| {
             let latency = recorder.latency(id).clone();
             let service = recorder.service_time(id).clone();
+            let wait = recorder.wait(id).clone();
             let report = OperationReport {
                 count: recorder.count(id),
                 errors: recorder.errors(id),
@@ -85,6 +90,8 @@ pub fn operations(recorder: &Recorder) -> BTreeMap<String, OperationReport> {
                 histogram: EncodedHistogram(latency),
                 service_time_us: Percentiles::of(&service),
                 service_time_histogram: EncodedHistogram(service),
+                wait_us: Percentiles::of(&wait),
+                wait_histogram: Some(EncodedHistogram(wait)),
             };
             (ops.name(id).to_string(), report)
         })

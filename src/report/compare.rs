@@ -75,6 +75,12 @@ pub fn compare(a: &Report, b: &Report) -> Vec<Row> {
             a: Some(a.error_ratio()),
             b: Some(b.error_ratio()),
         },
+        Row {
+            metric: "dropped".into(),
+            kind: Kind::Count,
+            a: Some(a.dropped as f64),
+            b: Some(b.dropped as f64),
+        },
     ];
     let names: BTreeSet<&String> = a.operations.keys().chain(b.operations.keys()).collect();
     for name in names {

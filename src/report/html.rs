@@ -68,13 +68,17 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "<div class=\"headline\"><div><b>{}</b>requests</div><div><b>{:.1}s</b>duration</div>\
-         <div><b>{}</b>throughput (requests)</div><div><b>{} ({})</b>errors</div></div>",
+         <div><b>{}</b>throughput (answered requests)</div><div><b>{} ({})</b>errors</div>\
+         <div><b>{} ({})</b>dropped</div></div>",
         report.requests,
         report.duration_s,
         rate(report.throughput_rps),
         report.errors,
-        percent(report.error_ratio())
+        percent(report.error_ratio()),
+        report.dropped,
+        percent(report.dropped_ratio())
     );
+    generator(&mut out, report);
     gates(&mut out, report);
     operations(&mut out, report);
 
@@ -116,6 +120,42 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// Where the generator itself was the limit, said plainly at the top.
+fn generator(out: &mut String, report: &Report) {
+    let Some(generator) = &report.generator else {
+        return;
+    };
+    let limits = generator.limits(report.dropped);
+    let _ = writeln!(
+        out,
+        "<h2>The generator</h2>\n<p>{} arrivals over {} connection(s) and {} worker(s); {} \
+         found every connection busy, {} were released over 1 ms late, {} were dropped.</p>",
+        generator.arrivals,
+        generator.connections,
+        generator.workers,
+        generator.queued,
+        generator.late,
+        report.dropped
+    );
+    if limits.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"held\">The generator was not the limit: the latencies are the \
+             target's.</p>"
+        );
+    } else {
+        let _ = writeln!(out, "<ul>");
+        for why in limits {
+            let _ = writeln!(
+                out,
+                "<li class=\"broken\">Generator limit: {}</li>",
+                escape(&why)
+            );
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+}
+
 fn gates(out: &mut String, report: &Report) {
     if report.gates.is_empty() {
         return;
@@ -146,7 +186,8 @@ fn operations(out: &mut String, report: &Report) {
     for (name, op) in &report.operations {
         for (label, p) in [
             ("", &op.latency_us),
-            (" (service time)", &op.service_time_us),
+            (" (send to answer)", &op.service_time_us),
+            (" (waiting for a connection)", &op.wait_us),
         ] {
             let first = label.is_empty();
             let _ = writeln!(

@@ -14,14 +14,20 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "## otpbench: {target}\n");
     let _ = writeln!(
         out,
-        "**{} requests in {:.1}s — {}, {} errors ({})**\n",
+        "**{} requests in {:.1}s — {} answered, {} errors ({}), {} dropped**\n",
         report.requests,
         report.duration_s,
         rate(report.throughput_rps),
         report.errors,
-        percent(report.error_ratio())
+        percent(report.error_ratio()),
+        report.dropped
     );
     let _ = writeln!(out, "{}\n", describe_run(report));
+    if let Some(generator) = &report.generator {
+        for why in generator.limits(report.dropped) {
+            let _ = writeln!(out, "> **Generator limit:** {why}\n");
+        }
+    }
 
     if !report.gates.is_empty() {
         let broken = report.gates.iter().filter(|g| !g.passed).count();
@@ -72,21 +78,26 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\n### Service time from the actual start (what a closed-loop tool reports)\n"
+        "\n### Where the time went: send to answer (what a closed-loop tool reports), and \
+         waiting inside the generator for a connection\n"
     );
-    let _ = writeln!(out, "| operation | p50 | p90 | p99 | p99.9 | max |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| operation | part | p50 | p90 | p99 | p99.9 | max |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
     for (name, op) in &report.operations {
-        let s = &op.service_time_us;
-        let _ = writeln!(
-            out,
-            "| {name} | {} | {} | {} | {} | {} |",
-            latency(s.p50 as f64),
-            latency(s.p90 as f64),
-            latency(s.p99 as f64),
-            latency(s.p999 as f64),
-            latency(s.max as f64)
-        );
+        for (part, s) in [
+            ("send to answer", &op.service_time_us),
+            ("wait", &op.wait_us),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {name} | {part} | {} | {} | {} | {} | {} |",
+                latency(s.p50 as f64),
+                latency(s.p90 as f64),
+                latency(s.p99 as f64),
+                latency(s.p999 as f64),
+                latency(s.max as f64)
+            );
+        }
     }
 
     if let Some(reference) = &report.reference {

@@ -1,6 +1,7 @@
 //! Merging reports of several generators (or runs) into one, losslessly:
-//! histograms are added and percentiles recomputed from the sum, counts
-//! and outcomes are added, the duration is the longest input's.
+//! histograms are added and percentiles recomputed from the sum, counts,
+//! outcomes, dropped arrivals and the generators' figures are added, the
+//! duration is the longest input's.
 //!
 //! Per-second rows are added by second index (generators started together,
 //! as an Indexed Job does, line up to within a second): requests, errors
@@ -20,7 +21,9 @@ use hdrhistogram::Histogram;
 use crate::load::latency_histogram;
 use crate::report::build::per_second;
 use crate::report::codec::EncodedHistogram;
-use crate::report::model::{OperationReport, Percentiles, Reference, Report, SeriesRow, VERSION};
+use crate::report::model::{
+    GeneratorReport, OperationReport, Percentiles, Reference, Report, SeriesRow, VERSION,
+};
 
 /// Why reports could not be merged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +97,10 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
             duration_s,
             requests,
             errors: operations.values().map(|o| o.errors).sum(),
-            throughput_rps: per_second(requests, duration_s),
+            throughput_rps: per_second(
+                operations.values().map(OperationReport::answered).sum(),
+                duration_s,
+            ),
             operations,
         }
     });
@@ -104,14 +110,38 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
         duration_s,
         requests,
         errors: operations.values().map(|o| o.errors).sum(),
-        throughput_rps: per_second(requests, duration_s),
+        throughput_rps: per_second(
+            operations.values().map(OperationReport::answered).sum(),
+            duration_s,
+        ),
         clamped: inputs.iter().map(|(_, r)| r.clamped).sum(),
+        dropped: inputs.iter().map(|(_, r)| r.dropped).sum(),
+        generator: generator(inputs),
         operations,
         series: series(inputs),
         reference,
         capacity: None,
         gates: Vec::new(),
     })
+}
+
+/// The generators' figures added up (clamping kept when any input had
+/// it); `None` when no input had them.
+fn generator(inputs: &[(String, Report)]) -> Option<GeneratorReport> {
+    let mut all = inputs.iter().filter_map(|(_, r)| r.generator);
+    let mut sum = all.next()?;
+    for g in all {
+        sum.arrivals += g.arrivals;
+        sum.queued += g.queued;
+        sum.late += g.late;
+        sum.connections += g.connections;
+        sum.workers += g.workers;
+        sum.clamped_from_rps = match (sum.clamped_from_rps, g.clamped_from_rps) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+    Some(sum)
 }
 
 /// The merged run's description: the first input's, with the earliest
@@ -169,6 +199,7 @@ struct Sum {
     outcomes: BTreeMap<String, u64>,
     latency: Histogram<u64>,
     service: Histogram<u64>,
+    wait: Histogram<u64>,
 }
 
 impl OperationSum {
@@ -183,6 +214,7 @@ impl OperationSum {
                     errors: 0,
                     outcomes: BTreeMap::new(),
                     service: latency.clone(),
+                    wait: latency.clone(),
                     latency,
                 }
             });
@@ -197,6 +229,11 @@ impl OperationSum {
             sum.service.add(&op.service_time_histogram.0).map_err(|e| {
                 format!("operations.{name}.service_time_histogram does not add: {e:?}")
             })?;
+            if let Some(wait) = &op.wait_histogram {
+                sum.wait
+                    .add(&wait.0)
+                    .map_err(|e| format!("operations.{name}.wait_histogram does not add: {e:?}"))?;
+            }
         }
         Ok(())
     }
@@ -213,6 +250,8 @@ impl OperationSum {
                     histogram: EncodedHistogram(sum.latency),
                     service_time_us: Percentiles::of(&sum.service),
                     service_time_histogram: EncodedHistogram(sum.service),
+                    wait_us: Percentiles::of(&sum.wait),
+                    wait_histogram: Some(EncodedHistogram(sum.wait)),
                 };
                 (name, report)
             })

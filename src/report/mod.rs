@@ -25,6 +25,6 @@ pub(crate) mod text;
 pub use gate::{Gate, GateError, GateResult};
 pub use json::ReportError;
 pub use model::{
-    CapacityReport, CapacityStep, OperationReport, Percentiles, Reference, Report, RunInfo,
-    SeriesRow, VERSION,
+    CapacityReport, CapacityStep, GeneratorReport, OperationReport, Percentiles, Reference, Report,
+    RunInfo, SeriesRow, VERSION,
 };

@@ -28,15 +28,25 @@ pub struct Report {
     pub run: RunInfo,
     /// Wall time the load ran, in seconds.
     pub duration_s: f64,
-    /// Requests of every operation.
+    /// Requests of every operation that were sent (answered, failed or
+    /// timed out); arrivals never sent are not among them (`dropped`).
     pub requests: u64,
     /// Of which errors ([`crate::load::Tally::is_error`]).
     pub errors: u64,
-    /// `requests / duration_s`.
+    /// Completed requests per second: those answered (any status or
+    /// outcome), not the transport failures, not the dropped arrivals.
     pub throughput_rps: f64,
     /// Samples outside 1 µs .. 60 s, recorded as the nearest bound.
     #[serde(default)]
     pub clamped: u64,
+    /// Open model: arrivals never sent, because no connection was free
+    /// before the run's last moment (its end plus one timeout). Not in
+    /// `requests`; k6 calls them dropped iterations.
+    #[serde(default)]
+    pub dropped: u64,
+    /// Open model: where the generator itself was the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorReport>,
     /// Per operation, by name.
     pub operations: BTreeMap<String, OperationReport>,
     /// One row per second of the run.
@@ -92,6 +102,75 @@ pub struct RunInfo {
     pub merged_from: Vec<String>,
 }
 
+/// What the generator could not do in an open-model run: the arrivals
+/// it dropped, those that found every connection busy and those its
+/// workers released late. When any share is above
+/// [`GeneratorReport::LIMIT_SHARE`] the latencies describe the generator
+/// as much as the target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorReport {
+    /// Arrivals the schedule had (this generator's share).
+    pub arrivals: u64,
+    /// Arrivals that found every connection busy and waited for one.
+    pub queued: u64,
+    /// Arrivals released more than 1 ms after their intended start: a
+    /// worker thread could not keep to the schedule.
+    pub late: u64,
+    /// Connections (in-flight requests or flows at most).
+    pub connections: u32,
+    pub workers: u32,
+    /// The offered rate asked for, when it was above what the workers can
+    /// dispatch and the run offered `run.rate_rps` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clamped_from_rps: Option<f64>,
+}
+
+impl GeneratorReport {
+    /// A share of arrivals (dropped, queued or late) above which the run
+    /// says the generator was the limit.
+    pub const LIMIT_SHARE: f64 = 0.01;
+
+    /// Why the generator was the limit, in words; empty when it was not.
+    pub fn limits(&self, dropped: u64) -> Vec<String> {
+        let share = |n: u64| ratio(n, self.arrivals);
+        let mut why = Vec::new();
+        if share(dropped) > Self::LIMIT_SHARE {
+            why.push(format!(
+                "{dropped} of {} arrivals ({:.2}%) were DROPPED, never sent: no connection was \
+                 free before the run's end plus one timeout",
+                self.arrivals,
+                share(dropped) * 100.0
+            ));
+        }
+        if share(self.queued) > Self::LIMIT_SHARE {
+            why.push(format!(
+                "{:.2}% of arrivals found all {} connections busy and waited for one (their \
+                 latency counts the wait; see wait_us): raise --connections, or the target is \
+                 past its capacity",
+                share(self.queued) * 100.0,
+                self.connections
+            ));
+        }
+        if share(self.late) > Self::LIMIT_SHARE {
+            why.push(format!(
+                "{:.2}% of arrivals were released over 1 ms late: the {} worker thread(s) could \
+                 not keep to the schedule (CPU-bound generator: fewer connections, more \
+                 --workers or another machine)",
+                share(self.late) * 100.0,
+                self.workers
+            ));
+        }
+        if let Some(asked) = self.clamped_from_rps {
+            why.push(format!(
+                "the rate asked for ({asked:.1}/s) was clamped to what {} worker(s) can \
+                 dispatch",
+                self.workers
+            ));
+        }
+        why
+    }
+}
+
 /// One operation's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationReport {
@@ -107,6 +186,25 @@ pub struct OperationReport {
     /// From each request's actual start: what a closed-loop tool reports.
     pub service_time_us: Percentiles,
     pub service_time_histogram: EncodedHistogram,
+    /// From the intended start to the actual one: time the request spent
+    /// inside the generator, waiting for a free connection (open model;
+    /// 0 in the closed). `latency_us` is about this plus `service_time_us`.
+    #[serde(default)]
+    pub wait_us: Percentiles,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_histogram: Option<EncodedHistogram>,
+}
+
+impl OperationReport {
+    /// Requests that got an answer: every outcome but the transport
+    /// failures (connect_failed, timeout, io_error).
+    pub fn answered(&self) -> u64 {
+        let failed: u64 = crate::load::Transport::ALL
+            .iter()
+            .filter_map(|t| self.outcomes.get(t.name()))
+            .sum();
+        self.count.saturating_sub(failed)
+    }
 }
 
 /// Latency read-outs of one histogram, in µs.
@@ -221,9 +319,29 @@ impl Report {
         Some(op.outcomes.get(name).copied().unwrap_or(0))
     }
 
-    /// `errors / requests`, 0 for an empty run.
+    /// `errors / requests`, 0 for an empty run; dropped arrivals count as
+    /// errors here (`(errors + dropped) / (requests + dropped)`): an
+    /// arrival never sent is a failure the user saw.
     pub fn error_ratio(&self) -> f64 {
-        ratio(self.errors, self.requests)
+        ratio(self.errors + self.dropped, self.requests + self.dropped)
+    }
+
+    /// Dropped arrivals as a share of all arrivals (sent or not); of
+    /// requests plus dropped when the report does not say how many
+    /// arrivals there were.
+    pub fn dropped_ratio(&self) -> f64 {
+        match &self.generator {
+            Some(g) => ratio(self.dropped, g.arrivals),
+            None => ratio(self.dropped, self.requests + self.dropped),
+        }
+    }
+
+    /// Requests answered, of every operation.
+    pub fn answered(&self) -> u64 {
+        self.operations
+            .values()
+            .map(OperationReport::answered)
+            .sum()
     }
 }
 

@@ -333,7 +333,9 @@ fn otp_flows_are_tallied_the_dialects_way() {
     assert!((5..=20).contains(&wrong), "{:?}", verify.outcomes);
     assert_eq!(
         verify.outcomes.get("verified").copied().unwrap_or(0) + wrong,
-        25
+        25,
+        "{:?}",
+        verify.outcomes
     );
     assert_eq!(report.errors, 0);
 }

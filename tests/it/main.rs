@@ -19,6 +19,7 @@ mod engine_semantics;
 mod engine_state_machine;
 mod independent;
 mod load_capacity;
+mod load_generator;
 mod load_recorder;
 mod load_runs;
 mod logs;

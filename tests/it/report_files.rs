@@ -250,9 +250,10 @@ fn the_summary_is_a_markdown_table_per_latency_kind() {
     let send = summary.lines().find(|l| l.starts_with("| send |")).unwrap();
     assert!(send.contains("sent 700, rate_limited 20"), "{send}");
     assert!(
-        summary.contains("| verify | 9.01ms |"),
+        summary.contains("| verify | send to answer | 9.01ms |"),
         "service time row: {summary}"
     );
+    assert!(summary.contains("| verify | wait |"), "wait row: {summary}");
 }
 
 #[test]

@@ -6,15 +6,20 @@
 //!
 //! ```text
 //! gate       = metric ["/reference"] comparator number [unit]
-//! metric     = "throughput" | "errors" | "requests" | OP "." measure
+//! metric     = "throughput" | "errors" | "dropped" | "requests" | OP "." measure
 //! measure    = "p50" | "p90" | "p99" | "p999" | "min" | "mean" | "max"
 //!            | "count" | "errors" | "throughput" | OUTCOME
 //! comparator = "<" | "<=" | ">" | ">="
 //! unit       = "us" | "µs" | "ms" | "s"   latencies (required)
-//!            | "%"                        errors, outcomes: share of the requests
-//!            |                            errors, outcomes, counts: a count
+//!            | "%"                        errors, dropped, outcomes: a share
+//!            |                            errors, dropped, outcomes, counts: a count
 //!            | "/s"                       throughput (optional)
 //! ```
+//!
+//! `throughput` counts completed (answered) requests only. `dropped` is the
+//! open model's arrivals never sent, as a share of all arrivals (`%`) or a
+//! count; `errors` counts them too (`errors<1%` is over requests sent and
+//! arrivals dropped), so a run that could not send its load breaks it.
 //!
 //! `OUTCOME` is a report outcome name: `sent`, `rate_limited`, a status
 //! like `503`, `timeout` … — checked when parsed, so a typo is an error,
@@ -100,6 +105,7 @@ enum Metric {
     Throughput,
     Requests,
     Errors,
+    Dropped,
     Operation { op: String, measure: Measure },
 }
 
@@ -259,8 +265,13 @@ impl Gate {
         Ok(match &self.metric {
             Metric::Throughput => figures.throughput_rps,
             Metric::Requests => figures.requests as f64,
-            Metric::Errors if share => ratio(figures.errors, figures.requests),
-            Metric::Errors => figures.errors as f64,
+            Metric::Errors if share => ratio(
+                figures.errors + figures.dropped,
+                figures.requests + figures.dropped,
+            ),
+            Metric::Errors => (figures.errors + figures.dropped) as f64,
+            Metric::Dropped if share => figures.dropped_share,
+            Metric::Dropped => figures.dropped as f64,
             Metric::Operation { op, measure } => {
                 let operation = figures.operation(op)?;
                 match measure {
@@ -270,7 +281,7 @@ impl Gate {
                         }
                         q.read(&operation.latency_us)
                     }
-                    Measure::Throughput => per_second(operation.count, figures.duration_s),
+                    Measure::Throughput => per_second(operation.answered(), figures.duration_s),
                     counted if share => ratio(count_of(operation, counted), operation.count),
                     counted => count_of(operation, counted) as f64,
                 }
@@ -284,6 +295,9 @@ struct Figures<'a> {
     operations: &'a BTreeMap<String, OperationReport>,
     requests: u64,
     errors: u64,
+    /// Arrivals never sent, and their share of all arrivals.
+    dropped: u64,
+    dropped_share: f64,
     throughput_rps: f64,
     duration_s: f64,
     /// A reference section's only operation stands for any name, so
@@ -297,6 +311,8 @@ impl<'a> Figures<'a> {
             operations: &report.operations,
             requests: report.requests,
             errors: report.errors,
+            dropped: report.dropped,
+            dropped_share: report.dropped_ratio(),
             throughput_rps: report.throughput_rps,
             duration_s: report.duration_s,
             any_single_operation: false,
@@ -308,6 +324,8 @@ impl<'a> Figures<'a> {
             operations: &reference.operations,
             requests: reference.requests,
             errors: reference.errors,
+            dropped: 0,
+            dropped_share: 0.0,
             throughput_rps: reference.throughput_rps,
             duration_s: reference.duration_s,
             any_single_operation: true,

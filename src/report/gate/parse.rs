@@ -115,7 +115,7 @@ impl<'a> Parser<'a> {
         if first.is_empty() {
             return Err(self.error(
                 at,
-                "expected a metric: throughput, errors, requests or OP.MEASURE",
+                "expected a metric: throughput, errors, dropped, requests or OP.MEASURE",
             ));
         }
         let first = first.to_string();
@@ -124,11 +124,12 @@ impl<'a> Parser<'a> {
                 "throughput" => Ok(Metric::Throughput),
                 "requests" => Ok(Metric::Requests),
                 "errors" => Ok(Metric::Errors),
+                "dropped" => Ok(Metric::Dropped),
                 _ => Err(self.error(
                     at,
                     format!(
-                        "unknown metric {first:?}: expected throughput, errors, requests \
-                         or OP.MEASURE (like {first}.p99)"
+                        "unknown metric {first:?}: expected throughput, errors, dropped, \
+                         requests or OP.MEASURE (like {first}.p99)"
                     ),
                 )),
             };
@@ -198,6 +199,7 @@ impl<'a> Parser<'a> {
         let countable = matches!(
             metric,
             Metric::Errors
+                | Metric::Dropped
                 | Metric::Operation {
                     measure: Measure::Errors | Measure::Outcome(_),
                     ..
