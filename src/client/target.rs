@@ -257,8 +257,7 @@ impl TargetSpec {
     /// Reads a target file.
     pub fn load(path: &Path) -> Result<TargetSpec, FileError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
+        let text = crate::source::read(path)?;
         let mut spec = TargetSpec::parse(&text, &origin)?;
         if spec.name == spec.dialect.name() {
             if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {

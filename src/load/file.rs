@@ -123,8 +123,7 @@ impl WorkloadFile {
     /// Reads a workload file; a `target:` is made relative to it.
     pub fn load(path: &Path) -> Result<WorkloadFile, FileError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
+        let text = crate::source::read(path)?;
         let mut file = WorkloadFile::parse(&text, &origin)?;
         if let (Some(target), Some(dir)) = (&file.target, path.parent()) {
             if target.is_relative() {

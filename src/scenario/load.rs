@@ -111,8 +111,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), FileError> {
 /// Reads every scenario in `path`.
 pub fn load_file(path: &Path) -> Result<Vec<Scenario>, FileError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| FileError::unreadable(&file, format!("cannot read: {e}")))?;
+    let text = crate::source::read(path)?;
     parse(&text, &file)
 }
 
