@@ -15,6 +15,7 @@ mod dialect_round_trip;
 mod engine_races;
 mod engine_semantics;
 mod engine_state_machine;
+mod half_close;
 mod independent;
 mod load_capacity;
 mod load_recorder;
