@@ -26,6 +26,7 @@ mod native_fuzz;
 mod provider;
 mod readme;
 mod redis_store;
+mod redis_tls;
 mod report_commands;
 mod report_files;
 mod report_gates;
