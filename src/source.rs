@@ -342,7 +342,7 @@ fn hint_for(message: &str) -> Option<String> {
 
 /// The largest file [`read`] accepts: far above any scenario, target,
 /// workload or config file, small enough that parsing it stays fast.
-pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The deepest nesting [`read`] accepts: block and flow collections
 /// inside each other, counted together. libyaml's work per token grows
@@ -796,7 +796,7 @@ mod tests {
         let error = read(&write("big.yaml", text.as_bytes())).unwrap_err();
         let crossing = text[..MAX_FILE_BYTES].lines().count();
         assert_eq!(error.position().map(|p| p.line), Some(crossing), "{error}");
-        assert!(error.message().contains("4 MiB"), "{error}");
+        assert!(error.message().contains("2 MiB"), "{error}");
         text.truncate(MAX_FILE_BYTES);
         read(&write("just.yaml", text.as_bytes())).unwrap();
     }
