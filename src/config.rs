@@ -178,8 +178,7 @@ impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
+        let text = crate::source::read(path)?;
         Config::parse(&text, &origin)
     }
 

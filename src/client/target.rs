@@ -258,8 +258,7 @@ impl TargetSpec {
     /// Reads a target file, its `${env.…}` and `${var.…}` from `vars`.
     pub fn load(path: &Path, vars: &Vars) -> Result<TargetSpec, FileError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
+        let text = crate::source::read(path)?;
         let text = vars.expand(&text, &origin, Strings::Literal)?;
         let mut spec = TargetSpec::parse(&text, &origin).map_err(|e| text.restore(e))?;
         if spec.name == spec.dialect.name() {

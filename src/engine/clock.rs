@@ -25,6 +25,11 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// The latest time a movable clock reads: 9999-12-31T23:59:59.999Z, the
+/// last instant an RFC 3339 date can name. A test-mode clock moved there
+/// stays there, however much real time passes.
+pub const LATEST_MS: u64 = 253_402_300_799_999;
+
 fn system_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -99,20 +104,36 @@ impl ShiftedClock {
 }
 
 impl Clock for ShiftedClock {
+    /// At most [`LATEST_MS`].
     fn now_ms(&self) -> u64 {
-        system_now_ms() + self.offset_ms.load(Ordering::SeqCst)
+        system_now_ms()
+            .saturating_add(self.offset_ms.load(Ordering::SeqCst))
+            .min(LATEST_MS)
     }
 
-    /// Jumps forward by `ms`.
+    /// Jumps forward by `ms` (reading at most [`LATEST_MS`]).
     fn advance_ms(&self, ms: u64) -> Option<u64> {
-        let offset = self.offset_ms.fetch_add(ms, Ordering::SeqCst) + ms;
-        Some(system_now_ms() + offset)
+        let offset = self
+            .offset_ms
+            .fetch_add(ms, Ordering::SeqCst)
+            .saturating_add(ms);
+        Some(system_now_ms().saturating_add(offset).min(LATEST_MS))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_19_a_shifted_clock_stops_at_the_end_of_year_9999() {
+        let clock = ShiftedClock::new();
+        let to_the_end = LATEST_MS - clock.now_ms() - 5;
+        assert!(clock.advance_ms(to_the_end).unwrap() < LATEST_MS);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(clock.now_ms(), LATEST_MS);
+        assert_eq!(clock.advance_ms(1_000), Some(LATEST_MS));
+    }
 
     #[test]
     fn manual_clock_moves_only_when_advanced() {

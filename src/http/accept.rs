@@ -3,8 +3,17 @@
 //! drain. The engine server and the mock provider differ only in the
 //! service they build per connection. Every connection closes lingering
 //! (`linger`), so a client still sending reads the answer.
+//!
+//! A client that half-closes after its request (`shutdown(SHUT_WR)`, as
+//! `nc -N` and some proxies do) is answered: hyper's half-close support
+//! is on. And every request's handler runs to its end on a task of its
+//! own ([`ToTheEnd`]): a connection that goes away mid-request cannot
+//! cut a store call short after it was sent, and an answer that finds
+//! nobody to take it is logged (warn, target `otpbench::access`) — a
+//! send never takes effect unnoticed.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,12 +46,13 @@ pub(crate) async fn serve<S, E>(
 ) where
     S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = E> + Send + 'static,
     S::Future: Send + 'static,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(HEADER_TIMEOUT)
+        .half_close(true);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -56,6 +66,7 @@ pub(crate) async fn serve<S, E>(
                 let _ = stream.set_nodelay(true);
                 let Some((stream, service)) = for_connection(stream) else { continue };
                 let stream = TokioIo::new(Lingering::new(stream));
+                let service = ToTheEnd(service);
                 let connection = graceful.watch(http.serve_connection(stream, service));
                 tokio::spawn(async move {
                     let _ = connection.await;
@@ -67,4 +78,52 @@ pub(crate) async fn serve<S, E>(
     drop(listener);
     on_stop();
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+}
+
+/// A service whose every call runs on a task of its own, to its end,
+/// whether or not the connection is still there to take the answer.
+struct ToTheEnd<S>(S);
+
+impl<S, E> Service<Request<Incoming>> for ToTheEnd<S>
+where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = E>,
+    S::Future: Send + 'static,
+    E: Send + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = E;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, E>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let work = self.0.call(request);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = work.await;
+            if let Err(Ok(response)) = answer.send(result) {
+                tracing::warn!(
+                    target: "otpbench::access",
+                    %method,
+                    path,
+                    status = response.status().as_u16(),
+                    "answered after the client went away: whatever the request did stands, unseen by it"
+                );
+            }
+        });
+        Box::pin(async move {
+            match answered.await {
+                Ok(result) => result,
+                // The handler panicked: a bug, answered as one.
+                Err(_) => Ok(crate::http::json::response(
+                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    "application/json",
+                    &serde_json::json!({
+                        "error": "internal_error",
+                        "message": "the handler failed; nothing is known of what it did",
+                    }),
+                )),
+            }
+        })
+    }
 }

@@ -125,8 +125,7 @@ impl WorkloadFile {
     /// a `target:` is made relative to it.
     pub fn load(path: &Path, vars: &Vars) -> Result<WorkloadFile, FileError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::unreadable(&origin, format!("cannot read: {e}")))?;
+        let text = crate::source::read(path)?;
         let text = vars.expand(&text, &origin, Strings::Literal)?;
         let mut file = WorkloadFile::parse(&text, &origin).map_err(|e| text.restore(e))?;
         if let (Some(target), Some(dir)) = (&file.target, path.parent()) {

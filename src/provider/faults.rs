@@ -7,6 +7,11 @@
 //! until the client gives up or the provider stops), error (`error_status`,
 //! default 503) and drop (202 but never journaled), with the rates as
 //! consecutive slices of [0, 1) — so they must add up to at most 1.
+//!
+//! A rule is checked whole when it is put ([`FaultSet::validate`]):
+//! latencies at most [`MAX_LATENCY`], a lognormal's sigma at most
+//! [`MAX_SIGMA`], rates finite in [0, 1]. Sampling clamps as well, so a
+//! rule that was accepted can never make a message's task panic.
 
 use std::time::Duration;
 
@@ -15,8 +20,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::Channel;
 
-/// Longest latency a rule may ask for.
-const MAX_LATENCY: Duration = Duration::from_secs(60);
+/// Longest latency a rule may ask for (and the most any draw waits).
+pub const MAX_LATENCY: Duration = Duration::from_secs(60);
+
+/// Largest lognormal sigma a rule may give: at 10 the 99th percentile
+/// is already 10¹⁰ times the median, past any latency worth simulating.
+pub const MAX_SIGMA: f64 = 10.0;
 
 /// The body of `PUT /_admin/faults`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -75,7 +84,15 @@ impl Latency {
                 median * (sigma * normal).exp()
             }
         };
-        Duration::from_secs_f64(ms.max(0.0) / 1000.0).min(MAX_LATENCY)
+        // NaN and infinities (a huge sigma's tail) are the longest wait,
+        // never a panic in `Duration`.
+        let max_ms = MAX_LATENCY.as_secs_f64() * 1000.0;
+        let ms = if ms.is_nan() {
+            max_ms
+        } else {
+            ms.clamp(0.0, max_ms)
+        };
+        Duration::try_from_secs_f64(ms / 1000.0).map_or(MAX_LATENCY, |d| d.min(MAX_LATENCY))
     }
 }
 
@@ -118,12 +135,25 @@ impl FaultSet {
                     rule.error_status
                 ));
             }
+            let max_ms = MAX_LATENCY.as_millis() as u64;
+            let too_long = |what: &str, ms: String| {
+                Err(format!(
+                    "{}: {what} {ms} ms is longer than the most a rule may wait, {max_ms} ms",
+                    field("latency_ms")
+                ))
+            };
             match rule.latency_ms {
+                Some(Latency::Fixed(ms)) if ms > max_ms => {
+                    return too_long("fixed", ms.to_string())
+                }
                 Some(Latency::Uniform([low, high])) if low > high => {
                     return Err(format!(
                         "{}: uniform [{low}, {high}] is empty",
                         field("latency_ms")
                     ))
+                }
+                Some(Latency::Uniform([_, high])) if high > max_ms => {
+                    return too_long("uniform's upper bound", high.to_string())
                 }
                 Some(Latency::Lognormal { median, sigma })
                     if !(median > 0.0
@@ -133,6 +163,15 @@ impl FaultSet {
                 {
                     return Err(format!(
                         "{}: lognormal needs median > 0 and sigma >= 0",
+                        field("latency_ms")
+                    ))
+                }
+                Some(Latency::Lognormal { median, .. }) if median > max_ms as f64 => {
+                    return too_long("lognormal's median", median.to_string())
+                }
+                Some(Latency::Lognormal { sigma, .. }) if sigma > MAX_SIGMA => {
+                    return Err(format!(
+                        "{}: lognormal sigma {sigma} is above {MAX_SIGMA}",
                         field("latency_ms")
                     ))
                 }
@@ -235,6 +274,124 @@ mod tests {
         ] {
             let error = parse(json).unwrap_err();
             assert!(error.contains(expected), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn issue_19_latencies_that_would_overflow_are_refused_naming_the_field() {
+        for (json, expected) in [
+            (
+                r#"{"rules": [{"latency_ms": {"lognormal": {"median": 50, "sigma": 1000}}}]}"#,
+                "rules[0].latency_ms: lognormal sigma 1000 is above 10",
+            ),
+            (
+                r#"{"rules": [{"latency_ms": {"lognormal": {"median": 1e300, "sigma": 0.5}}}]}"#,
+                "rules[0].latency_ms: lognormal's median",
+            ),
+            (
+                r#"{"rules": [{}, {"latency_ms": {"fixed": 60001}}]}"#,
+                "rules[1].latency_ms: fixed 60001 ms",
+            ),
+            (
+                r#"{"rules": [{"latency_ms": {"uniform": [0, 18446744073709551615]}}]}"#,
+                "rules[0].latency_ms: uniform's upper bound",
+            ),
+        ] {
+            let error = parse(json).unwrap_err();
+            assert!(error.contains(expected), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn issue_19_sampling_never_panics_whatever_the_numbers() {
+        let mut rng = rand::rng();
+        for (median, sigma) in [
+            (50.0, 1000.0),
+            (1e300, 0.5),
+            (f64::MAX, f64::MAX),
+            (f64::NAN, 1.0),
+            (f64::INFINITY, 0.0),
+            (-5.0, 1.0),
+        ] {
+            for _ in 0..100 {
+                let d = Latency::Lognormal { median, sigma }.sample(&mut rng);
+                assert!(d <= MAX_LATENCY, "{median} {sigma}: {d:?}");
+            }
+        }
+        let d = Latency::Fixed(u64::MAX).sample(&mut rng);
+        assert_eq!(d, MAX_LATENCY);
+    }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn number() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<f64>()
+                    .prop_filter("JSON has no NaN or infinity", |n| n.is_finite())
+                    .prop_map(|n| format!("{n:e}")),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                (0u32..2000).prop_map(|n| format!("{}", n as f64 / 1000.0)),
+                Just("0".to_string()),
+                Just("\"x\"".to_string()),
+                Just("null".to_string()),
+            ]
+        }
+
+        fn latency() -> impl Strategy<Value = String> {
+            prop_oneof![
+                number().prop_map(|n| format!(r#"{{"fixed": {n}}}"#)),
+                (number(), number()).prop_map(|(a, b)| format!(r#"{{"uniform": [{a}, {b}]}}"#)),
+                (number(), number()).prop_map(|(m, s)| format!(
+                    r#"{{"lognormal": {{"median": {m}, "sigma": {s}}}}}"#
+                )),
+                Just(r#"{"lognormal": {"median": 1}}"#.to_string()),
+                Just(r#"{"weibull": 3}"#.to_string()),
+            ]
+        }
+
+        fn rule() -> impl Strategy<Value = String> {
+            let field = prop_oneof![
+                latency().prop_map(|l| format!(r#""latency_ms": {l}"#)),
+                number().prop_map(|n| format!(r#""error_rate": {n}"#)),
+                number().prop_map(|n| format!(r#""drop_rate": {n}"#)),
+                number().prop_map(|n| format!(r#""hang_rate": {n}"#)),
+                number().prop_map(|n| format!(r#""reset_rate": {n}"#)),
+                number().prop_map(|n| format!(r#""error_status": {n}"#)),
+                any::<bool>().prop_map(|b| format!(r#""down": {b}"#)),
+                Just(r#""channel": "sms""#.to_string()),
+                Just(r#""to_prefix": "+7""#.to_string()),
+            ];
+            proptest::collection::vec(field, 0..6).prop_map(|f| format!("{{{}}}", f.join(", ")))
+        }
+
+        proptest! {
+            /// Whatever is put, it is refused with a message or accepted,
+            /// and an accepted rule samples and decides without panicking,
+            /// within the bounds.
+            #[test]
+            fn issue_19_fault_rules_parse_or_refuse_and_never_panic(
+                rules in proptest::collection::vec(rule(), 0..4)
+            ) {
+                let json = format!(r#"{{"rules": [{}]}}"#, rules.join(", "));
+                let Ok(set) = serde_json::from_str::<FaultSet>(&json) else {
+                    return Ok(());
+                };
+                if let Err(message) = set.validate() {
+                    prop_assert!(message.starts_with("rules["), "{}", message);
+                    return Ok(());
+                }
+                for rule in &set.rules {
+                    for _ in 0..20 {
+                        if let Some(latency) = rule.latency() {
+                            prop_assert!(latency <= MAX_LATENCY);
+                        }
+                        let _ = rule.verdict();
+                    }
+                }
+            }
         }
     }
 

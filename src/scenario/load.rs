@@ -115,8 +115,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), FileError> {
 /// `vars`; every problem in it when it is invalid.
 pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<Scenario>, Vec<FileError>> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![FileError::unreadable(&file, format!("cannot read: {e}"))])?;
+    let text = crate::source::read(path).map_err(|e| vec![e])?;
     let text = vars
         .expand(&text, &file, Strings::Templates)
         .map_err(|e| vec![e])?;

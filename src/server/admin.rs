@@ -129,7 +129,7 @@ pub(crate) const MAX_ADVANCE_MS: u64 = 10 * 366 * 86_400_000;
 /// The latest time the clock may be moved to: 9999-12-31T23:59:59.999Z,
 /// the last instant an RFC 3339 date (the journal's `received_at`) can
 /// name, and far inside what every store's expiry arithmetic takes.
-pub(crate) const MAX_NOW_MS: u64 = 253_402_300_799_999;
+pub(crate) const MAX_NOW_MS: u64 = crate::engine::clock::LATEST_MS;
 
 async fn advance(state: &State, body: &[u8]) -> Result<Response<Full<Bytes>>, Rejection> {
     let advance_ms = match serde_json::from_slice::<Advance>(body) {

@@ -25,6 +25,16 @@
 //! dead connection and reconnects before a request needs it — after a
 //! Redis restart, idle replicas are ready again within half a second.
 //!
+//! A circuit breaker keeps an outage cheap. A call that fails for want of
+//! Redis (refused, dropped, timed out) or a background reading that fails
+//! marks Redis down; while it is down every call is answered
+//! `store_unavailable` at once, without being sent — so, as ever, nothing
+//! changed — instead of queueing behind reconnect attempts. The
+//! background task then reads the clock every [`PROBE_EVERY`] (each
+//! reading one connection attempt) and the first that succeeds lets calls
+//! through again: recovery within a few tens of milliseconds of Redis
+//! answering.
+//!
 //! `redis+cluster://host:port,host:port` connects to a Redis Cluster.
 //! URLs are shown only through [`redact_url`], errors only after
 //! [`scrub`]: passwords never reach a log line or a response.
@@ -35,6 +45,7 @@ mod redact;
 mod time;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -60,6 +71,8 @@ pub use time::RedisClock;
 const INDEX_SLACK_MS: u64 = 60_000;
 /// How often the background task reads Redis's clock.
 const KEEP_EVERY: Duration = Duration::from_millis(250);
+/// How often it tries while Redis is known to be down.
+const PROBE_EVERY: Duration = Duration::from_millis(20);
 /// A clock reading older than this is renewed before a call (the
 /// background task keeps it younger; this covers a store used without a
 /// runtime to run that task, or a long outage).
@@ -131,6 +144,11 @@ struct Shared {
     /// Kept only to blank its passwords out of error texts.
     url: String,
     scripts: Scripts,
+    /// The circuit breaker: Redis is known to be down, calls are not sent.
+    down: AtomicBool,
+    /// Wakes the background task when Redis is found down, so probing
+    /// starts at once.
+    tripped: Arc<tokio::sync::Notify>,
 }
 
 struct Scripts {
@@ -192,7 +210,10 @@ impl RedisStore {
                     // Never the binding limit: it starts when the request is
                     // written, after the call's own clock (see `within`).
                     .set_response_timeout(Some(options.timeout + grace(options.timeout)))
-                    .set_number_of_retries(1)
+                    // One connection attempt per reconnect: while Redis is
+                    // down the breaker answers calls, and the background
+                    // task's readings are the retries.
+                    .set_number_of_retries(0)
                     .set_max_delay(Duration::from_millis(200));
                 let manager = ConnectionManager::new_lazy_with_config(client, config)
                     .map_err(|e| format!("{shown}: {}", why(e)))?;
@@ -215,10 +236,12 @@ impl RedisStore {
                 now: script!("now.lua"),
                 advance: script!("advance.lua"),
             },
+            down: AtomicBool::new(false),
+            tripped: Arc::new(tokio::sync::Notify::new()),
         });
         let keeper = tokio::runtime::Handle::try_current()
             .ok()
-            .map(|runtime| runtime.spawn(keep(Arc::downgrade(&shared))));
+            .map(|runtime| runtime.spawn(keep(Arc::downgrade(&shared), shared.tripped.clone())));
         Ok(RedisStore { shared, keeper })
     }
 }
@@ -234,15 +257,29 @@ impl Drop for RedisStore {
 /// The background task: reads Redis's clock every [`KEEP_EVERY`]. Besides
 /// the fresh reading, each round trip lets the connection manager find a
 /// dead connection and reconnect while nobody is waiting for it.
-async fn keep(shared: Weak<Shared>) {
-    let mut every = tokio::time::interval(KEEP_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+///
+/// It also runs the circuit breaker: a failed reading marks Redis down; a
+/// reading that succeeds lets calls through again. While Redis is down it
+/// reads every [`PROBE_EVERY`].
+async fn keep(shared: Weak<Shared>, tripped: Arc<tokio::sync::Notify>) {
     loop {
-        every.tick().await;
+        let wait = match shared.upgrade() {
+            Some(shared) if shared.down.load(Ordering::Acquire) => PROBE_EVERY,
+            Some(_) => KEEP_EVERY,
+            None => return,
+        };
+        // A trip while nobody waits leaves a permit: none is missed.
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = tripped.notified() => {}
+        }
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let _ = shared.within(Instant::now(), shared.read_anchor()).await;
+        match shared.bounded(Instant::now(), shared.read_anchor()).await {
+            Ok(_) => shared.down.store(false, Ordering::Release),
+            Err(_) => shared.trip(),
+        }
     }
 }
 
@@ -269,19 +306,47 @@ impl Shared {
         }
     }
 
-    /// A Redis error as the store reports it, passwords blanked.
+    /// A Redis error as the store reports it, passwords blanked. Any
+    /// error but Redis refusing the command means Redis is not there:
+    /// the breaker trips.
     fn failure(&self, error: RedisError) -> StoreError {
         let why = scrub(&error.to_string(), &self.url);
         if error.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::ResponseError) {
             StoreError::Corrupt(why)
         } else {
+            self.trip();
             StoreError::Unavailable(why)
         }
     }
 
-    /// Runs `work` for a call that started at `started`, giving up after
-    /// the timeout and the grace.
+    /// Marks Redis down (calls are answered without being sent) and wakes
+    /// the background task to probe for its return.
+    fn trip(&self) {
+        if !self.down.swap(true, Ordering::AcqRel) {
+            self.tripped.notify_one();
+        }
+    }
+
+    /// Runs `work` for a call that started at `started` — unless Redis is
+    /// known to be down: then the call is refused at once, never sent.
     async fn within<T>(
+        &self,
+        started: Instant,
+        work: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if self.down.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable(
+                "Redis is down (a call or the background check failed); \
+                 not tried until it answers again"
+                    .into(),
+            ));
+        }
+        self.bounded(started, work).await
+    }
+
+    /// Runs `work`, giving up after the timeout and the grace (which
+    /// trips the breaker: Redis did not answer).
+    async fn bounded<T>(
         &self,
         started: Instant,
         work: impl Future<Output = Result<T, StoreError>>,
@@ -289,10 +354,13 @@ impl Shared {
         let give_up = started + self.timeout + self.grace;
         match tokio::time::timeout_at(give_up.into(), work).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no answer within {} ms",
-                (self.timeout + self.grace).as_millis()
-            ))),
+            Err(_) => {
+                self.trip();
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {} ms",
+                    (self.timeout + self.grace).as_millis()
+                )))
+            }
         }
     }
 

@@ -252,6 +252,58 @@ async fn a_restarted_redis_is_reconnected_and_its_scripts_reloaded() {
     );
 }
 
+/// Issue 19 item 2: while Redis is known to be down, calls are refused
+/// at once, without being sent, instead of queueing behind reconnect
+/// attempts until their deadline; and the first answer Redis gives again
+/// lets them through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_19_a_dead_redis_is_refused_at_once_and_recovered_from() {
+    let mut server = RedisServer::start();
+    assert!(
+        server.is_own(),
+        "fault tests need a redis-server of their own"
+    );
+    let store = server.store();
+    store.now_ms().await.unwrap();
+    server.kill();
+    // The first call finds the connection gone (or the background check
+    // has already): either way Redis is now known to be down.
+    assert!(store.now_ms().await.is_err());
+    let calls: Vec<_> = (0..64)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let asked = Instant::now();
+                (store.now_ms().await, asked.elapsed())
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for call in calls {
+        let (result, took) = call.await.unwrap();
+        match result {
+            Err(otpbench::store::StoreError::Unavailable(why)) => {
+                assert!(why.contains("not tried"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        slowest = slowest.max(took);
+    }
+    // Refused without a connection attempt: nowhere near the 375 ms the
+    // tests' timeout and grace allow (a loose bound for a busy machine).
+    assert!(slowest < Duration::from_millis(150), "took {slowest:?}");
+    server.restart();
+    let back = Instant::now();
+    while store.now_ms().await.is_err() {
+        assert!(back.elapsed() < Duration::from_secs(5), "not recovered");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "recovered {:?} after redis-server was started",
+        back.elapsed()
+    );
+}
+
 mod over_http {
     use std::time::{Duration, Instant};
 

@@ -22,4 +22,6 @@ if clock == 'T' or clock == 'K' then
 end
 local now = kept
 if clock == 't' or clock == 'T' then now = kept + math.floor(time_us / 1000) end
+-- Never past 9999-12-31T23:59:59.999Z (clock::LATEST_MS).
+if now > 253402300799999 then now = 253402300799999 end
 local fmt = string.format

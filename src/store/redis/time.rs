@@ -177,11 +177,12 @@ impl StoreTime {
 
     /// Now by `clock`, from a server time and a kept value.
     pub(crate) fn compose(clock: RedisClock, server_ms: u64, offset_ms: u64) -> u64 {
-        if clock.follows_server() {
+        let now = if clock.follows_server() {
             server_ms.saturating_add(offset_ms)
         } else {
             offset_ms
-        }
+        };
+        now.min(crate::engine::clock::LATEST_MS)
     }
 }
 
@@ -208,6 +209,20 @@ impl Clock for StoreTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_19_the_store_clock_stops_at_the_end_of_year_9999() {
+        use crate::engine::clock::LATEST_MS;
+        assert_eq!(
+            StoreTime::compose(RedisClock::Shifted, LATEST_MS - 5, 1_000),
+            LATEST_MS
+        );
+        assert_eq!(
+            StoreTime::compose(RedisClock::Server, u64::MAX, 1),
+            LATEST_MS
+        );
+        assert_eq!(StoreTime::compose(RedisClock::Shifted, 1_000, 5), 1_005);
+    }
 
     #[test]
     fn a_deadline_is_the_reading_plus_the_local_wait_less_drift() {

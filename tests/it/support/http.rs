@@ -48,7 +48,7 @@ pub async fn read_reply(stream: &mut TcpStream) -> Reply {
     parse(&bytes)
 }
 
-fn parse(bytes: &[u8]) -> Reply {
+pub fn parse(bytes: &[u8]) -> Reply {
     let split = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

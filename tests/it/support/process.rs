@@ -56,9 +56,15 @@ impl ServeProcess {
     /// Starts `otpbench serve --listen 127.0.0.1:0 EXTRA…` and waits for
     /// the address it announces.
     pub fn start(extra: &[&str]) -> ServeProcess {
+        ServeProcess::start_with_env(extra, &[])
+    }
+
+    /// The same with these environment variables set.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> ServeProcess {
         let mut child = otpbench()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
