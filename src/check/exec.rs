@@ -195,6 +195,7 @@ impl Run<'_> {
             }
             Op::Wait { ms } => self.wait(ms).await,
             Op::SendBurst { key, n } => self.send_burst(self.key(key), n).await,
+            Op::SendPaced { key, n, gap_ms } => self.send_paced(self.key(key), n, gap_ms).await,
             Op::VerifyBurst { key, right, n } => self.verify_burst(self.key(key), right, n).await,
         }
     }
@@ -247,14 +248,20 @@ impl Run<'_> {
         };
         let code = match code {
             Ok(Some(code)) => code,
-            Ok(None) => {
+            unreadable => {
                 step.holds = false;
-                step.observed = "sent, but no code could be read (answer or inbox)".into();
-                return step;
-            }
-            Err(e) => {
-                step.holds = false;
-                step.observed = format!("sent, but reading the code failed: {e}");
+                step.observed = match unreadable {
+                    Err(e) => format!("sent, but reading the code failed: {e}"),
+                    _ => "sent, but no code of the policy's shape could be read".into(),
+                };
+                // The replay reads the code to use it, and fails there.
+                if let Some(yaml) = &mut step.yaml {
+                    let _ = write!(
+                        yaml,
+                        "  - verify: {{ {}, code: \"${{s{index}.code}}\" }}\n    expect: {{ outcome: verified }}\n",
+                        self.yaml_key(key)
+                    );
+                }
                 return step;
             }
         };
@@ -278,7 +285,7 @@ impl Run<'_> {
             return None;
         }
         let newest = state.sends.last()?.clone();
-        let quote = |i: &Issued| format!("${{s{}.code}}", i.step);
+        let quote = |i: &Issued| format!("\"${{s{}.code}}\"", i.step);
         Some(match choice {
             CodeChoice::Right => (newest.clone(), newest.code.clone(), quote(&newest)),
             CodeChoice::Wrong => {
@@ -379,6 +386,48 @@ impl Run<'_> {
         .await;
         let args = format!("send: {{ {} }}", self.yaml_key(key));
         judge_counts(what, &expected, observed, n, &args)
+    }
+
+    async fn send_paced(&mut self, key: Key, n: u8, gap_ms: u64) -> StepTrace {
+        let gap = Duration::from_millis(gap_ms);
+        let what = format!(
+            "{n} sends to {}, the clock moved {} after each",
+            self.name(key),
+            crate::duration::format(gap)
+        );
+        let op = self.send_op(key);
+        let mut expected = Vec::with_capacity(n as usize);
+        let mut observed = BTreeMap::new();
+        for _ in 0..n {
+            expected.push(self.model.send(key));
+            let name = match self.exec.target.send(&op).await {
+                Ok(called) => called.observed.kind().name().to_string(),
+                Err(_) => "transport_error".to_string(),
+            };
+            *observed.entry(name).or_insert(0) += 1;
+            self.model.advance(gap_ms);
+            if let Err(e) = self.exec.target.advance_clock(gap).await {
+                *observed
+                    .entry(format!("clock not moved ({e})"))
+                    .or_insert(0) += 1;
+            }
+        }
+        if expected.iter().any(|e| matches!(e, Expected::Sent { .. })) {
+            self.keys.entry(key).or_default().burst = true;
+        }
+        let args = format!("send: {{ {} }}", self.yaml_key(key));
+        let mut step = judge_counts(what, &expected, observed, n, &args);
+        if let Some(yaml) = &mut step.yaml {
+            *yaml = yaml.replacen(
+                &format!("    parallel: {n}\n"),
+                &format!(
+                    "    repeat: {n}\n    every: {}\n",
+                    crate::duration::format(gap)
+                ),
+                1,
+            );
+        }
+        step
     }
 
     async fn verify_burst(&mut self, key: Key, right: bool, n: u8) -> StepTrace {

@@ -54,6 +54,13 @@ pub enum Op {
         right: bool,
         n: u8,
     },
+    /// `n` sends to one key one after another, the clock moved `gap_ms`
+    /// after each: the pace that fills a long window.
+    SendPaced {
+        key: Key,
+        n: u8,
+        gap_ms: u64,
+    },
 }
 
 /// How a step is named in reports: `phone2`, `phone2/pay`.
@@ -100,6 +107,9 @@ pub struct Plan {
     pub waits: Vec<u64>,
     /// The largest burst.
     pub burst_max: u8,
+    /// Gaps of paced sends: just over each window divided by its count;
+    /// empty without a movable clock.
+    pub paces: Vec<u64>,
     pub max_steps: usize,
 }
 
@@ -123,6 +133,15 @@ impl Plan {
             waits.sort_unstable();
             waits.dedup();
         }
+        let paces: Vec<u64> = if clock {
+            policy
+                .limits
+                .iter()
+                .map(|&(count, window)| window / count.max(1) as u64 + 1_000)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let largest = policy
             .limits
             .iter()
@@ -134,6 +153,7 @@ impl Plan {
             whos: 3,
             purposes: if purposes { 2 } else { 1 },
             waits,
+            paces,
             burst_max: (largest + 2).clamp(2, 16) as u8,
             max_steps: max_steps.max(1),
         }
@@ -167,12 +187,21 @@ impl Plan {
         } else {
             prop::sample::select(waits).boxed()
         };
+        let pace_weight = if self.paces.is_empty() { 0 } else { 1 };
+        let pace = if self.paces.is_empty() {
+            Just(1u64).boxed()
+        } else {
+            prop::sample::select(self.paces.clone()).boxed()
+        };
+        let paced_max = self.burst_max;
         prop_oneof![
             4 => key.clone().prop_map(|key| Op::Send { key }),
+            pace_weight => (key.clone(), 2..=paced_max, pace)
+                .prop_map(|(key, n, gap_ms)| Op::SendPaced { key, n, gap_ms }),
             5 => (key.clone(), code).prop_map(|(key, code)| Op::Verify { key, code }),
             wait_weight => wait.prop_map(|ms| Op::Wait { ms }),
             1 => (key.clone(), burst.clone()).prop_map(|(key, n)| Op::SendBurst { key, n }),
-            1 => (key, any::<bool>(), burst)
+            2 => (key, any::<bool>(), burst)
                 .prop_map(|(key, right, n)| Op::VerifyBurst { key, right, n }),
         ]
         .boxed()
@@ -200,6 +229,7 @@ mod tests {
             vec![298_000, 302_000, 3_598_000, 3_602_000, 86_398_000, 86_402_000]
         );
         assert_eq!(plan.burst_max, 12);
+        assert_eq!(plan.paces, vec![721_000, 8_641_000]);
         assert!(Plan::new(&policy, false, false, 10).waits.is_empty());
         let mut runner = TestRunner::deterministic();
         for _ in 0..200 {

@@ -35,7 +35,7 @@ pub fn scenario(spec: &TargetSpec, seed: u64, trace: &Trace) -> String {
     let waits = trace.steps.iter().any(|s| {
         s.yaml
             .as_deref()
-            .is_some_and(|y| y.starts_with("  - wait:"))
+            .is_some_and(|y| y.starts_with("  - wait:") || y.contains("\n    every:"))
     });
     if waits {
         out.push_str("needs: [clock]\n");

@@ -56,6 +56,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "URL", default_value = "memory", value_parser = super::parse_store)]
     pub store: StoreSpec,
 
+    /// Serve the embedded engine with this defect around it (a mutant of
+    /// `otpbench mutants --list`), to watch check find it.
+    #[arg(long, value_name = "NAME", value_parser = super::mutants::parse_mutant)]
+    pub mutant: Option<&'static crate::mutants::Mutant>,
+
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -68,6 +73,14 @@ pub struct CheckArgs {
 impl CheckArgs {
     /// The targets these flags name (reads the target files).
     pub fn targets(&self) -> Result<Vec<TargetSpec>, crate::source::FileError> {
+        let targets = self.files()?;
+        Ok(match self.mutant {
+            Some(mutant) => targets.iter().map(|t| mutant.target(t)).collect(),
+            None => targets,
+        })
+    }
+
+    fn files(&self) -> Result<Vec<TargetSpec>, crate::source::FileError> {
         if let Some(file) = &self.target {
             return Ok(vec![TargetSpec::load(file)?]);
         }

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod check;
 mod cli;
 mod code_uniformity;
 mod delivery_http;

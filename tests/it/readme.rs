@@ -120,3 +120,10 @@ fn the_load_examples_parse() {
     assert_eq!(file.dialect, Some(otpbench::dialect::Dialect::Native));
     assert_eq!(file.thresholds.len(), 3);
 }
+
+#[test]
+fn the_check_counterexample_example_is_a_valid_scenario() {
+    let scenario = block_after(&readme(), "**Replaying it in CI.**", "```yaml\n");
+    let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
+    assert_eq!(scenarios[0].steps.len(), 3);
+}
