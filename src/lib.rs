@@ -60,6 +60,10 @@
 //!   built around it (store decorators, a proxy layer that rewrites
 //!   requests and answers, a contradicting config), and the kill matrix
 //!   of the scenario suite against them ([`mutants::matrix`]).
+//! - [`check`] — `otpbench check`: the one reference model of DESIGN.md
+//!   §2 ([`check::model`]), random programs over it run against any
+//!   target through the client, shrunk counterexamples saved as
+//!   scenarios.
 //! - [`report`] — `report.json` and everything that reads or writes it:
 //!   renderers (JSON, `.hgrm`, HTML, Markdown), merge, compare and the
 //!   `--threshold` / `--baseline` gates ([`report::gate`]).
@@ -70,6 +74,7 @@
 //! listener and shutdown future from the caller
 //! ([`server::run`]), so tests bind `127.0.0.1:0`.
 
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;

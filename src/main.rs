@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Capacity(args) => args.run(),
         Command::Report(args) => args.run(),
         Command::Mutants(args) => mutants(args),
+        Command::Check(args) => check(args),
     };
     ExitCode::from(code as u8)
 }
@@ -46,6 +47,14 @@ fn mutants(args: otpbench::cli::mutants::MutantsArgs) -> i32 {
     };
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     runtime.block_on(otpbench::cli::mutants::run(args, &mut stdout, &mut stderr))
+}
+
+fn check(args: otpbench::cli::check::CheckArgs) -> i32 {
+    let Some(runtime) = runtime("check") else {
+        return exit::USAGE;
+    };
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    runtime.block_on(otpbench::cli::check::run(args, &mut stdout, &mut stderr))
 }
 
 /// A multi-thread runtime for `command`, or `None` after saying why not.

@@ -13,6 +13,7 @@ use crate::config::{Config, ConfigError};
 use crate::server::{ServerConfig, StoreSpec};
 use crate::store::redis::{redact_url, scrub, RedisOptions};
 
+pub mod check;
 pub mod load;
 pub mod mutants;
 pub mod report;
@@ -70,6 +71,10 @@ pub enum Command {
     /// Run the scenario suite against the clean embedded engine and
     /// against defective variants of it (mutants); print the kill matrix.
     Mutants(mutants::MutantsArgs),
+    /// Model-based random testing: random programs of sends, verifies,
+    /// clock moves and bursts, compared with DESIGN.md §2; the first
+    /// divergence shrunk, printed and (with --save) saved as a scenario.
+    Check(check::CheckArgs),
 }
 
 /// The address `provider` listens on unless told otherwise: loopback only.

@@ -54,7 +54,7 @@ pub struct MutantsArgs {
     pub list: bool,
 }
 
-fn parse_mutant(name: &str) -> Result<&'static Mutant, String> {
+pub(crate) fn parse_mutant(name: &str) -> Result<&'static Mutant, String> {
     Mutant::by_name(name).ok_or_else(|| {
         let known: Vec<&str> = MUTANTS.iter().map(|m| m.name).collect();
         format!("no such mutant; expected one of {}", known.join(", "))

@@ -2,15 +2,17 @@
 //! advance-clock / delivery-down over two identifiers and two purposes:
 //! the engine on a manual clock against a plain model of DESIGN.md §2.
 //!
-//! The model keeps every send forever and finds retry-after by trying
-//! every instant at which something could change, so it shares no
-//! arithmetic with the stores' sliding logs.
+//! The model is the product's one statement of §2
+//! ([`otpbench::check::model`], what `otpbench check` judges targets by),
+//! given this test's policy; it shares no arithmetic with the stores'
+//! sliding logs.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use otpbench::check::model::{Expected, Model, ModelPolicy};
 use otpbench::delivery::Channel;
 use otpbench::engine::outcome::{ChallengeId, Outcome};
 use otpbench::engine::policy::Policy;
@@ -26,8 +28,6 @@ const PURPOSES: [&str; 2] = ["login", "pay"];
 const TTL_MS: u64 = 10_000;
 const MAX_ATTEMPTS: u32 = 2;
 const COOLDOWN_MS: u64 = 1_000;
-/// (count, window ms)
-const LIMITS: [(usize, u64); 2] = [(3, 30_000), (5, 120_000)];
 
 fn machine_policy() -> Policy {
     let mut policy = policy(MAX_ATTEMPTS, &["3/30s", "5/2m"]);
@@ -73,118 +73,73 @@ pub enum Expect {
     ProviderUnavailable,
 }
 
-#[derive(Debug, Clone)]
-struct ModelChallenge {
-    seq: usize,
-    expires_at: u64,
-    attempts_used: u32,
+impl Expect {
+    /// The product's model's answer, in this test's terms (the engine
+    /// gives every detail, so every detail is compared).
+    fn of(expected: Expected) -> Expect {
+        match expected {
+            Expected::Sent {
+                seq,
+                sends_remaining,
+                attempts_remaining,
+                expires_in_ms,
+            } => {
+                assert_eq!((attempts_remaining, expires_in_ms), (MAX_ATTEMPTS, TTL_MS));
+                Expect::Sent {
+                    seq,
+                    sends_remaining: sends_remaining.expect("the policy has limits"),
+                }
+            }
+            Expected::Verified => Expect::Verified,
+            Expected::WrongCode { attempts_remaining } => Expect::WrongCode(attempts_remaining),
+            Expected::Expired => Expect::Expired,
+            Expected::AttemptsExceeded { retry_after_ms } => {
+                Expect::AttemptsExceeded(retry_after_ms)
+            }
+            Expected::NotFound => Expect::NotFound,
+            Expected::RateLimited { retry_after_ms } => Expect::RateLimited(retry_after_ms),
+            Expected::ProviderUnavailable => Expect::ProviderUnavailable,
+        }
+    }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Model {
-    now: u64,
-    sends: BTreeMap<usize, Vec<u64>>,
-    challenges: BTreeMap<(usize, usize), ModelChallenge>,
-    /// Key of every challenge issued, by sequence number.
-    issued: Vec<(usize, usize)>,
-    delivery_down: bool,
+/// DESIGN.md §2 as `otpbench check` states it ([`otpbench::check::model`]),
+/// plus what the engine alone chooses: an expired challenge is purged a
+/// ttl after it expired.
+#[derive(Debug, Clone)]
+pub struct State {
+    model: Model,
     expected: Option<Expect>,
 }
 
-impl Model {
-    fn send_allowed_at(sends: &[u64], at: u64) -> bool {
-        let cooled = sends.last().is_none_or(|&last| at >= last + COOLDOWN_MS);
-        cooled
-            && LIMITS
-                .iter()
-                .all(|&(count, window)| sends.iter().filter(|&&t| at < t + window).count() < count)
-    }
-
-    fn send(&mut self, who: usize, purpose: usize) -> Expect {
-        let sends = self.sends.entry(who).or_default();
-        if !Model::send_allowed_at(sends, self.now) {
-            let mut candidates: Vec<u64> = sends
-                .iter()
-                .flat_map(|&t| {
-                    LIMITS
-                        .iter()
-                        .map(move |&(_, w)| t + w)
-                        .chain([t + COOLDOWN_MS])
-                })
-                .filter(|&t| t > self.now)
-                .collect();
-            candidates.sort_unstable();
-            let free = candidates
-                .into_iter()
-                .find(|&t| Model::send_allowed_at(sends, t))
-                .expect("some instant frees a slot");
-            return Expect::RateLimited(free - self.now);
+impl Default for State {
+    fn default() -> Self {
+        let mut policy = ModelPolicy::of(&machine_policy());
+        policy.purge_after_ms = Some(TTL_MS);
+        State {
+            model: Model::new(policy),
+            expected: None,
         }
-        sends.push(self.now);
-        let sends_remaining = LIMITS
-            .iter()
-            .map(|&(count, window)| {
-                let used = sends.iter().filter(|&&t| self.now < t + window).count();
-                (count - used) as u32
-            })
-            .min()
-            .unwrap();
-        if self.delivery_down {
-            self.challenges.remove(&(who, purpose));
-            return Expect::ProviderUnavailable;
-        }
-        let seq = self.issued.len();
-        self.issued.push((who, purpose));
-        self.challenges.insert(
-            (who, purpose),
-            ModelChallenge {
-                seq,
-                expires_at: self.now + TTL_MS,
-                attempts_used: 0,
-            },
-        );
-        Expect::Sent {
-            seq,
-            sends_remaining,
-        }
-    }
-
-    fn verify(&mut self, key: (usize, usize), seq: Option<usize>, right: bool) -> Expect {
-        let now = self.now;
-        let Some(c) = self.challenges.get_mut(&key) else {
-            return Expect::NotFound;
-        };
-        if seq.is_some_and(|s| s != c.seq) || now >= c.expires_at + TTL_MS {
-            return Expect::NotFound;
-        }
-        if now >= c.expires_at {
-            return Expect::Expired;
-        }
-        if c.attempts_used >= MAX_ATTEMPTS {
-            return Expect::AttemptsExceeded(c.expires_at - now);
-        }
-        if right {
-            self.challenges.remove(&key);
-            return Expect::Verified;
-        }
-        c.attempts_used += 1;
-        Expect::WrongCode(MAX_ATTEMPTS - c.attempts_used)
     }
 }
 
 pub struct ModelMachine;
 
 impl ReferenceStateMachine for ModelMachine {
-    type State = Model;
+    type State = State;
     type Transition = Step;
 
-    fn init_state() -> BoxedStrategy<Model> {
-        Just(Model::default()).boxed()
+    fn init_state() -> BoxedStrategy<State> {
+        Just(State::default()).boxed()
     }
 
-    fn transitions(state: &Model) -> BoxedStrategy<Step> {
+    fn transitions(state: &State) -> BoxedStrategy<Step> {
         let key = (0..WHO.len(), 0..PURPOSES.len());
-        let by_id = if state.issued.is_empty() { 0 } else { 3 };
+        let by_id = if state.model.issued().is_empty() {
+            0
+        } else {
+            3
+        };
         prop_oneof![
             4 => key.clone().prop_map(|(who, purpose)| Step::Send { who, purpose }),
             3 => key.clone().prop_map(|(who, purpose)| Step::VerifyRight { who, purpose }),
@@ -198,29 +153,31 @@ impl ReferenceStateMachine for ModelMachine {
         .boxed()
     }
 
-    fn preconditions(state: &Model, step: &Step) -> bool {
-        !matches!(step, Step::VerifyById { .. }) || !state.issued.is_empty()
+    fn preconditions(state: &State, step: &Step) -> bool {
+        !matches!(step, Step::VerifyById { .. }) || !state.model.issued().is_empty()
     }
 
-    fn apply(mut state: Model, step: &Step) -> Model {
+    fn apply(mut state: State, step: &Step) -> State {
+        let model = &mut state.model;
         state.expected = match *step {
-            Step::Send { who, purpose } => Some(state.send(who, purpose)),
-            Step::VerifyRight { who, purpose } => Some(state.verify((who, purpose), None, true)),
-            Step::VerifyWrong { who, purpose } => Some(state.verify((who, purpose), None, false)),
+            Step::Send { who, purpose } => Some(model.send((who, purpose))),
+            Step::VerifyRight { who, purpose } => Some(model.verify((who, purpose), None, true)),
+            Step::VerifyWrong { who, purpose } => Some(model.verify((who, purpose), None, false)),
             Step::VerifyById { pick, right } => {
-                let seq = pick % state.issued.len();
-                let key = state.issued[seq];
-                Some(state.verify(key, Some(seq), right))
+                let seq = pick % model.issued().len();
+                let key = model.issued()[seq];
+                Some(model.verify(key, Some(seq), right))
             }
             Step::Advance(ms) => {
-                state.now += ms;
+                model.advance(ms);
                 None
             }
             Step::DeliveryDown(down) => {
-                state.delivery_down = down;
+                model.set_delivery_down(down);
                 None
             }
-        };
+        }
+        .map(Expect::of);
         state
     }
 }
@@ -289,7 +246,7 @@ impl<F: StoreFactory> StateMachineTest for EngineMachine<F> {
     type SystemUnderTest = Sut;
     type Reference = ModelMachine;
 
-    fn init_test(_: &Model) -> Sut {
+    fn init_test(_: &State) -> Sut {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -304,7 +261,7 @@ impl<F: StoreFactory> StateMachineTest for EngineMachine<F> {
         }
     }
 
-    fn apply(mut sut: Sut, model: &Model, step: Step) -> Sut {
+    fn apply(mut sut: Sut, state: &State, step: Step) -> Sut {
         let engine = sut.rig.engine.clone();
         let outcome = match step {
             Step::Send { who, purpose } => {
@@ -350,9 +307,10 @@ impl<F: StoreFactory> StateMachineTest for EngineMachine<F> {
         };
         let observed = outcome.map(|o| sut.observe(o));
         assert_eq!(
-            observed, model.expected,
+            observed,
+            state.expected,
             "after {step:?} at t+{}ms",
-            model.now
+            state.model.now()
         );
         sut
     }

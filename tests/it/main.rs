@@ -7,6 +7,7 @@
 
 mod support;
 
+mod check;
 mod ci_recipes;
 mod cli;
 mod code_uniformity;

@@ -144,3 +144,10 @@ fn the_walkthrough_blocks_make_a_valid_scenario() {
     assert_eq!(parsed[0].name, finished[0].name);
     assert_eq!(parsed[0].steps.len(), finished[0].steps.len());
 }
+
+#[test]
+fn the_check_counterexample_example_is_a_valid_scenario() {
+    let scenario = block_after(&readme(), "**Replaying it in CI.**", "```yaml\n");
+    let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
+    assert_eq!(scenarios[0].steps.len(), 3);
+}
