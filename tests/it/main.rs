@@ -19,6 +19,7 @@ mod independent;
 mod load_capacity;
 mod load_recorder;
 mod load_runs;
+mod load_soak;
 mod logs;
 mod mutants;
 mod native_fuzz;
