@@ -264,6 +264,17 @@ impl LoadArgs {
             })?;
             gates.push(gate);
         }
+        let soak = match self.soak {
+            Some(window) => {
+                // Refused before anything is started.
+                crate::load::soak::windows(&model, window).map_err(usage)?;
+                Some(SoakPlan {
+                    window,
+                    watch: self.watch_pids.clone(),
+                })
+            }
+            None => None,
+        };
         Ok(LoadOptions {
             run,
             model,
@@ -274,10 +285,7 @@ impl LoadArgs {
                 .baseline
                 .clone()
                 .map(|path| (path, self.max_regression.unwrap_or(0.1))),
-            soak: self.soak.map(|window| SoakPlan {
-                window,
-                watch: self.watch_pids.clone(),
-            }),
+            soak,
         })
     }
 

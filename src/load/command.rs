@@ -312,9 +312,12 @@ pub fn measure(options: &LoadOptions, err: &mut dyn Write) -> Result<Measured, i
         None => session
             .phase(options.model.clone(), "load", err)
             .map(|result| (result, None)),
-        Some(plan) => soak::run(plan, &options.model, err, |model, err| {
-            session.phase(model, "soak", err)
-        })
+        Some(plan) => {
+            let stop = session.stop.clone();
+            soak::run(plan, &options.model, &stop, err, |model, err| {
+                session.phase(model, "soak", err)
+            })
+        }
         .map(|(result, soak)| (result, Some(soak))),
     };
     let (result, soak) = phase.map_err(|e| {

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -157,10 +158,12 @@ pub fn footprint(pid: Option<u32>) -> Result<Footprint, String> {
 
 /// Runs the windows with `run_window`, sampling after each and writing
 /// its row to `err`; returns the windows merged into one phase (for the
-/// usual report) and the soak report.
+/// usual report) and the soak report. Once `stop` is set (Ctrl-C) no
+/// further window starts: the soak ends with the windows it has.
 pub(crate) fn run(
     plan: &SoakPlan,
     model: &Model,
+    stop: &AtomicBool,
     err: &mut dyn Write,
     mut run_window: impl FnMut(Model, &mut dyn Write) -> Result<PhaseResult, String>,
 ) -> Result<(PhaseResult, SoakReport), String> {
@@ -178,6 +181,9 @@ pub(crate) fn run(
             None => result,
             Some(all) => join(all, result)?,
         });
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
     }
     let merged = merged.ok_or("--soak: the run has no window")?;
     let warmup = warmup(windows.len());
