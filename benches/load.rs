@@ -60,6 +60,7 @@ fn options(workload: WorkloadChoice, connections: u32) -> LoadOptions {
         reference: None,
         gates: Vec::new(),
         baseline: None,
+        soak: None,
     }
 }
 

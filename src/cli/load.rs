@@ -25,6 +25,7 @@ use crate::load::schedule::{
     parse_concurrency_stage, parse_rate, parse_rate_stage, ClosedModel, Model, OpenModel,
 };
 use crate::load::shard::Shard;
+use crate::load::soak::SoakPlan;
 use crate::report::gate::{parse_percent, Gate};
 use crate::vars::{Masked, Vars};
 
@@ -179,6 +180,18 @@ pub struct LoadArgs {
     /// With --baseline: how much worse is allowed (default 10%).
     #[arg(long, value_name = "PCT", value_parser = parse_percent, requires = "baseline")]
     pub max_regression: Option<f64>,
+
+    /// Soak: run in windows of WINDOW (e.g. 1m) and report per window the
+    /// RSS and open fds of this process (with an embedded target, also the
+    /// engine's and provider's) and each operation's p99, with their
+    /// growth fitted as a slope (soak.json). One --rate or --concurrency.
+    #[arg(long, value_name = "WINDOW", value_parser = parse_positive_duration)]
+    pub soak: Option<Duration>,
+
+    /// Soak: also sample this process each window, e.g. engine=1234 (a
+    /// target run apart; repeatable).
+    #[arg(long = "watch-pid", value_name = "NAME=PID", value_parser = parse_watch_pid, requires = "soak")]
+    pub watch_pids: Vec<(String, u32)>,
 }
 
 /// Flags of `otpbench capacity`.
@@ -271,6 +284,17 @@ impl LoadArgs {
             })?;
             gates.push(gate);
         }
+        let soak = match self.soak {
+            Some(window) => {
+                // Refused before anything is started.
+                crate::load::soak::windows(&model, window).map_err(usage)?;
+                Some(SoakPlan {
+                    window,
+                    watch: self.watch_pids.clone(),
+                })
+            }
+            None => None,
+        };
         Ok(LoadOptions {
             run,
             model,
@@ -281,6 +305,7 @@ impl LoadArgs {
                 .baseline
                 .clone()
                 .map(|path| (path, self.max_regression.unwrap_or(0.1))),
+            soak,
         })
     }
 
@@ -610,6 +635,19 @@ fn parse_fine_duration(text: &str) -> Result<Duration, String> {
         )),
         None => crate::duration::parse(text).map_err(|e| e.to_string()),
     }
+}
+
+fn parse_watch_pid(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAME=PID, e.g. engine=1234"))?;
+    if name.is_empty() {
+        return Err(format!("{text:?}: the name before '=' is empty"));
+    }
+    let pid = pid
+        .parse()
+        .map_err(|_| format!("{text:?}: {pid:?} is not a process id"))?;
+    Ok((name.to_string(), pid))
 }
 
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {

@@ -26,6 +26,7 @@ use crate::load::recorder::{Tally, Transport};
 use crate::load::run::{run_phase, PhasePlan, PhaseResult};
 use crate::load::schedule::{Model, OpenModel};
 use crate::load::shard::Shard;
+use crate::load::soak::{self, SoakPlan, SoakReport};
 use crate::load::worker::WorkloadSpec;
 use crate::report::build;
 use crate::report::gate::{self, Gate, GateResult};
@@ -89,6 +90,8 @@ pub struct LoadOptions {
     pub gates: Vec<Gate>,
     /// `--baseline FILE --max-regression PCT` (a fraction: 0.1 for 10%).
     pub baseline: Option<(PathBuf, f64)>,
+    /// `--soak WINDOW`: run in windows and report the trends.
+    pub soak: Option<SoakPlan>,
 }
 
 /// `otpbench capacity`.
@@ -343,6 +346,8 @@ fn watch<S: WorkloadSpec>(
 pub struct Measured {
     pub report: Report,
     pub first_error: Option<String>,
+    /// With `--soak`: the windows and their trends (`soak.json`).
+    pub soak: Option<SoakReport>,
 }
 
 /// Runs the reference workload (if any), then the main one, and returns
@@ -366,7 +371,19 @@ pub fn measure(options: &LoadOptions, err: &mut dyn Write) -> Result<Measured, i
         Some(url) => Some(reference(&session, options, &model, url, err)?),
         None => None,
     };
-    let result = session.phase(model.clone(), "load", err).map_err(|e| {
+    let phase = match &options.soak {
+        None => session
+            .phase(model.clone(), "load", err)
+            .map(|result| (result, None)),
+        Some(soak_plan) => {
+            let stop = session.stop.clone();
+            soak::run(soak_plan, &model, &stop, err, |model, err| {
+                session.phase(model, "soak", err)
+            })
+        }
+        .map(|(result, soak)| (result, Some(soak))),
+    };
+    let (result, soak) = phase.map_err(|e| {
         let _ = writeln!(err, "error: {e}");
         exit::USAGE
     })?;
@@ -390,6 +407,7 @@ pub fn measure(options: &LoadOptions, err: &mut dyn Write) -> Result<Measured, i
     Ok(Measured {
         report,
         first_error: result.first_error,
+        soak,
     })
 }
 
@@ -429,6 +447,7 @@ pub fn load(options: &LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
     let Measured {
         report,
         first_error,
+        soak,
     } = match measure(options, err) {
         Ok(measured) => measured,
         Err(code) => return code,
@@ -452,6 +471,13 @@ pub fn load(options: &LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
         "{}",
         summary(&report, &written, first_error.as_deref())
     );
+    if let Some(soak) = &soak {
+        if let Err(e) = soak::write(soak, &written) {
+            let _ = writeln!(err, "error: {e}");
+            return exit::USAGE;
+        }
+        soak::write_trends(soak, out);
+    }
     let code = gates_verdict(&report.gates, out);
     if code == exit::OK && every_request_failed_to_connect(&report) {
         let _ = writeln!(

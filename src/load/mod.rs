@@ -26,6 +26,7 @@ pub(crate) mod run;
 pub mod schedule;
 pub mod series;
 pub mod shard;
+pub mod soak;
 pub(crate) mod timer;
 pub(crate) mod worker;
 

@@ -222,6 +222,27 @@ pub async fn run_with_store(
     Ok(())
 }
 
+/// Serves one HTTP/1.1 byte stream (keep-alive: any number of requests)
+/// with the engine's service, as a TCP connection to [`run`] would be
+/// served, until the peer closes it. No listener and no socket: for
+/// benchmarks of a whole request, bytes in to bytes out
+/// (`benches/requests.rs`).
+pub async fn serve_stream<I>(config: ServerConfig, store: Arc<dyn Store>, stream: I)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    PossibleLengths::get();
+    let (_stop, stopping) = watch::channel(false);
+    let state = Arc::new(State::new(config, store, None, stopping));
+    let service = service_fn(move |request| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(respond(&state, request).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
+}
+
 impl State {
     fn new(
         config: ServerConfig,

@@ -24,6 +24,7 @@ mod load_capacity;
 mod load_generator;
 mod load_recorder;
 mod load_runs;
+mod load_soak;
 mod logs;
 mod mutants;
 mod native_fuzz;

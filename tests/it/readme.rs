@@ -100,6 +100,7 @@ fn the_load_examples_parse() {
     let text = readme();
     let mut commands = block_after(&text, "## Load", "```sh\n");
     commands.push_str(&block_after(&text, "### Capacity", "```sh\n").replace("\\\n", " "));
+    commands.push_str(&block_after(&text, "### Soak", "```sh\n").replace("\\\n", " "));
     let mut parsed = 0;
     for line in commands.lines() {
         let line = line.split(" &").next().unwrap();

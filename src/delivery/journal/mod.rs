@@ -5,20 +5,29 @@
 //! network hop) and test mode serves it at `GET /_admin/messages` in the
 //! same shape as the mock provider's journal. The journal is bounded (the
 //! newest 100,000 messages by default), so memory stays flat under load.
-//! Waiters are woken by a `tokio::sync::Notify`, so a test never has to
-//! sleep and poll.
+//!
+//! Every inbox-reading client and load run leans on it, so its cost must
+//! not grow with its size (DESIGN.md §4): messages are indexed per
+//! recipient and per channel (`index`), a mark is the newest id (O(1)),
+//! and a query by recipient after a mark costs O(its matches). Long-poll
+//! readers wait per recipient: a message wakes only the readers waiting
+//! for its recipient, and those waiting for any message — never every
+//! reader, who would each look again for nothing.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use foldhash::fast::RandomState;
+use hashbrown::HashMap;
 use tokio::sync::Notify;
 
 use crate::delivery::{Channel, Delivery, DeliveryError, Message};
 
+mod index;
 mod wire;
 use crate::engine::clock::Clock;
+use index::Kept;
 pub use wire::MAX_WAIT;
 pub(crate) use wire::{percent_decode, JournalQuery};
 
@@ -44,29 +53,31 @@ pub struct Filter {
     pub after: Option<u64>,
 }
 
-impl Filter {
-    fn matches(&self, entry: &Entry) -> bool {
-        self.after.is_none_or(|after| entry.id > after)
-            && self.channel.is_none_or(|c| entry.message.channel == c)
-            && self.to.as_deref().is_none_or(|to| *entry.message.to == *to)
-    }
+/// The readers waiting for one recipient's messages.
+struct Readers {
+    arrived: Arc<Notify>,
+    count: usize,
 }
 
 struct Inner {
-    entries: VecDeque<Entry>,
-    next_id: u64,
-    /// Readers inside [`Journal::wait`]; counted under the lock, so a
-    /// writer that sees none can skip the wake-up without losing one.
-    waiters: usize,
+    kept: Kept,
+    /// Readers inside [`Journal::wait`] for one recipient, by recipient;
+    /// a recipient nobody waits for has no key. Counted under the lock, so
+    /// a writer that finds no key can skip the wake-up without losing one.
+    waiting: HashMap<Arc<str>, Readers, RandomState>,
+    /// Readers waiting for any recipient (a filter without `to`).
+    waiting_any: usize,
+    /// Queries answered, for tests that count wasted wake-ups.
+    lookups: u64,
 }
 
 /// A bounded, searchable record of delivered messages.
 pub struct Journal {
-    /// A std mutex: the critical sections are a push or a scan, never an
-    /// await, so a tokio mutex would only add cost.
+    /// A std mutex: the critical sections are a push or an indexed
+    /// lookup, never an await, so a tokio mutex would only add cost.
     inner: Mutex<Inner>,
-    arrived: Notify,
-    capacity: usize,
+    /// Wakes the readers waiting for any recipient.
+    arrived_any: Notify,
     clock: Arc<dyn Clock>,
 }
 
@@ -75,12 +86,12 @@ impl Journal {
     pub fn new(capacity: usize, clock: Arc<dyn Clock>) -> Journal {
         Journal {
             inner: Mutex::new(Inner {
-                entries: VecDeque::new(),
-                next_id: 1,
-                waiters: 0,
+                kept: Kept::new(capacity),
+                waiting: HashMap::default(),
+                waiting_any: 0,
+                lookups: 0,
             }),
-            arrived: Notify::new(),
-            capacity: capacity.max(1),
+            arrived_any: Notify::new(),
             clock,
         }
     }
@@ -92,48 +103,56 @@ impl Journal {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the deque half-updated
-        // (push/pop are atomic), so a poisoned lock is safe to keep using.
+        // Every update leaves the indexes whole before anything that can
+        // panic (allocation aside), so a poisoned lock is safe to keep using.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends a message and wakes every waiter; returns its id.
+    /// Appends a message and wakes the readers waiting for its recipient
+    /// (and those waiting for any); returns its id.
     pub fn record(&self, message: Message) -> u64 {
         let received_at_ms = self.clock.now_ms();
-        let (id, wake) = {
+        let (id, wake, wake_any) = {
             let mut inner = self.lock();
-            let id = inner.next_id;
-            inner.next_id += 1;
-            if inner.entries.len() == self.capacity {
-                inner.entries.pop_front();
-            }
-            inner.entries.push_back(Entry {
-                id,
-                message,
-                received_at_ms,
-            });
-            (id, inner.waiters > 0)
+            let wake = inner
+                .waiting
+                .get(&*message.to)
+                .map(|readers| readers.arrived.clone());
+            let id = inner.kept.push(message, received_at_ms);
+            (id, wake, inner.waiting_any > 0)
         };
-        if wake {
-            self.arrived.notify_waiters();
+        if let Some(arrived) = wake {
+            arrived.notify_waiters();
+        }
+        if wake_any {
+            self.arrived_any.notify_waiters();
         }
         id
     }
 
     /// Matching entries, oldest first.
     pub fn list(&self, filter: &Filter) -> Vec<Entry> {
-        matching(&self.lock(), filter)
+        let mut inner = self.lock();
+        inner.lookups += 1;
+        inner.kept.matching(filter)
+    }
+
+    /// The newest id given so far (0 before any message): read only the
+    /// messages after it with `Filter::after`. O(1).
+    pub fn mark(&self) -> u64 {
+        self.lock().kept.newest_id()
     }
 
     /// Matching entries; when there are none yet, waits up to `wait` for
     /// one to arrive. Returns an empty list on timeout.
     pub async fn wait(&self, filter: &Filter, wait: Duration) -> Vec<Entry> {
         let deadline = tokio::time::Instant::now() + wait;
-        let _waiting = Waiting::new(self);
+        let waiting = Waiting::new(self, filter.to.as_deref());
+        let arrived = waiting.arrived();
         loop {
             // Register interest before looking, so a message recorded
             // between the look and the await still wakes us.
-            let notified = self.arrived.notified();
+            let notified = arrived.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let found = self.list(filter);
@@ -148,48 +167,76 @@ impl Journal {
 
     /// Forgets every message (ids keep increasing).
     pub fn clear(&self) {
-        self.lock().entries.clear();
+        self.lock().kept.clear();
     }
 
     /// How many messages are kept now.
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().kept.len()
     }
 
     /// Whether no message is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Queries answered so far (each look of a long-poll counts).
+    pub fn lookups(&self) -> u64 {
+        self.lock().lookups
+    }
 }
 
-fn matching(inner: &Inner, filter: &Filter) -> Vec<Entry> {
-    // Ids increase along the deque, so `after` can skip by binary search.
-    let start = match filter.after {
-        Some(after) => inner.entries.partition_point(|e| e.id <= after),
-        None => 0,
-    };
-    inner
-        .entries
-        .range(start..)
-        .filter(|e| filter.matches(e))
-        .cloned()
-        .collect()
+/// Counts a reader as waiting, for its recipient or for any, for as long
+/// as it lives (also when its future is dropped mid-wait).
+struct Waiting<'a> {
+    journal: &'a Journal,
+    /// `None`: waiting for any recipient.
+    to: Option<(Arc<str>, Arc<Notify>)>,
 }
-
-/// Counts a reader as waiting for as long as it lives (also when its
-/// future is dropped mid-wait).
-struct Waiting<'a>(&'a Journal);
 
 impl<'a> Waiting<'a> {
-    fn new(journal: &'a Journal) -> Waiting<'a> {
-        journal.lock().waiters += 1;
-        Waiting(journal)
+    fn new(journal: &'a Journal, to: Option<&str>) -> Waiting<'a> {
+        let mut inner = journal.lock();
+        let to = match to {
+            None => {
+                inner.waiting_any += 1;
+                None
+            }
+            Some(to) => {
+                let to: Arc<str> = to.into();
+                let readers = inner.waiting.entry(to.clone()).or_insert_with(|| Readers {
+                    arrived: Arc::new(Notify::new()),
+                    count: 0,
+                });
+                readers.count += 1;
+                Some((to, readers.arrived.clone()))
+            }
+        };
+        Waiting { journal, to }
+    }
+
+    fn arrived(&self) -> &Notify {
+        match &self.to {
+            Some((_, arrived)) => arrived,
+            None => &self.journal.arrived_any,
+        }
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.lock().waiters -= 1;
+        let mut inner = self.journal.lock();
+        match &self.to {
+            None => inner.waiting_any -= 1,
+            Some((to, _)) => {
+                if let Some(readers) = inner.waiting.get_mut(&**to) {
+                    readers.count -= 1;
+                    if readers.count == 0 {
+                        inner.waiting.remove(&**to);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -287,6 +334,77 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(&*found[0].message.to, "+2");
         assert!(waited < Duration::from_secs(10), "waited {waited:?}");
+    }
+
+    /// Regression: every recorded message woke every long-polling reader,
+    /// and each looked through the journal again for nothing.
+    #[tokio::test]
+    async fn a_message_wakes_only_the_readers_of_its_recipient() {
+        let journal = Arc::new(journal(100));
+        let reader = journal.clone();
+        let waiter = tokio::spawn(async move {
+            let filter = Filter {
+                to: Some("+2".into()),
+                ..Filter::default()
+            };
+            reader.wait(&filter, Duration::from_secs(30)).await
+        });
+        // The reader has looked once and sleeps.
+        while journal.lookups() == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..50 {
+            journal.record(message("+1", Channel::Sms));
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(journal.lookups(), 1, "woken by other recipients' messages");
+        journal.record(message("+2", Channel::Sms));
+        let found = waiter.await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(journal.lookups(), 2);
+        assert!(journal.lock().waiting.is_empty(), "the reader left its key");
+    }
+
+    #[tokio::test]
+    async fn a_reader_of_every_recipient_is_woken_by_any() {
+        let journal = Arc::new(journal(100));
+        let reader = journal.clone();
+        let waiter = tokio::spawn(async move {
+            let filter = Filter {
+                channel: Some(Channel::Email),
+                ..Filter::default()
+            };
+            reader.wait(&filter, Duration::from_secs(30)).await
+        });
+        while journal.lookups() == 0 {
+            tokio::task::yield_now().await;
+        }
+        journal.record(message("+1", Channel::Sms));
+        journal.record(message("a@b.c", Channel::Email));
+        let found = waiter.await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(&*found[0].message.to, "a@b.c");
+        assert_eq!(journal.lock().waiting_any, 0);
+    }
+
+    #[test]
+    fn a_mark_is_the_newest_id() {
+        let journal = journal(2);
+        assert_eq!(journal.mark(), 0);
+        for _ in 0..3 {
+            journal.record(message("+1", Channel::Sms));
+        }
+        assert_eq!(journal.mark(), 3);
+        journal.clear();
+        assert_eq!(journal.mark(), 3);
+        let after = Filter {
+            to: Some("+1".into()),
+            after: Some(journal.mark()),
+            ..Filter::default()
+        };
+        assert!(journal.list(&after).is_empty());
+        journal.record(message("+1", Channel::Sms));
+        assert_eq!(journal.list(&after).len(), 1);
     }
 
     #[tokio::test(start_paused = true)]

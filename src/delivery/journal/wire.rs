@@ -17,33 +17,49 @@ use crate::delivery::Channel;
 /// Longest long-poll a caller may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
-/// The answer's shape.
-#[derive(Serialize)]
+/// The answer's shape: the entries, written as views of themselves.
 pub(crate) struct Messages {
-    messages: Vec<MessageView>,
+    entries: Vec<Entry>,
 }
 
+impl Serialize for Messages {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Views<'a>(&'a [Entry]);
+        impl Serialize for Views<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(MessageView::from))
+            }
+        }
+        let mut answer = serializer.serialize_struct("Messages", 1)?;
+        answer.serialize_field("messages", &Views(&self.entries))?;
+        answer.end()
+    }
+}
+
+/// One message on the wire; borrows the entry's strings rather than
+/// copying them.
 #[derive(Serialize)]
-struct MessageView {
+struct MessageView<'a> {
     id: String,
     channel: Channel,
-    to: String,
-    text: String,
-    from: Option<String>,
+    to: &'a str,
+    text: &'a str,
+    from: Option<&'a str>,
     received_at: String,
 }
 
 /// 9999-12-31T23:59:59.999Z: the last instant RFC 3339 can write.
 const LAST_RFC3339_MS: u64 = 253_402_300_799_999;
 
-impl From<Entry> for MessageView {
-    fn from(entry: Entry) -> Self {
+impl<'a> From<&'a Entry> for MessageView<'a> {
+    fn from(entry: &'a Entry) -> Self {
         MessageView {
             id: entry.id.to_string(),
             channel: entry.message.channel,
-            to: entry.message.to.to_string(),
-            text: entry.message.text.to_string(),
-            from: entry.message.from.map(|f| f.to_string()),
+            to: &entry.message.to,
+            text: &entry.message.text,
+            from: entry.message.from.as_deref(),
             received_at: rfc3339_millis(entry.received_at_ms),
         }
     }
@@ -111,9 +127,7 @@ impl JournalQuery {
                 _ = stopping.wait_for(|&stop| stop) => journal.list(&self.filter),
             }
         };
-        Messages {
-            messages: entries.into_iter().map(MessageView::from).collect(),
-        }
+        Messages { entries }
     }
 }
 
