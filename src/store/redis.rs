@@ -26,8 +26,8 @@
 //! Redis restart, idle replicas are ready again within half a second.
 //!
 //! A circuit breaker keeps an outage cheap. A call that fails for want of
-//! Redis (refused, dropped, timed out) or a background reading that fails
-//! marks Redis down; while it is down every call is answered
+//! Redis (refused, dropped, or timed out while no other call was answered
+//! either) or a background reading that fails so marks Redis down; while it is down every call is answered
 //! `store_unavailable` at once, without being sent — so, as ever, nothing
 //! changed — instead of queueing behind reconnect attempts. The
 //! background task then reads the clock every [`PROBE_EVERY`] (each
@@ -45,7 +45,7 @@ mod redact;
 mod time;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -149,6 +149,11 @@ struct Shared {
     /// Wakes the background task when Redis is found down, so probing
     /// starts at once.
     tripped: Arc<tokio::sync::Notify>,
+    /// When Redis last answered anything, in microseconds after `epoch`:
+    /// a call that times out while others are answered met a slow Redis,
+    /// not a gone one, and does not trip the breaker.
+    answered_us: AtomicU64,
+    epoch: Instant,
 }
 
 struct Scripts {
@@ -238,6 +243,8 @@ impl RedisStore {
             },
             down: AtomicBool::new(false),
             tripped: Arc::new(tokio::sync::Notify::new()),
+            answered_us: AtomicU64::new(0),
+            epoch: Instant::now(),
         });
         let keeper = tokio::runtime::Handle::try_current()
             .ok()
@@ -276,9 +283,12 @@ async fn keep(shared: Weak<Shared>, tripped: Arc<tokio::sync::Notify>) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        match shared.bounded(Instant::now(), shared.read_anchor()).await {
+        let began = Instant::now();
+        match shared.bounded(began, shared.read_anchor()).await {
             Ok(_) => shared.down.store(false, Ordering::Release),
-            Err(_) => shared.trip(),
+            Err(_) if !shared.answered_since(began) => shared.trip(),
+            // Slow, not gone: other calls were answered meanwhile.
+            Err(_) => {}
         }
     }
 }
@@ -319,6 +329,18 @@ impl Shared {
         }
     }
 
+    /// Notes that Redis answered just now.
+    fn note_answer(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.answered_us.fetch_max(now, Ordering::AcqRel);
+    }
+
+    /// Whether Redis answered any call after `instant`.
+    fn answered_since(&self, instant: Instant) -> bool {
+        let since = instant.saturating_duration_since(self.epoch).as_micros();
+        u128::from(self.answered_us.load(Ordering::Acquire)) > since
+    }
+
     /// Marks Redis down (calls are answered without being sent) and wakes
     /// the background task to probe for its return.
     fn trip(&self) {
@@ -353,9 +375,16 @@ impl Shared {
     ) -> Result<T, StoreError> {
         let give_up = started + self.timeout + self.grace;
         match tokio::time::timeout_at(give_up.into(), work).await {
-            Ok(result) => result,
+            Ok(result) => {
+                if !matches!(result, Err(StoreError::Unavailable(_))) {
+                    self.note_answer();
+                }
+                result
+            }
             Err(_) => {
-                self.trip();
+                if !self.answered_since(started) {
+                    self.trip();
+                }
                 Err(StoreError::Unavailable(format!(
                     "no answer within {} ms",
                     (self.timeout + self.grace).as_millis()

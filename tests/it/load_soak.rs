@@ -85,7 +85,9 @@ fn a_soak_reports_each_window_and_the_trends_through_them() {
     // The windows together are the run's report.
     let report = json::read(&out.join("report.json")).unwrap();
     assert_eq!(report.requests, requests);
-    assert!(report.duration_s >= 4.0, "{}", report.duration_s);
+    // Each window ends with its last arrival, a little short of its
+    // length; four of them make nearly four seconds.
+    assert!(report.duration_s >= 3.9, "{}", report.duration_s);
 }
 
 #[test]
