@@ -5,7 +5,7 @@
 //! validation, the possible-number table against libphonenumber's full
 //! check that Valify needs.
 //!
-//! Run: `cargo bench --bench dialects`. Figures are in the README.
+//! Run: `cargo bench --bench dialects`. Figures are in docs/performance.md.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

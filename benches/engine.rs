@@ -1,7 +1,7 @@
 //! Engine costs on the memory store, without HTTP: one send, one verify,
 //! the whole send → verify flow, and the parts a send is made of.
 //!
-//! Run: `cargo bench --bench engine`. Figures are in the README.
+//! Run: `cargo bench --bench engine`. Figures are in docs/performance.md.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! there every record also evicts). Indexed, none of them should grow
 //! with the journal.
 //!
-//! Run: `cargo bench --bench journal`. Figures are in the README.
+//! Run: `cargo bench --bench journal`. Figures are in docs/performance.md.
 
 use std::sync::Arc;
 

@@ -16,7 +16,7 @@
 //! must be about equal — the pool size must not leak into the figure
 //! (issue 21).
 //!
-//! Run: `cargo bench --bench load`. Figures are in the README.
+//! Run: `cargo bench --bench load`. Figures are in docs/performance.md.
 
 use std::path::Path;
 use std::time::Duration;

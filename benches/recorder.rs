@@ -3,7 +3,7 @@
 //! without the per-second series, and computing intended start times from
 //! a schedule.
 //!
-//! Run: `cargo bench --bench recorder`. Figures are in the README.
+//! Run: `cargo bench --bench recorder`. Figures are in docs/performance.md.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

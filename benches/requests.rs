@@ -6,7 +6,7 @@
 //! `send ÷ healthz` here is the share of the send path that is ours.
 //! Each send goes to a new recipient, so no send limit short-circuits it.
 //!
-//! Run: `cargo bench --bench requests`. Figures are in the README.
+//! Run: `cargo bench --bench requests`. Figures are in docs/performance.md.
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! time per operation). Starts its own redis-server on a free loopback
 //! port (or uses OTPBENCH_REDIS_URL).
 //!
-//! Run: `cargo bench --bench store`. Figures are in the README.
+//! Run: `cargo bench --bench store`. Figures are in docs/performance.md.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};

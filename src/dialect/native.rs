@@ -363,7 +363,7 @@ fn problem(outcome: &Observed) -> Reply {
             Some(retry_after.map_or(1, retry_after_secs))
         }
         // Every channel failed after its retries: the engine knows no
-        // better time, so the client is told a fixed one (README).
+        // better time, so the client is told a fixed one (docs/known-limits.md).
         Outcome::ProviderUnavailable => Some(PROVIDER_RETRY_AFTER_SECS),
         _ => None,
     };

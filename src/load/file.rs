@@ -3,7 +3,7 @@
 //! wrong-code ratio, the reference workload and the gates — so a run is
 //! repeatable and reviewable. Every key is optional; a flag given on the
 //! command line wins over the file's key. Unknown keys are errors with
-//! `file:line:col`. The format is documented in the README ("Workload
+//! `file:line:col`. The format is documented in docs/load.md ("Workload
 //! files"); this module only reads it.
 
 use std::collections::BTreeMap;

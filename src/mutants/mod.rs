@@ -71,7 +71,7 @@ pub struct Mutant {
     /// The bug, as a user of the service meets it.
     pub bug: &'static str,
     pub built: Built,
-    /// Where it applies, in words (the README's list).
+    /// Where it applies, in words (docs/mutants.md's list).
     pub applies_to: &'static str,
     /// Whether it applies to a target: the dialect documents what the bug
     /// breaks, and the target's policy has it.

@@ -4,7 +4,7 @@
 //! passes it, the mutant fails it).
 //!
 //! Seeds are fixed so a failure here reproduces with the same command
-//! line (`otpbench check --dialect D --mutant M --seed S`). The README
+//! line (`otpbench check --dialect D --mutant M --seed S`). docs/check.md
 //! has the figures of longer runs.
 
 use std::path::PathBuf;

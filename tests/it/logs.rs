@@ -1,4 +1,4 @@
-//! What `serve` logs (README "Logs"): start and stop at info, an access
+//! What `serve` logs (docs/cli.md, "Logs"): start and stop at info, an access
 //! line per request at debug, store and delivery failures at warn with
 //! their cause — as JSON with `--log-format json` — and never a code, a
 //! secret or a token.

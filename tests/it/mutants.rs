@@ -265,7 +265,7 @@ fn mutants_are_listed_and_an_unknown_one_is_a_usage_error() {
     );
 }
 
-/// The README's walkthrough scenario passes on the reference engine in
+/// The walkthrough scenario of docs/scenarios.md passes on the reference engine in
 /// every dialect and kills, in every dialect, the engine whose resend
 /// leaves the old code valid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,9 +1,55 @@
-//! The README's examples stay true.
+//! The README's and docs/'s examples stay true, and their links lead
+//! somewhere.
 
 use otpbench::config::Config;
 
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
 fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+    std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap()
+}
+
+/// README.md, then every docs/*.md by name: (path from the root, text).
+fn documents() -> Vec<(String, String)> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("{ROOT}/docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    names.sort();
+    names.insert(0, "README.md".to_string());
+    names
+        .into_iter()
+        .map(|n| {
+            let text = std::fs::read_to_string(format!("{ROOT}/{n}")).unwrap();
+            (n, text)
+        })
+        .collect()
+}
+
+/// The text from `heading` to the end of the one document that holds it.
+/// The heading starts a line and, when it is a Markdown heading, is the
+/// whole title or the part before a colon.
+fn section(heading: &str) -> String {
+    let mut found = Vec::new();
+    for (name, text) in documents() {
+        for (at, _) in text.match_indices(heading) {
+            let after = text[at + heading.len()..].chars().next();
+            let whole = !heading.starts_with('#') || matches!(after, None | Some('\n' | ':'));
+            if (at == 0 || text[..at].ends_with('\n')) && whole {
+                found.push((name.clone(), text[at..].to_string()));
+            }
+        }
+    }
+    let names: Vec<&String> = found.iter().map(|(n, _)| n).collect();
+    assert_eq!(found.len(), 1, "{heading:?} in {names:?}");
+    found.pop().unwrap().1
+}
+
+/// The fenced block right after `heading`, wherever it is documented.
+fn block(heading: &str, fence: &str) -> String {
+    block_after(&section(heading), heading, fence)
 }
 
 /// The fenced block right after `heading`.
@@ -19,7 +65,7 @@ fn block_after(text: &str, heading: &str, fence: &str) -> String {
 
 #[test]
 fn the_config_example_parses_and_shows_the_defaults() {
-    let yaml = block_after(&readme(), "## Configuration", "```yaml\n");
+    let yaml = block("## Configuration", "```yaml\n");
     let config = Config::parse(&yaml, "README.md").unwrap();
     let defaults = Config::default();
     assert_eq!(config.secret.as_ref().map(|s| s.len()), Some(16));
@@ -49,7 +95,7 @@ fn the_readme_starts_with_the_two_commands() {
 
 #[test]
 fn the_gate_examples_parse() {
-    let examples = block_after(&readme(), "### Gates", "```text\n");
+    let examples = block("### Gates", "```text\n");
     assert!(examples.lines().count() >= 8, "{examples}");
     for line in examples.lines() {
         if let Err(e) = otpbench::report::Gate::parse(line) {
@@ -60,13 +106,13 @@ fn the_gate_examples_parse() {
 
 #[test]
 fn the_target_and_scenario_examples_are_valid_files() {
-    let target = block_after(&readme(), "### Targets", "```yaml\n");
+    let target = block("### Targets", "```yaml\n");
     let spec = otpbench::client::TargetSpec::parse(&target, "README.md").unwrap();
     assert_eq!(spec.dialect, otpbench::dialect::Dialect::Valify);
-    let own = block_after(&readme(), "## Test your own OTP service", "```yaml\n");
+    let own = block("## Test your own OTP service", "```yaml\n");
     let spec = otpbench::client::TargetSpec::parse(&own, "README.md").unwrap();
     assert_eq!(spec.policy.send_limits.len(), 2);
-    let scenario = block_after(&readme(), "### Scenarios", "```yaml\n");
+    let scenario = block("### Scenarios", "```yaml\n");
     let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
     assert_eq!(scenarios[0].steps.len(), 3);
 }
@@ -97,10 +143,9 @@ fn ci_runs_the_main_job() {
 fn the_load_examples_parse() {
     use clap::Parser;
     use otpbench::cli::Cli;
-    let text = readme();
-    let mut commands = block_after(&text, "## Load", "```sh\n");
-    commands.push_str(&block_after(&text, "### Capacity", "```sh\n").replace("\\\n", " "));
-    commands.push_str(&block_after(&text, "### Soak", "```sh\n").replace("\\\n", " "));
+    let mut commands = block("## Load", "```sh\n");
+    commands.push_str(&block("### Capacity", "```sh\n").replace("\\\n", " "));
+    commands.push_str(&block("### Soak", "```sh\n").replace("\\\n", " "));
     let mut parsed = 0;
     for line in commands.lines() {
         let line = line.split(" &").next().unwrap();
@@ -116,7 +161,7 @@ fn the_load_examples_parse() {
         parsed += 1;
     }
     assert!(parsed >= 6, "{parsed} commands");
-    let example = block_after(&text, "### Workload files", "```yaml\n");
+    let example = block("### Workload files", "```yaml\n");
     let file = otpbench::load::file::WorkloadFile::parse(&example, "README.md").unwrap();
     assert_eq!(file.dialect, Some(otpbench::dialect::Dialect::Native));
     assert_eq!(file.thresholds.len(), 3);
@@ -126,9 +171,13 @@ fn the_load_examples_parse() {
 /// valid scenario, the finished file's first.
 #[test]
 fn the_walkthrough_blocks_make_a_valid_scenario() {
-    let text = readme();
-    let section = &text[text.find("## Writing scenarios").expect("the section")..];
-    let section = &section[..section.find("\n## ").expect("a next section")];
+    let text = section("## Writing scenarios");
+    let end = ["\n## ", "\n# "]
+        .iter()
+        .filter_map(|h| text.find(h))
+        .min()
+        .unwrap_or(text.len());
+    let section = &text[..end];
     let blocks: Vec<&str> = section
         .split("```yaml\n")
         .skip(1)
@@ -148,7 +197,132 @@ fn the_walkthrough_blocks_make_a_valid_scenario() {
 
 #[test]
 fn the_check_counterexample_example_is_a_valid_scenario() {
-    let scenario = block_after(&readme(), "**Replaying it in CI.**", "```yaml\n");
+    let scenario = block("**Replaying it in CI.**", "```yaml\n");
     let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
     assert_eq!(scenarios[0].steps.len(), 3);
+}
+
+/// GitHub's anchor for a heading: lower case, letters, digits, `-` and
+/// `_` kept, spaces made `-`, everything else dropped.
+fn anchor(title: &str) -> String {
+    title
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Lines outside fenced blocks.
+fn prose(text: &str) -> Vec<&str> {
+    let mut fenced = false;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// The anchors of a document's headings, duplicates numbered as GitHub does.
+fn anchors(text: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for line in prose(text) {
+        let title = line.trim_start_matches('#');
+        if title.len() == line.len() || !title.starts_with(' ') {
+            continue;
+        }
+        let base = anchor(title.trim());
+        let twins = seen
+            .iter()
+            .filter(|a| {
+                **a == base
+                    || a.strip_prefix(&format!("{base}-"))
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .count();
+        seen.push(if twins == 0 {
+            base
+        } else {
+            format!("{base}-{twins}")
+        });
+    }
+    seen
+}
+
+/// The targets of a text's `[text](target)` links, outside code.
+fn links(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in prose(text) {
+        // Drop inline code spans.
+        let line: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find("](") {
+            let tail = &rest[at + 2..];
+            let Some(end) = tail.find(')') else { break };
+            found.push(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+    found
+}
+
+#[test]
+fn every_relative_link_leads_to_a_file_and_heading() {
+    let documents = documents();
+    assert!(documents.len() >= 15, "{} documents", documents.len());
+    let mut checked = 0;
+    for (name, text) in &documents {
+        let dir = std::path::Path::new(name).parent().unwrap();
+        for target in links(text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, fragment) = target.split_once('#').unwrap_or((&target, ""));
+            let file = if path.is_empty() {
+                name.clone()
+            } else {
+                dir.join(path).to_string_lossy().into_owned()
+            };
+            let full = format!("{ROOT}/{file}");
+            assert!(
+                std::path::Path::new(&full).exists(),
+                "{name}: link {target:?}: no {file}"
+            );
+            if !fragment.is_empty() {
+                let text = std::fs::read_to_string(&full).unwrap();
+                assert!(
+                    anchors(&text).iter().any(|a| a == fragment),
+                    "{name}: link {target:?}: {file} has no heading #{fragment}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked} links");
+}
+
+#[test]
+fn the_readme_is_an_overview() {
+    let lines = readme().lines().count();
+    assert!(lines <= 250, "README.md is {lines} lines");
+}
+
+#[test]
+fn anchors_follow_github() {
+    assert_eq!(
+        anchor("Mutants: `otpbench mutants`"),
+        "mutants-otpbench-mutants"
+    );
+    assert_eq!(
+        anchor("Judging someone else's service: the client side's tolerance"),
+        "judging-someone-elses-service-the-client-sides-tolerance"
+    );
+    assert_eq!(
+        anchors("# A\n```\n# not a heading\n```\n## A\n### A b\n"),
+        ["a", "a-1", "a-b"]
+    );
 }
