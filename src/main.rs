@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Report(args) => args.run(),
         Command::Mutants(args) => mutants(args),
         Command::Check(args) => check(args),
+        Command::Fuzz(args) => fuzz(args),
     };
     ExitCode::from(code as u8)
 }
@@ -55,6 +56,14 @@ fn check(args: otpbench::cli::check::CheckArgs) -> i32 {
     };
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     runtime.block_on(otpbench::cli::check::run(args, &mut stdout, &mut stderr))
+}
+
+fn fuzz(args: otpbench::cli::fuzz::FuzzArgs) -> i32 {
+    let Some(runtime) = runtime("fuzz") else {
+        return exit::USAGE;
+    };
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    runtime.block_on(otpbench::cli::fuzz::run(args, &mut stdout, &mut stderr))
 }
 
 /// A multi-thread runtime for `command`, or `None` after saying why not.

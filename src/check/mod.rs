@@ -9,6 +9,8 @@
 //!   each answer by the model (the one place that knows the executor).
 //! - [`save`] — a shrunk counterexample as a scenario file that
 //!   `otpbench run --target` replays.
+//! - [`fuzz`] — `otpbench fuzz`: generated bad input at every endpoint
+//!   ([`fuzz_case`]), failures saved as scenarios ([`fuzz_save`]).
 //!
 //! [`check`] drives proptest's `TestRunner` programmatically: the seed
 //! makes a run reproducible, and every shrink candidate is re-run on the
@@ -18,6 +20,9 @@
 //! prints: the CLI renders a [`CheckReport`].
 
 pub mod exec;
+pub mod fuzz;
+pub mod fuzz_case;
+pub mod fuzz_save;
 pub mod model;
 pub mod program;
 pub mod save;

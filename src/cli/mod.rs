@@ -14,6 +14,7 @@ use crate::server::{ServerConfig, StoreSpec};
 use crate::store::redis::{redact_url, scrub, RedisOptions};
 
 pub mod check;
+pub mod fuzz;
 pub mod load;
 pub mod mutants;
 pub mod report;
@@ -75,6 +76,10 @@ pub enum Command {
     /// clock moves and bursts, compared with DESIGN.md §2; the first
     /// divergence shrunk, printed and (with --save) saved as a scenario.
     Check(check::CheckArgs),
+    /// Generated bad input at every endpoint of a dialect: no 5xx, no
+    /// hang, every answer a documented shape, a correct flow still served
+    /// after; the first failure shrunk, printed and (with --save) saved.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 /// The address `provider` listens on unless told otherwise: loopback only.

@@ -1,0 +1,421 @@
+//! `otpbench fuzz`: flags, the report as text (and `--junit`, `--json`),
+//! `--save`, and the exit code (DESIGN.md §7): 0 when every answer was
+//! documented and the target kept serving, 4 when not (shrunk, or
+//! non-deterministic), 3 when a target does not answer, 2 for an invalid
+//! target file, 1 for usage. Targets are chosen as `check` chooses them
+//! ([`CheckArgs::targets`]).
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::check::fuzz::{self, FuzzOptions, FuzzProgress, FuzzReport, BATCH};
+use crate::check::{CheckError, RERUNS};
+use crate::cli::check::CheckArgs;
+use crate::cli::exit;
+use crate::cli::run::parse_dialect;
+use crate::dialect::Dialect;
+use crate::server::StoreSpec;
+use crate::vars::{Masked, Vars};
+
+/// Flags of `otpbench fuzz`.
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// A target file; without it, the embedded engine in each dialect
+    /// `--dialect` names (every dialect without either), with the target
+    /// files in `scenarios/targets/` where they exist.
+    #[arg(long, value_name = "FILE", conflicts_with = "dialect")]
+    pub target: Option<PathBuf>,
+
+    /// Dialects of the embedded engine (repeatable).
+    #[arg(long, value_name = "NAME", value_parser = parse_dialect)]
+    pub dialect: Vec<Dialect>,
+
+    /// Bad requests to send per target (in batches of 1 to 16, each
+    /// followed by a correct flow).
+    #[arg(long, value_name = "N", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub cases: u32,
+
+    /// The random seed (printed by every run; the same seed sends the same
+    /// requests). Default: a random one.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Write the shrunk counterexample(s) here as a scenario file.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+
+    /// Where embedded engines keep state: `memory` or a Redis URL.
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = super::parse_store)]
+    pub store: StoreSpec,
+
+    /// Serve the embedded engine with this defect around it (a mutant of
+    /// `otpbench mutants --list`), to watch fuzz find it.
+    #[arg(long, value_name = "NAME", value_parser = super::mutants::parse_mutant)]
+    pub mutant: Option<&'static crate::mutants::Mutant>,
+
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Also write a JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub vars: crate::cli::vars::VarsFlags,
+}
+
+impl FuzzArgs {
+    /// The same target choice as `check`'s.
+    fn as_check(&self) -> CheckArgs {
+        CheckArgs {
+            target: self.target.clone(),
+            dialect: self.dialect.clone(),
+            cases: self.cases,
+            seed: self.seed,
+            max_steps: 1,
+            save: None,
+            store: self.store.clone(),
+            mutant: self.mutant,
+            junit: None,
+            json: None,
+            vars: Default::default(),
+        }
+    }
+}
+
+/// `otpbench fuzz`: everything but the runtime (a multi-thread one);
+/// returns the exit code. Every value from outside the files is masked in
+/// all it writes.
+pub async fn run(args: FuzzArgs, stdout: &mut impl Write, stderr: &mut impl Write) -> i32 {
+    let vars = match args.vars.resolve() {
+        Ok(vars) => vars,
+        Err(error) => {
+            let _ = writeln!(stderr, "error: {}", error.render());
+            return exit::INVALID_FILE;
+        }
+    };
+    let stdout = &mut Masked::new(stdout, &vars);
+    let stderr = &mut Masked::new(stderr, &vars);
+    let targets = match args.as_check().targets(&vars) {
+        Ok(targets) => targets,
+        Err(error) => {
+            let _ = writeln!(stderr, "{error}");
+            return exit::INVALID_FILE;
+        }
+    };
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let _ = writeln!(
+        stdout,
+        "otpbench fuzz: {} bad requests per target (batches of up to {BATCH}, each followed by a correct flow), seed {seed}",
+        args.cases
+    );
+    let _ = stdout.flush();
+    let terminal = std::io::stderr().is_terminal();
+    let mut reports = Vec::new();
+    for spec in targets {
+        let name = spec.name.clone();
+        let options = FuzzOptions {
+            spec,
+            store: args.store.clone(),
+            cases: args.cases,
+            seed,
+        };
+        let report = fuzz::fuzz(options, progress_line(name, terminal)).await;
+        if terminal {
+            eprint!("\r\x1b[2K");
+        }
+        match report {
+            Ok(report) => {
+                let _ = write!(stdout, "{}", render(&report));
+                let _ = stdout.flush();
+                reports.push(report);
+            }
+            Err(error) => {
+                let _ = writeln!(stderr, "otpbench fuzz: {error}");
+                return match error {
+                    CheckError::Unreachable { .. } => exit::UNREACHABLE,
+                    CheckError::Setup(_) => exit::USAGE,
+                };
+            }
+        }
+    }
+    let found: Vec<&FuzzReport> = reports.iter().filter(|r| r.failure.is_some()).collect();
+    if let (Some(path), false) = (&args.save, found.is_empty()) {
+        let text: Vec<String> = found
+            .iter()
+            .filter_map(|r| r.failure.as_ref().map(|f| f.scenario.clone()))
+            .collect();
+        if let Err(code) = write(path, &text.join("---\n"), &vars, stderr) {
+            return code;
+        }
+        let replay = match &args.target {
+            Some(target) => format!("--target {}", target.display()),
+            None => found
+                .iter()
+                .map(|r| format!("--dialect {}", r.dialect.name()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let _ = writeln!(
+            stdout,
+            "saved: {} (replay: otpbench run {} {replay})",
+            path.display(),
+            path.display()
+        );
+    }
+    for (path, text) in [
+        (&args.json, json_report(&reports).to_string()),
+        (&args.junit, junit(&reports)),
+    ] {
+        if let Some(path) = path {
+            if let Err(code) = write(path, &text, &vars, stderr) {
+                return code;
+            }
+        }
+    }
+    if found.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+fn write(path: &PathBuf, text: &str, vars: &Vars, stderr: &mut impl Write) -> Result<(), i32> {
+    std::fs::write(path, vars.mask(text).as_ref()).map_err(|e| {
+        let _ = writeln!(
+            stderr,
+            "otpbench fuzz: cannot write {}: {e}",
+            path.display()
+        );
+        exit::USAGE
+    })
+}
+
+/// Updates a progress line on stderr at most five times a second, when
+/// stderr is a terminal.
+fn progress_line(name: String, terminal: bool) -> impl Fn(FuzzProgress) + Send + Sync + 'static {
+    let started = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    move |p: FuzzProgress| {
+        if !terminal {
+            return;
+        }
+        let now = started.elapsed().as_millis() as u64;
+        let before = last.load(Ordering::Relaxed);
+        if now >= before + 200 || before == 0 {
+            last.store(now.max(1), Ordering::Relaxed);
+            eprint!(
+                "\r\x1b[2K{name}: {} bad requests sent, {} failing batches",
+                p.requests, p.failures
+            );
+        }
+    }
+}
+
+/// The report of one target as text.
+pub fn render(report: &FuzzReport) -> String {
+    let mut out = String::new();
+    let rate = report.cases as f64 / report.elapsed.as_secs_f64().max(1e-9);
+    let seen: Vec<String> = report
+        .seen
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    let Some(found) = &report.failure else {
+        let _ = writeln!(
+            out,
+            "ok     {} ({}): {} bad requests, every answer documented, {} correct flows after them ({:.1} s, {rate:.0} requests/s, seed {})",
+            report.target,
+            report.dialect,
+            report.cases,
+            report.flows,
+            report.elapsed.as_secs_f64(),
+            report.seed
+        );
+        let _ = writeln!(out, "       answered: {}", seen.join(", "));
+        return out;
+    };
+    let trace = &found.trace;
+    let verdict = if found.flaky() { "FLAKY " } else { "FAILED" };
+    let property = trace
+        .broken()
+        .map_or("a property", |(_, property)| property.name());
+    let _ = writeln!(
+        out,
+        "{verdict} {} ({}): bad input broke \"{property}\" after {} requests (seed {})",
+        report.target, report.dialect, report.cases, report.seed
+    );
+    let _ = writeln!(
+        out,
+        "       found after {:.2} s; shrunk from {} to {} requests by {:.2} s; the shrunk batch failed in {} of {} re-runs",
+        found.found_after.as_secs_f64(),
+        found.original_requests,
+        trace.sent.len(),
+        found.shrunk_after.as_secs_f64(),
+        found.reproduced,
+        RERUNS
+    );
+    if found.flaky() {
+        let _ = writeln!(
+            out,
+            "       non-deterministic: the target answered this batch two ways (a flaky target, or a race it loses only sometimes)"
+        );
+    }
+    for (i, sent) in trace.sent.iter().enumerate() {
+        let mark = match sent.broke {
+            Some(property) => format!("  <- breaks \"{}\"", property.name()),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:>2}. {}: {}\n      observed {}{mark}",
+            i + 1,
+            sent.line,
+            sent.what,
+            sent.observed
+        );
+    }
+    if trace.stopped {
+        let _ = writeln!(
+            out,
+            "  then a correct flow failed twice: {}  <- breaks \"{}\"",
+            trace.flow_failure().unwrap_or_default(),
+            crate::check::fuzz_case::Property::StillServing.name()
+        );
+    }
+    out
+}
+
+fn json_report(reports: &[FuzzReport]) -> Value {
+    let targets: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let failure = r.failure.as_ref().map(|f| {
+                let requests: Vec<Value> = f
+                    .trace
+                    .sent
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "request": s.line,
+                            "what": s.what,
+                            "observed": s.observed,
+                            "broke": s.broke.map(|p| p.name()),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "property": f.trace.broken().map(|(_, p)| p.name()),
+                    "requests": requests,
+                    "stopped_serving": f.trace.stopped,
+                    "flow": f.trace.flow_failure(),
+                    "original_requests": f.original_requests,
+                    "shrunk_requests": f.trace.sent.len(),
+                    "reproduced": f.reproduced,
+                    "reruns": RERUNS,
+                    "flaky": f.flaky(),
+                    "found_after_s": f.found_after.as_secs_f64(),
+                    "shrunk_after_s": f.shrunk_after.as_secs_f64(),
+                    "scenario": f.scenario,
+                })
+            });
+            json!({
+                "target": r.target,
+                "dialect": r.dialect.name(),
+                "seed": r.seed,
+                "cases": r.cases,
+                "requests": r.requests,
+                "flows": r.flows,
+                "elapsed_s": r.elapsed.as_secs_f64(),
+                "cases_per_s": r.cases as f64 / r.elapsed.as_secs_f64().max(1e-9),
+                "answered": r.seen,
+                "passed": r.failure.is_none(),
+                "failure": failure,
+            })
+        })
+        .collect();
+    json!({ "version": 1, "command": "fuzz", "targets": targets })
+}
+
+fn junit(reports: &[FuzzReport]) -> String {
+    let failures = reports.iter().filter(|r| r.failure.is_some()).count();
+    let time: f64 = reports.iter().map(|r| r.elapsed.as_secs_f64()).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"otpbench fuzz\" tests=\"{}\" failures=\"{failures}\" time=\"{time:.3}\">",
+        reports.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"otpbench fuzz\" tests=\"{}\" failures=\"{failures}\" time=\"{time:.3}\">",
+        reports.len()
+    );
+    for r in reports {
+        let name = format!(
+            "{} bad requests answered as documented (seed {})",
+            r.cases, r.seed
+        );
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            xml(&r.target),
+            xml(&name),
+            r.elapsed.as_secs_f64()
+        );
+        match &r.failure {
+            None => out.push_str("/>\n"),
+            Some(f) => {
+                let message = match f.trace.broken() {
+                    Some((Some(i), property)) => format!(
+                        "{}: {} — {}",
+                        property.name(),
+                        f.trace.sent[i].what,
+                        f.trace.sent[i].observed
+                    ),
+                    Some((None, property)) => format!(
+                        "{}: {}",
+                        property.name(),
+                        f.trace.flow_failure().unwrap_or_default()
+                    ),
+                    None => "failed".into(),
+                };
+                let _ = write!(
+                    out,
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                    xml(&message),
+                    xml(&render(r))
+                );
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Text escaped for XML (a copy of `cli/check.rs`'s private one).
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
