@@ -235,12 +235,29 @@ pub fn quote(text: &str) -> String {
     out
 }
 
-/// YAML 1.2's printable set (and not the byte-order mark).
+/// YAML's printable set, less what a reader takes for a line break
+/// (U+0085, U+2028, U+2029) or a byte-order mark.
 fn printable(c: char) -> bool {
     matches!(c as u32,
-        0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFEFE | 0xFF00..=0xFFFD | 0x10000..=0x10FFFF)
+        0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFEFE | 0xFF00..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
 fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_quoted_reads_back_as_itself(text in "\\PC{0,40}|[\\x00-\\x{FFFF}]{0,40}|\\x{FEFF}|\\x{85}|\\x{2028}|\\x{FFFE}") {
+            let yaml = format!("body: {}\n", quote(&text));
+            let read: std::collections::BTreeMap<String, String> =
+                serde_yaml::from_str(&yaml).map_err(|e| TestCaseError::fail(format!("{e}: {yaml}")))?;
+            prop_assert_eq!(&read["body"], &text);
+        }
+    }
 }

@@ -18,6 +18,7 @@ mod dialect_tolerance;
 mod engine_races;
 mod engine_semantics;
 mod engine_state_machine;
+mod fuzz;
 mod half_close;
 mod independent;
 mod load_capacity;
