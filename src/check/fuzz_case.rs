@@ -678,14 +678,23 @@ pub fn judge(
     };
     let status = exchange.status;
     let body = shorten(&exchange.text(), 200);
+    let response = exchange.response();
     let Some(operation) = case.operation() else {
         let shown = format!("HTTP {status} {body}");
-        return match status >= 500 {
+        // No shape is required here, but a 5xx must still be one of the
+        // named ones in the dialect's words.
+        let read = dialect.read(Operation::Other, &response);
+        let named = read.observed.kind() != OutcomeKind::Unrecognized
+            && (read.admits(OutcomeKind::StoreUnavailable)
+                || read.admits(OutcomeKind::ProviderUnavailable));
+        // A HEAD answer has no body to show its shape: the named 5xx's
+        // status is taken at its word.
+        let named = named || (case.verb == Verb::Head && status == 503);
+        return match status >= 500 && !named {
             true => (shown, Some(Property::No5xx)),
             false => (shown, None),
         };
     };
-    let response = exchange.response();
     if operation == Operation::Token && status == 200 {
         return match dialect.read_login(&response) {
             Ok(_) => (format!("a session (HTTP {status})"), None),
@@ -697,19 +706,26 @@ pub fn judge(
     }
     let read = dialect.read(operation, &response);
     let kind = read.observed.kind();
-    let mut shown = format!("{} (HTTP {status})", kind.name());
+    let shown = match kind {
+        OutcomeKind::Unrecognized => {
+            format!("unrecognized (HTTP {status}): {}", reason(&read.observed))
+        }
+        kind => format!("{} (HTTP {status})", kind.name()),
+    };
+    // A 5xx is allowed only as the contract's named ones, in their
+    // documented shape: the store or the provider unavailable.
+    let named = kind != OutcomeKind::Unrecognized
+        && (read.admits(OutcomeKind::StoreUnavailable)
+            || read.admits(OutcomeKind::ProviderUnavailable));
+    if (status >= 500 && !named) || kind == OutcomeKind::InternalError {
+        let shown = match kind {
+            OutcomeKind::Unrecognized => shown,
+            _ => format!("{shown} {body}"),
+        };
+        return (shown, Some(Property::No5xx));
+    }
     if kind == OutcomeKind::Unrecognized {
-        shown = format!("unrecognized (HTTP {status}): {}", reason(&read.observed));
         return (shown, Some(Property::Documented));
-    }
-    let named =
-        read.admits(OutcomeKind::StoreUnavailable) || read.admits(OutcomeKind::ProviderUnavailable);
-    if status >= 500 && !named {
-        shown.push_str(&format!(" {body}"));
-        return (shown, Some(Property::No5xx));
-    }
-    if kind == OutcomeKind::InternalError {
-        return (shown, Some(Property::No5xx));
     }
     (shown, None)
 }
