@@ -385,3 +385,18 @@ fn a_clean_run_exits_0_and_an_unreachable_target_3() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_documented_counterexample_is_a_valid_scenario() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check.md"))
+        .unwrap();
+    let at = docs
+        .find("**Replaying a fuzz failure in CI.**")
+        .expect("the section");
+    let rest = &docs[at..];
+    let open = rest.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let close = rest[open..].find("```").expect("a closing fence");
+    let scenarios =
+        otpbench::scenario::load::parse(&rest[open..open + close], "docs/check.md").unwrap();
+    assert_eq!(scenarios[0].steps.len(), 3);
+}
