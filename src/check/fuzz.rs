@@ -278,7 +278,15 @@ pub async fn run_on(
     let (cases, seed) = (options.cases, options.seed);
     let shared = Arc::new(Shared::default());
     let token = target.dialect().has_login();
-    let searched = {
+    // A target that fails the correct flow before any bad input is
+    // reported so, not blamed on the first batch.
+    let before = runner.run(&[], 0, &shared.seen).await;
+    let searched = if before.stopped {
+        let mut failing = shared.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing.found_after = Some(started.elapsed());
+        failing.last = Some(before);
+        Some(Vec::new())
+    } else {
         let (runner, shared) = (runner.clone(), shared.clone());
         tokio::task::spawn_blocking(move || {
             search(token, cases, seed, &runner, &handle, &shared, &progress)

@@ -56,6 +56,13 @@ pub fn scenario(spec: &TargetSpec, seed: u64, trace: &FuzzTrace) -> String {
                 one_line(&sent.observed)
             );
         }
+        Some((None, _)) if trace.sent.is_empty() => {
+            let _ = writeln!(
+                out,
+                "# Before any bad request, a correct flow failed (tried twice): {}.",
+                one_line(&trace.flow_failure().unwrap_or_default())
+            );
+        }
         Some((None, _)) => {
             let _ = writeln!(
                 out,

@@ -285,9 +285,13 @@ pub fn render(report: &FuzzReport) -> String {
         );
     }
     if trace.stopped {
+        let then = match trace.sent.is_empty() {
+            true => "before any bad request",
+            false => "then",
+        };
         let _ = writeln!(
             out,
-            "  then a correct flow failed twice: {}  <- breaks \"{}\"",
+            "  {then} a correct flow failed twice: {}  <- breaks \"{}\"",
             trace.flow_failure().unwrap_or_default(),
             crate::check::fuzz_case::Property::StillServing.name()
         );

@@ -86,6 +86,8 @@ enum Defect {
     /// `n` requests are answered 503 store-unavailable (a documented
     /// answer, so only the flow afterwards can tell).
     WedgesAfterUnicode(usize),
+    /// Every request is answered 503 store-unavailable.
+    Down,
 }
 
 /// A front for the engine at `engine` with `defect`: everything else is
@@ -103,6 +105,9 @@ async fn defective(engine: SocketAddr, defect: Defect) -> SocketAddr {
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                     let wedged = wedged.clone();
+                    if matches!(defect, Defect::Down) {
+                        wedged.store(usize::MAX, Ordering::SeqCst);
+                    }
                     async move {
                         let method = request.method().to_string();
                         let path = request.uri().to_string();
@@ -388,8 +393,8 @@ fn a_clean_run_exits_0_and_an_unreachable_target_3() {
 
 #[test]
 fn the_documented_counterexample_is_a_valid_scenario() {
-    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check.md"))
-        .unwrap();
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check.md")).unwrap();
     let at = docs
         .find("**Replaying a fuzz failure in CI.**")
         .expect("the section");
@@ -399,4 +404,26 @@ fn the_documented_counterexample_is_a_valid_scenario() {
     let scenarios =
         otpbench::scenario::load::parse(&rest[open..open + close], "docs/check.md").unwrap();
     assert_eq!(scenarios[0].steps.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_target_that_fails_the_flow_before_any_bad_input_is_reported_so() {
+    let engine = TestServer::start().await;
+    let dir = tempdir("down");
+    let down = defective(engine.addr, Defect::Down).await;
+    let file = target_file(&dir, "down", down);
+    let spec = TargetSpec::load(std::path::Path::new(&file), &Default::default()).unwrap();
+    let report = fuzz_on(spec, 100, 1).await;
+    let found = report.failure.as_ref().expect("reported");
+    let shown = failure(&report);
+    assert!(
+        found.trace.sent.is_empty() && found.trace.stopped,
+        "{shown}"
+    );
+    assert_eq!(report.cases, 0, "{shown}");
+    assert!(
+        shown.contains("before any bad request a correct flow failed twice"),
+        "{shown}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
