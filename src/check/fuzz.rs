@@ -37,6 +37,10 @@ use crate::server::StoreSpec;
 /// The most bad requests in one batch (before its correct flow).
 pub const BATCH: usize = 16;
 
+/// Shrink candidates that may hang (each costs the target's timeout)
+/// before the shrinker keeps the smallest it has.
+pub const HANG_BUDGET: u64 = 12;
+
 /// What one `fuzz` run does.
 #[derive(Debug, Clone)]
 pub struct FuzzOptions {
@@ -352,6 +356,8 @@ struct Shared {
     cases: AtomicU64,
     requests: AtomicU64,
     failures: AtomicU64,
+    /// Shrink candidates that hung.
+    hangs: AtomicU64,
     seen: Seen,
     failing: Mutex<Failing>,
 }
@@ -380,7 +386,7 @@ fn search(
         cases,
         failure_persistence: None,
         max_shrink_iters: 2_048,
-        max_shrink_time: 120_000,
+        max_shrink_time: 60_000,
         ..Config::default()
     };
     let mut bytes = [0u8; 32];
@@ -397,6 +403,11 @@ fn search(
             .unwrap_or_else(|e| e.into_inner())
             .found_after
             .is_some();
+        if shrinking && shared.hangs.load(Ordering::Relaxed) >= HANG_BUDGET {
+            // Each hanging candidate costs the whole timeout: past the
+            // budget the shrinker keeps what it has.
+            return Ok(());
+        }
         let limit = if shrinking {
             batch.len()
         } else {
@@ -413,6 +424,9 @@ fn search(
             shared.cases.fetch_add(sent, Ordering::Relaxed);
         }
         let failed = trace.failed();
+        if shrinking && matches!(trace.broken(), Some((_, Property::NoHang))) {
+            shared.hangs.fetch_add(1, Ordering::Relaxed);
+        }
         if failed {
             shared.failures.fetch_add(1, Ordering::Relaxed);
             shared.seen.frozen.store(true, Ordering::Relaxed);

@@ -249,11 +249,19 @@ pub fn render(report: &FuzzReport) -> String {
     let property = trace
         .broken()
         .map_or("a property", |(_, property)| property.name());
-    let _ = writeln!(
-        out,
-        "{verdict} {} ({}): bad input broke \"{property}\" after {} requests (seed {})",
-        report.target, report.dialect, report.cases, report.seed
-    );
+    if trace.sent.is_empty() {
+        let _ = writeln!(
+            out,
+            "{verdict} {} ({}): a correct flow failed before any bad input, so nothing was fuzzed (seed {})",
+            report.target, report.dialect, report.seed
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{verdict} {} ({}): bad input broke \"{property}\" after {} requests (seed {})",
+            report.target, report.dialect, report.cases, report.seed
+        );
+    }
     let _ = writeln!(
         out,
         "       found after {:.2} s; shrunk from {} to {} requests by {:.2} s; the shrunk batch failed in {} of {} re-runs",

@@ -88,6 +88,8 @@ enum Defect {
     WedgesAfterUnicode(usize),
     /// Every request is answered 503 store-unavailable.
     Down,
+    /// A body with a byte that is not ASCII is never answered.
+    HangsOnUnicode,
 }
 
 /// A front for the engine at `engine` with `defect`: everything else is
@@ -144,6 +146,10 @@ async fn defective(engine: SocketAddr, defect: Defect) -> SocketAddr {
                         }
                         match defect {
                             Defect::Unicode500 if unicode => return plain(500, "boom"),
+                            Defect::HangsOnUnicode if unicode => {
+                                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                                return plain(200, "late");
+                            }
                             Defect::WedgesAfterUnicode(n) if unicode => {
                                 wedged.store(n, Ordering::SeqCst)
                             }
@@ -196,10 +202,16 @@ fn tempdir(name: &str) -> PathBuf {
 }
 
 fn target_file(dir: &std::path::Path, name: &str, addr: SocketAddr) -> String {
+    target_with(dir, name, addr, "")
+}
+
+fn target_with(dir: &std::path::Path, name: &str, addr: SocketAddr, extra: &str) -> String {
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(
         &path,
-        format!("name: {name}\ndialect: native\nbase_url: http://{addr}\ncode_source: echo\n"),
+        format!(
+            "name: {name}\ndialect: native\nbase_url: http://{addr}\ncode_source: echo\n{extra}"
+        ),
     )
     .unwrap();
     path.display().to_string()
@@ -425,5 +437,35 @@ async fn a_target_that_fails_the_flow_before_any_bad_input_is_reported_so() {
         shown.contains("before any bad request a correct flow failed twice"),
         "{shown}"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hang_past_the_targets_timeout_is_caught_and_replayed() {
+    let engine = TestServer::start().await;
+    let dir = tempdir("hang");
+    let front = defective(engine.addr, Defect::HangsOnUnicode).await;
+    // Warm the engine up (its first answers are slow in a debug build).
+    crate::support::http::get(front, "/healthz").await;
+    let faulty = target_with(&dir, "hangs", front, "timeout: 1s\n");
+    let spec = TargetSpec::load(std::path::Path::new(&faulty), &Default::default()).unwrap();
+    let report = fuzz_on(spec, 200, 4).await;
+    let found = report.failure.as_ref().expect("the hang is found");
+    let shown = failure(&report);
+    assert_eq!(found.trace.sent.len(), 1, "{shown}");
+    assert_eq!(
+        found.trace.broken(),
+        Some((Some(0), Property::NoHang)),
+        "{shown}"
+    );
+    assert!(
+        found.trace.sent[0].observed.contains("no answer within 1s"),
+        "{shown}"
+    );
+    let saved = dir.join("found.yaml");
+    std::fs::write(&saved, &found.scenario).unwrap();
+    let saved = saved.display().to_string();
+    let (code, out) = run_scenarios(&[&saved, "--target", &faulty]).await;
+    assert_eq!(code, 4, "{out}\n{shown}");
     std::fs::remove_dir_all(dir).unwrap();
 }
