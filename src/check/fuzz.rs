@@ -212,7 +212,7 @@ impl Runner {
             seen.count(&observed, broke);
             trace.sent.push(Sent {
                 case: case.clone(),
-                what: case.describe(dialect),
+                what: case.describe(dialect, &fuzz_case::fields(&base.body)),
                 line: format!("{} {path}", case.verb.name()),
                 observed,
                 broke,

@@ -394,7 +394,13 @@ impl Case {
     }
 
     /// What the case does, in words.
-    pub fn describe(&self, dialect: Dialect) -> String {
+    /// `fields` are the valid body's field names, in key order (to name
+    /// the field a change picks).
+    pub fn describe(&self, dialect: Dialect, fields: &[String]) -> String {
+        let name = |field: u16| match fields.len() {
+            0 => "no field".to_string(),
+            n => format!("{:?}", fields[field as usize % n]),
+        };
         let mut parts = Vec::new();
         let route = match self.route {
             Route::Send => "send",
@@ -417,9 +423,13 @@ impl Case {
             Body::Valid => "the valid body".into(),
             Body::Recipient(how) => format!("the recipient {how}"),
             Body::Set { field, value } => {
-                format!("field #{field} set to {}", shorten(&value.to_string(), 80))
+                format!(
+                    "field {} set to {}",
+                    name(*field),
+                    shorten(&value.to_string(), 80)
+                )
             }
-            Body::Remove { field } => format!("field #{field} removed"),
+            Body::Remove { field } => format!("field {} removed", name(*field)),
             Body::Extra { name, value } => format!(
                 "field {name:?} added as {}",
                 shorten(&value.to_string(), 80)
@@ -538,8 +548,15 @@ pub fn base_request(
 /// The handle a generated verify quotes: a well-formed one no send made.
 pub const VERIFY_ID: &str = "00000000-0000-4000-8000-00000000f022";
 
-/// What the body becomes: bytes, and whether they are the valid body
-/// changed as JSON (so templates can be put back in when saving).
+/// The valid body's field names, in key order.
+pub fn fields(base: &[u8]) -> Vec<String> {
+    match serde_json::from_slice::<Value>(base) {
+        Ok(Value::Object(object)) => object.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What the body becomes.
 pub fn body_bytes(body: &Body, base: &[u8], to: &str) -> Vec<u8> {
     let object = || match serde_json::from_slice::<Value>(base) {
         Ok(Value::Object(object)) => object,
