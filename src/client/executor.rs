@@ -281,8 +281,98 @@ pub(crate) async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+
+    /// The system allocator, counting the allocations a thread makes while
+    /// it asks to be counted (this crate's unit tests only).
+    struct Counting;
+
+    thread_local! {
+        static COUNTED: Cell<Option<u64>> = const { Cell::new(None) };
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = COUNTED.try_with(|c| c.set(c.get().map(|n| n + 1)));
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let _ = COUNTED.try_with(|c| c.set(c.get().map(|n| n + 1)));
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    /// A blocking loopback server on a thread of its own (its allocations
+    /// are not the test thread's) answering every request `200` with a
+    /// small body, keep-alive.
+    fn serve_blocking() -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 4096];
+                    let mut seen = Vec::new();
+                    loop {
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                            if stream.write_all(answer).is_err() {
+                                return;
+                            }
+                        }
+                        match stream.read(&mut buffer) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// Regression guard for the raw path's promise (what keeps `--url`
+    /// level with wrk): once a lane is connected, a request through the
+    /// executor — its timeout included — allocates nothing.
+    #[tokio::test]
+    async fn the_raw_path_allocates_nothing_per_request() {
+        let addr = serve_blocking();
+        let request = HttpRequest::get(&format!("http://{addr}/healthz")).unwrap();
+        let executor = Executor::raw(request.uri(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let mut lane = executor.lane();
+        lane.connect().await.unwrap();
+        for _ in 0..100 {
+            assert_eq!(executor.status(&mut lane, &request).await, Ok(200));
+        }
+        COUNTED.with(|c| c.set(Some(0)));
+        for _ in 0..1_000 {
+            assert_eq!(executor.status(&mut lane, &request).await, Ok(200));
+        }
+        let allocations = COUNTED.with(|c| c.replace(None)).unwrap();
+        assert_eq!(allocations, 0, "allocations in 1,000 raw requests");
+        // The counter counts: a pooled request allocates.
+        let pooled = Executor::pooled(HttpOptions::default()).unwrap();
+        COUNTED.with(|c| c.set(Some(0)));
+        assert_eq!(pooled.status(&mut pooled.lane(), &request).await, Ok(200));
+        let allocations = COUNTED.with(|c| c.replace(None)).unwrap();
+        assert!(allocations > 0, "{allocations}");
+    }
 
     /// A server that answers every request on each connection with
     /// `answer`, after `delay`.
