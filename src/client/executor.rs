@@ -27,18 +27,18 @@ use super::raw::RawConnection;
 use super::request::HttpRequest;
 
 /// The largest response body read (bigger ones are a transport error).
-pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// How an executor behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpOptions {
     /// Longest wait for one whole exchange, connecting included.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Accept any TLS certificate (self-signed test servers). Never for a
     /// real service.
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     /// Idle keep-alive connections kept per host.
-    pub max_idle_per_host: usize,
+    pub(crate) max_idle_per_host: usize,
 }
 
 impl Default for HttpOptions {
@@ -60,12 +60,12 @@ pub struct Exchange {
     /// Empty on the raw path, which skips the body.
     pub body: Bytes,
     /// From the first byte written to the last byte read.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 impl Exchange {
     /// The answer as a dialect's client side reads it.
-    pub fn response(&self) -> crate::dialect::WireResponse<'_> {
+    pub(crate) fn response(&self) -> crate::dialect::WireResponse<'_> {
         crate::dialect::WireResponse {
             status: self.status,
             headers: &self.headers,
@@ -74,7 +74,7 @@ impl Exchange {
     }
 
     /// The body as text (lossy), for reports.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
@@ -113,7 +113,7 @@ impl std::error::Error for TransportError {}
 /// Sends requests to a target, each within the timeout it was made with.
 /// Cheap to clone (a clone shares the pool).
 #[derive(Clone)]
-pub struct Executor {
+pub(crate) struct Executor {
     timeout: Duration,
     path: Path,
 }

@@ -45,11 +45,9 @@ pub(crate) use embedded::Embedded;
 pub(crate) use executor::{probe, Executor, Lane, MAX_RESPONSE_BYTES};
 pub use executor::{Exchange, HttpOptions, TransportError};
 pub(crate) use inbox::Message;
-pub use request::HttpRequest;
-pub(crate) use request::RequestLog;
-pub use target::{
-    documented_policy, BaseUrl, Capability, ClockMode, CodeSource, Endpoint, TargetSpec,
-};
+pub(crate) use request::HttpRequest;
+pub use request::RequestLog;
+pub use target::{BaseUrl, Capability, ClockMode, CodeSource, Endpoint, TargetSpec};
 
 use crate::dialect::{ClientError, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest};
 use crate::engine::code::Alphabet;
@@ -61,7 +59,7 @@ use inbox::Journal;
 #[derive(Debug, Clone)]
 pub struct Called {
     /// What was sent (for reports).
-    pub(crate) request: RequestLog,
+    pub request: RequestLog,
     pub exchange: Exchange,
     /// The reading taken of the answer.
     pub observed: Observed,
@@ -108,7 +106,7 @@ impl From<TransportError> for CallError {
 
 /// A target opened for use.
 pub struct Target {
-    pub spec: Arc<TargetSpec>,
+    pub(crate) spec: Arc<TargetSpec>,
     /// Hyper's pool, with the target file's timeout.
     executor: Executor,
     base: BaseUrl,
@@ -173,17 +171,17 @@ impl Target {
     }
 
     /// The dialect spoken.
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         self.spec.dialect
     }
 
     /// Where the target listens.
-    pub fn base(&self) -> &BaseUrl {
+    pub(crate) fn base(&self) -> &BaseUrl {
         &self.base
     }
 
     /// Where its provider listens, if it has one.
-    pub fn provider(&self) -> Option<&BaseUrl> {
+    pub(crate) fn provider(&self) -> Option<&BaseUrl> {
         self.provider.as_ref()
     }
 

@@ -17,7 +17,7 @@ use hyper::{HeaderMap, Method, Request, Uri};
 
 /// A request made ready once.
 #[derive(Debug, Clone)]
-pub struct HttpRequest {
+pub(crate) struct HttpRequest {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -34,7 +34,7 @@ impl HttpRequest {
     /// header. For `http://` the bytes the raw path writes are built here
     /// too: a `Host` and a `User-Agent` unless given, a `Content-Length`
     /// when there is a body or the method usually has one.
-    pub fn new(
+    pub(crate) fn new(
         method: &str,
         url: &str,
         headers: &[(String, String)],
@@ -85,7 +85,7 @@ impl HttpRequest {
     }
 
     /// `GET url` with no headers.
-    pub fn get(url: &str) -> Result<HttpRequest, String> {
+    pub(crate) fn get(url: &str) -> Result<HttpRequest, String> {
         HttpRequest::new("GET", url, &[], Bytes::new())
     }
 
@@ -107,7 +107,7 @@ impl HttpRequest {
     }
 
     /// Where the request goes.
-    pub fn uri(&self) -> &Uri {
+    pub(crate) fn uri(&self) -> &Uri {
         &self.uri
     }
 

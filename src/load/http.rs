@@ -20,7 +20,7 @@ use crate::load::recorder::{OpId, Operations, Recorder, Tally, Transport};
 use crate::load::worker::{Iteration, WorkerPlace, Workload, WorkloadSpec};
 
 /// The operation every request of this workload is recorded as.
-pub const OPERATION: &str = "http";
+pub(crate) const OPERATION: &str = "http";
 
 /// A request to repeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl HttpTemplate {
     }
 
     /// `GET http://…/healthz`, as reports name it.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{} {}", self.method.to_ascii_uppercase(), self.url)
     }
 }
