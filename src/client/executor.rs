@@ -89,7 +89,7 @@ pub enum TransportError {
     Timeout(Duration),
     /// The connection broke mid-exchange, or the answer was not HTTP.
     Io(String),
-    /// The answer's body was over [`MAX_RESPONSE_BYTES`].
+    /// The answer's body was over 8 MiB (`MAX_RESPONSE_BYTES`).
     TooLarge,
 }
 

@@ -2,13 +2,14 @@
 //! load generator and the model checker all talk to implementations
 //! through it (DESIGN.md §1, §5).
 //!
-//! - [`Executor`] — the seam every request goes through: one request type
-//!   ([`HttpRequest`], built once and reused), one [`TransportError`], its
+//! - `Executor` (`executor.rs`) — the seam every request goes through:
+//!   one request type (`HttpRequest`, `request.rs`, built once and
+//!   reused), one [`TransportError`], its
 //!   own timeout; behind it hyper's pool (`https://` through rustls,
 //!   `insecure` for self-signed test servers) or, for plain `http://`
 //!   load (`otpbench load --url`), a raw connection per lane: request
 //!   bytes built once, one reused buffer per connection, as wrk does it.
-//!   One probe ([`probe`]) for targets, providers and `--url`.
+//!   One probe (`probe`) for targets, providers and `--url`.
 //! - [`TargetSpec`] — a target file: dialect, URLs, credentials, code
 //!   source, clock, policy, what it lacks.
 //! - [`Target`] — a target opened for use: embedded servers started, the
@@ -17,7 +18,7 @@
 //!   dialect's client side and answers classified by it, codes read by the
 //!   target's code source (the response, or the provider's journal, read
 //!   by one long-polling reader), the clock hook (`POST /_admin/clock`, or
-//!   a sleep), provider faults. [`Target::for_worker`] gives a load worker
+//!   a sleep), provider faults. `Target::for_worker` gives a load worker
 //!   thread the same target with a connection pool of its own.
 //!
 //! Session state lives here, never in configuration structs. This module

@@ -3,12 +3,12 @@
 //! status (any status outside 2xx/3xx is an error), recorded as operation
 //! `http`.
 //!
-//! The request is built once ([`crate::client::HttpRequest`]) and sent
-//! through the [`crate::client::Executor`]: its raw path for `http://`
-//! (one connection per lane — what makes `--url` comparable with wrk),
-//! hyper's pool for `https://` (one pool per worker). The executor applies
-//! the timeout. This module builds no bytes and parses no answers itself;
-//! [`transport`] is the one map from an executor's error to a tally.
+//! The request is built once (`client::HttpRequest`) and sent through
+//! the `client::Executor`: its raw path for `http://` (one connection per
+//! lane — what makes `--url` comparable with wrk), hyper's pool for
+//! `https://` (one pool per worker). The executor applies the timeout.
+//! This module builds no bytes and parses no answers itself; `transport`
+//! is the one map from an executor's error to a tally.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
