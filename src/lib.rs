@@ -29,10 +29,12 @@
 //!   dialect, with `/healthz`, `/metrics` and the test-mode admin routes.
 //! - [`provider`] — the mock SMS/e-mail gateway: message journal, fault
 //!   injection, a Twilio-compatible endpoint.
-//! - [`client`] — the one HTTP executor that reaches a target: pooling,
-//!   TLS, target files, dialect sessions, code sources, the clock hook;
-//!   and its raw-throughput path for plain `http://` load
-//!   ([`client::RawConnection`]).
+//! - [`client`] — the one HTTP executor that reaches a target: one
+//!   request type built once, one transport error, the executor's own
+//!   timeout, over hyper's pool (TLS) or, for plain `http://` load, a raw
+//!   connection per lane; target files ([`client::TargetSpec`]), dialect
+//!   sessions, code sources (one journal reader), the clock hook
+//!   ([`client::Target`]).
 //! - [`config`] — the `otpbench.yaml` file: policies and credentials.
 //! - [`cli`] — clap definitions and their conversion into library options;
 //!   `main.rs` only dispatches.

@@ -17,9 +17,9 @@ use crate::dialect::{Credentials, Dialect};
 use crate::server::{ServerConfig, Shutdown, StoreSpec};
 
 /// Servers running for one target; stopped on drop.
-pub struct Embedded {
-    pub engine: Option<SocketAddr>,
-    pub provider: Option<SocketAddr>,
+pub(crate) struct Embedded {
+    pub(crate) engine: Option<SocketAddr>,
+    pub(crate) provider: Option<SocketAddr>,
     stops: Vec<oneshot::Sender<()>>,
 }
 
@@ -33,7 +33,7 @@ impl Drop for Embedded {
 
 impl Embedded {
     /// Starts what `spec` asks to be embedded, keeping state in `store`.
-    pub async fn start(spec: &TargetSpec, store: &StoreSpec) -> Result<Embedded, String> {
+    pub(crate) async fn start(spec: &TargetSpec, store: &StoreSpec) -> Result<Embedded, String> {
         let mut embedded = Embedded {
             engine: None,
             provider: None,

@@ -1,126 +1,31 @@
-//! The pooled HTTP/1.1 client under every request otpbench makes to a
-//! target: hyper's client with keep-alive pooling, per-request timeouts,
-//! `https://` through rustls with the system's roots (or, for self-signed
-//! test certificates, no verification at all), and response bodies read
-//! whole within a limit. It knows nothing of dialects.
+//! The pooled path of the [`crate::client::Executor`]: hyper's HTTP/1.1
+//! client with keep-alive pooling, `https://` through rustls with the
+//! system's roots (or, for self-signed test certificates, no verification
+//! at all), and response bodies read whole within a limit. The timeout is
+//! the executor's. It knows nothing of dialects.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::{HeaderMap, Request};
+use hyper::Request;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-/// The largest response body read (bigger ones are a transport error).
-pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+use super::executor::{Exchange, HttpOptions, TransportError, MAX_RESPONSE_BYTES};
 
-/// How the client behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpOptions {
-    /// Longest wait for one whole exchange, connecting included.
-    pub timeout: Duration,
-    /// Accept any TLS certificate (self-signed test servers). Never for a
-    /// real service.
-    pub insecure: bool,
-    /// Idle keep-alive connections kept per host.
-    pub max_idle_per_host: usize,
-}
-
-impl Default for HttpOptions {
-    fn default() -> Self {
-        HttpOptions {
-            timeout: Duration::from_secs(10),
-            insecure: false,
-            max_idle_per_host: 256,
-        }
-    }
-}
-
-/// One request and its answer.
-#[derive(Debug, Clone)]
-pub struct Exchange {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    /// From the first byte written to the last byte read.
-    pub elapsed: Duration,
-}
-
-impl Exchange {
-    /// The answer as a dialect's client side reads it.
-    pub fn response(&self) -> crate::dialect::WireResponse<'_> {
-        crate::dialect::WireResponse {
-            status: self.status,
-            headers: &self.headers,
-            body: &self.body,
-        }
-    }
-
-    /// The body as text (lossy), for reports.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Why an exchange did not complete.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransportError {
-    /// Nobody answered at the address (refused, unresolvable, TLS
-    /// handshake failed).
-    Connect(String),
-    /// No whole answer within the timeout.
-    Timeout(Duration),
-    /// The connection broke mid-exchange, or the answer was not HTTP.
-    Io(String),
-    /// The answer's body was over [`MAX_RESPONSE_BYTES`].
-    TooLarge,
-}
-
-impl TransportError {
-    /// The short name reports count these by.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TransportError::Connect(_) => "connect",
-            TransportError::Timeout(_) => "timeout",
-            TransportError::Io(_) => "io",
-            TransportError::TooLarge => "too_large",
-        }
-    }
-}
-
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransportError::Connect(why) => write!(f, "cannot connect: {why}"),
-            TransportError::Timeout(after) => {
-                write!(f, "no answer within {}", crate::duration::format(*after))
-            }
-            TransportError::Io(why) => write!(f, "connection failed: {why}"),
-            TransportError::TooLarge => {
-                write!(f, "answer body over {} bytes", MAX_RESPONSE_BYTES)
-            }
-        }
-    }
-}
-
-impl std::error::Error for TransportError {}
-
-/// The pooled client. Cheap to clone (shares the pool).
+/// Hyper's pooled client. Cheap to clone (shares the pool).
 #[derive(Clone)]
-pub struct HttpClient {
-    /// The per-request timeout of [`HttpClient::execute`].
-    pub timeout: Duration,
+pub(crate) struct Pooled {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
-impl HttpClient {
-    /// A client with these options.
-    pub fn new(options: HttpOptions) -> Result<HttpClient, String> {
+impl Pooled {
+    /// A pool with these options (the timeout bounds connecting).
+    pub(crate) fn new(options: HttpOptions) -> Result<Pooled, String> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -142,55 +47,41 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(options.max_idle_per_host)
             .build(connector);
-        Ok(HttpClient {
-            client,
-            timeout: options.timeout,
-        })
+        Ok(Pooled { client })
     }
 
-    /// Sends `request` and reads the whole answer, within the timeout.
-    pub async fn execute(&self, request: Request<Full<Bytes>>) -> Result<Exchange, TransportError> {
-        self.execute_within(request, self.timeout).await
-    }
-
-    /// The same with another timeout (a long-poll's wait plus the usual).
-    pub async fn execute_within(
+    /// Sends `request` and reads the whole answer (no timeout here: the
+    /// executor applies its own). `started` is when the exchange began.
+    pub(crate) async fn execute(
         &self,
         request: Request<Full<Bytes>>,
-        timeout: Duration,
+        started: Instant,
     ) -> Result<Exchange, TransportError> {
-        let started = Instant::now();
-        let exchange = async {
-            let response = self.client.request(request).await.map_err(|error| {
-                if error.is_connect() {
-                    TransportError::Connect(source_chain(&error))
+        let response = self.client.request(request).await.map_err(|error| {
+            if error.is_connect() {
+                TransportError::Connect(source_chain(&error))
+            } else {
+                TransportError::Io(source_chain(&error))
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|error| {
+                if error.is::<http_body_util::LengthLimitError>() {
+                    TransportError::TooLarge
                 } else {
-                    TransportError::Io(source_chain(&error))
+                    TransportError::Io(error.to_string())
                 }
-            })?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|error| {
-                    if error.is::<http_body_util::LengthLimitError>() {
-                        TransportError::TooLarge
-                    } else {
-                        TransportError::Io(error.to_string())
-                    }
-                })?
-                .to_bytes();
-            Ok(Exchange {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body,
-                elapsed: started.elapsed(),
-            })
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::Timeout(timeout)),
-        }
+            })?
+            .to_bytes();
+        Ok(Exchange {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+            elapsed: started.elapsed(),
+        })
     }
 }
 

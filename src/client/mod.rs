@@ -2,54 +2,59 @@
 //! load generator and the model checker all talk to implementations
 //! through it (DESIGN.md §1, §5).
 //!
-//! - [`HttpClient`] — hyper's pooled client, per-request timeouts,
-//!   `https://` through rustls (`insecure` for self-signed test servers).
+//! - `Executor` (`executor.rs`) — the seam every request goes through:
+//!   one request type (`HttpRequest`, `request.rs`, built once and
+//!   reused), one [`TransportError`], its
+//!   own timeout; behind it hyper's pool (`https://` through rustls,
+//!   `insecure` for self-signed test servers) or, for plain `http://`
+//!   load (`otpbench load --url`), a raw connection per lane: request
+//!   bytes built once, one reused buffer per connection, as wrk does it.
+//!   One probe (`probe`) for targets, providers and `--url`.
 //! - [`TargetSpec`] — a target file: dialect, URLs, credentials, code
 //!   source, clock, policy, what it lacks.
 //! - [`Target`] — a target opened for use: embedded servers started, the
 //!   dialect's session kept (LoyaltyDog's JWT, fetched before first use,
 //!   renewed before it expires and after a 401), requests built by the
 //!   dialect's client side and answers classified by it, codes read by the
-//!   target's code source (the response, or the provider's journal), the
-//!   clock hook (`POST /_admin/clock`, or a sleep), provider faults.
-//!   [`Target::for_worker`] gives a load worker thread the same target
-//!   with a connection pool of its own.
-//! - [`RawRequest`] / [`RawConnection`] — the raw-throughput path for
-//!   plain `http://` load (`otpbench load --url`): one connection per
-//!   in-flight request, request bytes built once, one reused buffer per
-//!   connection, as wrk does it.
+//!   target's code source (the response, or the provider's journal, read
+//!   by one long-polling reader), the clock hook (`POST /_admin/clock`, or
+//!   a sleep), provider faults. `Target::for_worker` gives a load worker
+//!   thread the same target with a connection pool of its own.
 //!
 //! Session state lives here, never in configuration structs. This module
 //! must not know about scenarios or load models.
 
 mod embedded;
+mod executor;
 mod http;
 mod inbox;
 mod raw;
+mod request;
 mod target;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use hyper::{HeaderMap, Method, Request};
+use hyper::{HeaderMap, Method};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-pub use embedded::Embedded;
-pub use http::{Exchange, HttpClient, HttpOptions, TransportError, MAX_RESPONSE_BYTES};
-pub use inbox::Message;
-pub use raw::{RawConnection, RawError, RawRequest};
-pub use target::{
-    documented_policy, BaseUrl, Capability, ClockMode, CodeSource, Endpoint, TargetSpec,
-};
+pub(crate) use embedded::Embedded;
+pub(crate) use executor::{probe, Executor, Lane, MAX_RESPONSE_BYTES};
+pub use executor::{Exchange, HttpOptions, TransportError};
+pub(crate) use inbox::Message;
+pub(crate) use request::HttpRequest;
+pub use request::RequestLog;
+pub use target::{BaseUrl, Capability, ClockMode, CodeSource, Endpoint, TargetSpec};
 
 use crate::dialect::{ClientError, Dialect, Operation, SendOp, Session, VerifyOp, WireRequest};
 use crate::engine::code::Alphabet;
 use crate::engine::outcome::{Observed, OutcomeKind};
 use crate::server::StoreSpec;
+use inbox::Journal;
 
 /// A request the target answered, and what the dialect makes of it.
 #[derive(Debug, Clone)]
@@ -64,35 +69,6 @@ pub struct Called {
     /// How the answer was read, when not the one obvious way (for
     /// `--verbose`).
     pub reading: Option<String>,
-}
-
-/// A request as it went out, for reports (`--verbose`).
-#[derive(Debug, Clone, Default)]
-pub struct RequestLog {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
-}
-
-impl RequestLog {
-    fn of(request: &Request<Full<Bytes>>, body: Bytes) -> RequestLog {
-        RequestLog {
-            method: request.method().to_string(),
-            url: request.uri().to_string(),
-            headers: request
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body,
-        }
-    }
 }
 
 /// Why a call got no answer to judge.
@@ -131,8 +107,9 @@ impl From<TransportError> for CallError {
 
 /// A target opened for use.
 pub struct Target {
-    pub spec: Arc<TargetSpec>,
-    http: HttpClient,
+    pub(crate) spec: Arc<TargetSpec>,
+    /// Hyper's pool, with the target file's timeout.
+    executor: Executor,
     base: BaseUrl,
     provider: Option<BaseUrl>,
     /// The dialect's session, and when it was opened.
@@ -160,10 +137,10 @@ impl Target {
             (Some(Endpoint::Embedded), Some(addr)) => Some(BaseUrl::local(addr)),
             _ => None,
         };
-        let http = HttpClient::new(spec.http)?;
+        let executor = Executor::pooled(spec.http)?;
         Ok(Target {
             spec: Arc::new(spec),
-            http,
+            executor,
             base,
             provider,
             session: Mutex::new(None),
@@ -177,7 +154,7 @@ impl Target {
     /// thread with its own runtime keeps its connections (and their
     /// tasks) to itself and shares no lock with other workers. Use it on
     /// the runtime that will send with it.
-    pub fn for_worker(&self) -> Result<Target, String> {
+    pub(crate) fn for_worker(&self) -> Result<Target, String> {
         let session = self
             .session
             .try_lock()
@@ -185,7 +162,7 @@ impl Target {
             .unwrap_or(None);
         Ok(Target {
             spec: self.spec.clone(),
-            http: HttpClient::new(self.spec.http)?,
+            executor: self.executor.for_worker()?,
             base: self.base.clone(),
             provider: self.provider.clone(),
             session: Mutex::new(session),
@@ -195,37 +172,36 @@ impl Target {
     }
 
     /// The dialect spoken.
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         self.spec.dialect
     }
 
     /// Where the target listens.
-    pub fn base(&self) -> &BaseUrl {
+    pub(crate) fn base(&self) -> &BaseUrl {
         &self.base
     }
 
     /// Where its provider listens, if it has one.
-    pub fn provider(&self) -> Option<&BaseUrl> {
+    pub(crate) fn provider(&self) -> Option<&BaseUrl> {
         self.provider.as_ref()
     }
 
-    /// Whether anything answers HTTP at the target's address.
-    pub async fn probe(&self) -> Result<(), TransportError> {
-        let request = Request::get(self.base.join("/"))
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| TransportError::Connect(e.to_string()))?;
-        self.http.execute(request).await.map(|_| ())
+    /// Whether anything answers HTTP at the target's address ([`probe`]).
+    pub(crate) async fn probe(&self) -> Result<(), TransportError> {
+        self.probe_at(&self.base, "/").await
     }
 
     /// Whether the provider answers HTTP (its journal, without waiting).
-    pub async fn probe_provider(&self) -> Result<(), TransportError> {
-        let Some(provider) = &self.provider else {
-            return Ok(());
-        };
-        let request = Request::get(provider.join("/_admin/messages?to=probe"))
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| TransportError::Connect(e.to_string()))?;
-        self.http.execute(request).await.map(|_| ())
+    pub(crate) async fn probe_provider(&self) -> Result<(), TransportError> {
+        match &self.provider {
+            Some(provider) => self.probe_at(provider, "/_admin/messages?to=probe").await,
+            None => Ok(()),
+        }
+    }
+
+    async fn probe_at(&self, base: &BaseUrl, path: &str) -> Result<(), TransportError> {
+        let request = HttpRequest::get(&base.join(path)).map_err(TransportError::Connect)?;
+        probe(&self.executor, &request).await.map(|_| ())
     }
 
     /// A send through the dialect's client side.
@@ -260,8 +236,8 @@ impl Target {
             let session = self.session(renewed).await?;
             let wire = build(&session).map_err(|e| CallError::Build(e.to_string()))?;
             let request = self.post(&wire)?;
-            let log = RequestLog::of(&request, Bytes::from(wire.body.clone()));
-            let exchange = self.http.execute(request).await?;
+            let log = request.log();
+            let exchange = self.executor.execute(&request).await?;
             if exchange.status == 401 && self.dialect().has_login() && !renewed {
                 renewed = true;
                 continue;
@@ -294,7 +270,7 @@ impl Target {
                 return Ok(session.clone());
             }
         }
-        let exchange = self.http.execute(self.post(&login)?).await?;
+        let exchange = self.executor.execute(&self.post(&login)?).await?;
         let session = dialect
             .read_login(&exchange.response())
             .map_err(|e| CallError::Login(e.to_string()))?;
@@ -310,7 +286,7 @@ impl Target {
 
     /// The headers the dialect authenticates with (a send's, which carry
     /// the bearer token, Basic credentials or JWT), for raw requests.
-    pub async fn auth_headers(&self) -> Result<Vec<(&'static str, String)>, CallError> {
+    pub(crate) async fn auth_headers(&self) -> Result<Vec<(&'static str, String)>, CallError> {
         let session = self.session(false).await?;
         let probe = SendOp {
             to: String::new(),
@@ -324,24 +300,19 @@ impl Target {
     }
 
     /// A raw request to `path` on the target.
-    pub async fn raw(
+    pub(crate) async fn raw(
         &self,
         method: Method,
         path: &str,
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Exchange, CallError> {
-        let mut request = Request::builder().method(method).uri(self.base.join(path));
-        for (name, value) in headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| CallError::Build(e.to_string()))?;
-        Ok(self.http.execute(request).await?)
+        let request = HttpRequest::build(method, &self.base.join(path), headers, body)
+            .map_err(CallError::Build)?;
+        Ok(self.executor.execute(&request).await?)
     }
 
-    fn post(&self, wire: &WireRequest) -> Result<Request<Full<Bytes>>, CallError> {
+    fn post(&self, wire: &WireRequest) -> Result<HttpRequest, CallError> {
         let mut headers = HeaderMap::with_capacity(wire.headers.len() + 1);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in &wire.headers {
@@ -350,19 +321,17 @@ impl Target {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
             headers.insert(name, value);
         }
-        let mut request = Request::new(Full::new(Bytes::from(wire.body.clone())));
-        *request.method_mut() = Method::POST;
         let url = self.base.join(wire.path);
-        *request.uri_mut() = url
+        let uri = url
             .parse()
             .map_err(|_| CallError::Build(format!("{url} is not a URL")))?;
-        *request.headers_mut() = headers;
-        Ok(request)
+        let body = Bytes::from(wire.body.clone());
+        Ok(HttpRequest::from_parts(Method::POST, uri, headers, body))
     }
 
     /// Moves the target's clock forward: `POST /_admin/clock`, or a sleep
     /// on a real clock.
-    pub async fn advance_clock(&self, by: Duration) -> Result<(), CallError> {
+    pub(crate) async fn advance_clock(&self, by: Duration) -> Result<(), CallError> {
         if self.spec.clock == ClockMode::Real {
             tokio::time::sleep(by).await;
             return Ok(());
@@ -387,13 +356,16 @@ impl Target {
     }
 
     /// Replaces the provider's fault rules (`PUT /_admin/faults`).
-    pub async fn set_faults(&self, rules: &serde_json::Value) -> Result<(), CallError> {
+    pub(crate) async fn set_faults(&self, rules: &serde_json::Value) -> Result<(), CallError> {
         let provider = self.provider_url()?;
-        let request = Request::put(provider.join("/_admin/faults"))
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(rules.to_string())))
-            .map_err(|e| CallError::Hook(e.to_string()))?;
-        let exchange = self.http.execute(request).await?;
+        let request = HttpRequest::build(
+            Method::PUT,
+            &provider.join("/_admin/faults"),
+            &[("content-type".into(), "application/json".into())],
+            Bytes::from(rules.to_string()),
+        )
+        .map_err(CallError::Hook)?;
+        let exchange = self.executor.execute(&request).await?;
         if exchange.status / 100 != 2 {
             return Err(CallError::Hook(format!(
                 "PUT /_admin/faults answered {}: {}",
@@ -405,12 +377,16 @@ impl Target {
     }
 
     /// Clears the provider's fault rules.
-    pub async fn clear_faults(&self) -> Result<(), CallError> {
+    pub(crate) async fn clear_faults(&self) -> Result<(), CallError> {
         let provider = self.provider_url()?;
-        let request = Request::delete(provider.join("/_admin/faults"))
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| CallError::Hook(e.to_string()))?;
-        self.http.execute(request).await?;
+        let request = HttpRequest::build(
+            Method::DELETE,
+            &provider.join("/_admin/faults"),
+            &[],
+            Bytes::new(),
+        )
+        .map_err(CallError::Hook)?;
+        self.executor.execute(&request).await?;
         Ok(())
     }
 
@@ -420,17 +396,55 @@ impl Target {
         })
     }
 
+    /// The provider's journal.
+    fn journal(&self) -> Result<Journal<'_>, CallError> {
+        Ok(Journal {
+            executor: &self.executor,
+            provider: self.provider_url()?,
+        })
+    }
+
     /// The journal's newest message id for `to` so far (0 for none): read
     /// before a send, so the code read after it is that send's.
-    pub async fn inbox_mark(&self, to: &str) -> Result<u64, CallError> {
-        let provider = self.provider_url()?;
-        let messages = inbox::read(&self.http, provider, &self.journal_key(to), 0, None).await?;
+    pub(crate) async fn inbox_mark(&self, to: &str) -> Result<u64, CallError> {
+        let messages = self.journal()?.read(&self.journal_key(to), 0, None).await?;
         Ok(messages.last().map_or(0, |m| m.id))
+    }
+
+    /// The newest message to `to` after message `after`, waiting up to
+    /// `wait` for one (the one reader every caller goes through).
+    async fn newest_message(
+        &self,
+        to: &str,
+        after: u64,
+        wait: Duration,
+    ) -> Result<Option<Message>, CallError> {
+        let journal = self.journal()?;
+        let key = self.journal_key(to);
+        let mut messages = journal.read(&key, after, Some(wait)).await?;
+        if messages.is_empty() && key != to {
+            // Another implementation may journal the identifier as sent.
+            messages = journal.read(to, after, None).await?;
+        }
+        Ok(messages.pop())
+    }
+
+    /// The pattern codes of `shape` are found by: compiled once for the
+    /// shape first asked for, not per read.
+    fn code_pattern(&self, shape: (Alphabet, u8)) -> Cow<'_, regex::Regex> {
+        let cached = self
+            .code_pattern
+            .get_or_init(|| (shape, self.spec.code_regex(shape.0, shape.1)));
+        if cached.0 == shape {
+            Cow::Borrowed(&cached.1)
+        } else {
+            Cow::Owned(self.spec.code_regex(shape.0, shape.1))
+        }
     }
 
     /// The code in the newest message to `to` after message `after`,
     /// waiting up to `wait` for one; `None` when none came.
-    pub async fn read_code(
+    pub(crate) async fn read_code(
         &self,
         to: &str,
         after: u64,
@@ -447,62 +461,32 @@ impl Target {
     /// from (to read the next code after it without another
     /// [`Target::inbox_mark`]). `None` when no message came, or the
     /// newest holds no code.
-    pub async fn read_code_message(
+    pub(crate) async fn read_code_message(
         &self,
         to: &str,
         after: u64,
         shape: (Alphabet, u8),
         wait: Duration,
     ) -> Result<Option<(u64, String)>, CallError> {
-        let provider = self.provider_url()?;
-        let key = self.journal_key(to);
-        let mut messages = inbox::read(&self.http, provider, &key, after, Some(wait)).await?;
-        if messages.is_empty() && key != to {
-            // Another implementation may journal the identifier as sent.
-            messages = inbox::read(&self.http, provider, to, after, None).await?;
-        }
-        let cached = self
-            .code_pattern
-            .get_or_init(|| (shape, self.spec.code_regex(shape.0, shape.1)));
-        let other;
-        let pattern = if cached.0 == shape {
-            &cached.1
-        } else {
-            other = self.spec.code_regex(shape.0, shape.1);
-            &other
-        };
-        Ok(messages.last().and_then(|message| {
-            inbox::code_in(pattern, &message.text).map(|code| (message.id, code))
+        let message = self.newest_message(to, after, wait).await?;
+        Ok(message.and_then(|message| {
+            inbox::code_in(&self.code_pattern(shape), &message.text).map(|code| (message.id, code))
         }))
     }
 
     /// The newest message to `to` after message `after` — its id in the
-    /// journal, its text, and the code in it if it holds one — waiting up to `wait` for one (in
-    /// turns of the provider's longest long-poll); `None` when none came.
-    pub async fn read_message(
+    /// journal, its text, and the code in it if it holds one — waiting up
+    /// to `wait` for one; `None` when none came.
+    pub(crate) async fn read_message(
         &self,
         to: &str,
         after: u64,
         shape: (Alphabet, u8),
         wait: Duration,
     ) -> Result<Option<(u64, String, Option<String>)>, CallError> {
-        let provider = self.provider_url()?;
-        let key = self.journal_key(to);
-        let deadline = Instant::now() + wait;
-        let mut messages = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let turn = left.min(crate::delivery::journal::MAX_WAIT);
-            let found = inbox::read(&self.http, provider, &key, after, Some(turn)).await?;
-            if !found.is_empty() || left <= turn {
-                break found;
-            }
-        };
-        if messages.is_empty() && key != to {
-            messages = inbox::read(&self.http, provider, to, after, None).await?;
-        }
-        let pattern = self.spec.code_regex(shape.0, shape.1);
-        Ok(messages.pop().map(|message| {
-            let code = inbox::code_in(&pattern, &message.text);
+        let message = self.newest_message(to, after, wait).await?;
+        Ok(message.map(|message| {
+            let code = inbox::code_in(&self.code_pattern(shape), &message.text);
             (message.id, message.text, code)
         }))
     }

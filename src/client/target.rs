@@ -15,7 +15,7 @@ use hyper::Uri;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::client::http::HttpOptions;
+use crate::client::executor::HttpOptions;
 use crate::config::{Config, PolicySection};
 use crate::dialect::{Credentials, Dialect};
 use crate::engine::code::Alphabet;
@@ -64,14 +64,14 @@ pub enum Endpoint {
 /// slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {
-    pub scheme: String,
-    pub authority: String,
-    pub prefix: String,
+    pub(crate) scheme: String,
+    pub(crate) authority: String,
+    pub(crate) prefix: String,
 }
 
 impl BaseUrl {
     /// Reads `http(s)://host[:port][/prefix]`.
-    pub fn parse(text: &str) -> Result<BaseUrl, String> {
+    pub(crate) fn parse(text: &str) -> Result<BaseUrl, String> {
         let uri: Uri = text
             .parse()
             .map_err(|e| format!("{text:?} is not a URL: {e}"))?;
@@ -104,7 +104,7 @@ impl BaseUrl {
     }
 
     /// The URL of `path_and_query` (which starts with `/`) under this base.
-    pub fn join(&self, path_and_query: &str) -> String {
+    pub(crate) fn join(&self, path_and_query: &str) -> String {
         format!(
             "{}://{}{}{}",
             self.scheme, self.authority, self.prefix, path_and_query
@@ -154,24 +154,13 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [
-        Capability::Clock,
-        Capability::Inbox,
-        Capability::Faults,
-        Capability::Echo,
-    ];
-
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Capability::Clock => "clock",
             Capability::Inbox => "inbox",
             Capability::Faults => "faults",
             Capability::Echo => "echo",
         }
-    }
-
-    pub fn from_name(name: &str) -> Option<Capability> {
-        Capability::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 
@@ -348,7 +337,7 @@ impl TargetSpec {
 
     /// Whether the target has `capability`: not listed as lacking, and
     /// possible with the rest of the file.
-    pub fn has(&self, capability: Capability) -> bool {
+    pub(crate) fn has(&self, capability: Capability) -> bool {
         if self.lacks.contains(&capability) {
             return false;
         }
@@ -360,7 +349,7 @@ impl TargetSpec {
     }
 
     /// Why the target lacks `capability`, for a skip message.
-    pub fn lack_reason(&self, capability: Capability) -> String {
+    pub(crate) fn lack_reason(&self, capability: Capability) -> String {
         if self.lacks.contains(&capability) {
             return format!("target `{}` lacks `{}`", self.name, capability.name());
         }
@@ -380,7 +369,7 @@ impl TargetSpec {
     }
 
     /// The pattern codes are found by in a message text.
-    pub fn code_regex(&self, alphabet: Alphabet, length: u8) -> Regex {
+    pub(crate) fn code_regex(&self, alphabet: Alphabet, length: u8) -> Regex {
         if let Some(pattern) = &self.code_pattern {
             return pattern.clone();
         }
@@ -412,7 +401,7 @@ fn key_position(text: &str, key: &str) -> Option<crate::source::Position> {
 /// Whether a dialect's send answer has a field for the code: Nomado's
 /// `token` by design, native's `code` and LoyaltyDog's `mockCode` in a
 /// dev mode. REES46, SigmaSMS and Valify never show it.
-pub fn can_echo(dialect: Dialect) -> bool {
+pub(crate) fn can_echo(dialect: Dialect) -> bool {
     matches!(
         dialect,
         Dialect::Nomado | Dialect::Native | Dialect::Loyaltydog
@@ -432,7 +421,7 @@ fn natural_code_source(dialect: Dialect, has_provider: bool) -> CodeSource {
 
 /// The policy a dialect documents (DESIGN.md §3): the reference engine's
 /// defaults for it.
-pub fn documented_policy(dialect: Dialect) -> Policy {
+pub(crate) fn documented_policy(dialect: Dialect) -> Policy {
     let config = Config::default();
     match dialect {
         Dialect::Native => config.native.policy,
@@ -456,7 +445,8 @@ mod tests {
         assert_eq!(spec.code_source, CodeSource::Inbox);
         assert_eq!(spec.clock, ClockMode::Admin);
         assert_eq!(spec.policy, documented_policy(Dialect::Valify));
-        assert!(Capability::ALL[..3].iter().all(|&c| spec.has(c)));
+        let capabilities = [Capability::Clock, Capability::Inbox, Capability::Faults];
+        assert!(capabilities.into_iter().all(|c| spec.has(c)));
         let external = TargetSpec::parse(
             "dialect: nomado\nbase_url: https://api.example.com/x/\n",
             "t.yaml",

@@ -73,10 +73,10 @@ impl Default for FlowPlan {
 
 /// The pool unless told otherwise: big enough that no documented send
 /// limit is reached in any but a very long run.
-pub const DEFAULT_POOL: u64 = 1_000_000;
+pub(crate) const DEFAULT_POOL: u64 = 1_000_000;
 
 /// How many distinct identifiers a dialect's generated recipients span.
-pub fn pool_capacity(dialect: Dialect) -> u64 {
+pub(crate) fn pool_capacity(dialect: Dialect) -> u64 {
     match dialect {
         Dialect::Valify => 100_000_000,
         _ => 1_000_000_000,
@@ -95,7 +95,7 @@ pub fn identifier(dialect: Dialect, n: u64) -> String {
 }
 
 /// The operations of a flow against `target`.
-pub fn operations(code_source: CodeSource) -> Vec<&'static str> {
+pub(crate) fn operations(code_source: CodeSource) -> Vec<&'static str> {
     match code_source {
         CodeSource::Inbox => vec!["send", "code", "verify"],
         CodeSource::Echo => vec!["send", "verify"],

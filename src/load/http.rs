@@ -3,25 +3,24 @@
 //! status (any status outside 2xx/3xx is an error), recorded as operation
 //! `http`.
 //!
-//! `http://` goes through the executor's raw path
-//! ([`crate::client::RawConnection`]: one connection per lane, the
-//! request's bytes built once) — what makes `--url` comparable with wrk;
-//! `https://` through the pooled [`crate::client::HttpClient`] (one pool
-//! per worker). This module builds no bytes and parses no answers itself.
+//! The request is built once (`client::HttpRequest`) and sent through
+//! the `client::Executor`: its raw path for `http://` (one connection per
+//! lane — what makes `--url` comparable with wrk), hyper's pool for
+//! `https://` (one pool per worker). The executor applies the timeout.
+//! This module builds no bytes and parses no answers itself; `transport`
+//! is the one map from an executor's error to a tally.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Request;
 
-use crate::client::{HttpClient, HttpOptions, RawConnection, RawError, RawRequest, TransportError};
+use crate::client::{probe, Executor, HttpOptions, HttpRequest, Lane, TransportError};
 use crate::load::recorder::{OpId, Operations, Recorder, Tally, Transport};
 use crate::load::worker::{Iteration, WorkerPlace, Workload, WorkloadSpec};
 
 /// The operation every request of this workload is recorded as.
-pub const OPERATION: &str = "http";
+pub(crate) const OPERATION: &str = "http";
 
 /// A request to repeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +47,7 @@ impl HttpTemplate {
     }
 
     /// `GET http://…/healthz`, as reports name it.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{} {}", self.method.to_ascii_uppercase(), self.url)
     }
 }
@@ -56,95 +55,50 @@ impl HttpTemplate {
 /// The workload, ready to be opened by each worker.
 pub(crate) struct HttpSpec {
     operations: Operations,
-    how: How,
-    timeout: Duration,
-}
-
-enum How {
-    Raw(RawRequest),
-    Pooled {
-        template: HttpTemplate,
-        options: HttpOptions,
-    },
+    request: HttpRequest,
+    executor: Executor,
+    label: String,
 }
 
 impl HttpSpec {
-    /// Prepares `template`: resolves the host and builds the request bytes
-    /// (`http://`), or checks that hyper can build it (`https://`).
+    /// Prepares `template`: builds the request once and the executor for
+    /// it (the raw path, its host resolved, for `http://`; hyper's pool
+    /// for `https://`), each answer awaited up to `timeout`.
     pub(crate) async fn new(
         template: &HttpTemplate,
         timeout: Duration,
     ) -> Result<HttpSpec, String> {
         let operations = Operations::new([OPERATION]).map_err(|e| e.to_string())?;
-        let how = if template.url.starts_with("http://") {
-            How::Raw(
-                RawRequest::new(
-                    &template.method,
-                    &template.url,
-                    &template.headers,
-                    &template.body,
-                )
-                .await?,
-            )
-        } else if template.url.starts_with("https://") {
-            build(template)?;
-            How::Pooled {
-                template: template.clone(),
-                options: HttpOptions {
-                    timeout,
-                    insecure: template.insecure,
-                    ..HttpOptions::default()
-                },
-            }
+        let request = HttpRequest::new(
+            &template.method,
+            &template.url,
+            &template.headers,
+            Bytes::from(template.body.clone()),
+        )?;
+        let executor = if request.uri().scheme_str() == Some("http") {
+            Executor::raw(request.uri(), timeout).await?
         } else {
-            return Err(format!(
-                "{:?}: expected an http:// or https:// URL",
-                template.url
-            ));
+            Executor::pooled(HttpOptions {
+                timeout,
+                insecure: template.insecure,
+                ..HttpOptions::default()
+            })?
         };
         Ok(HttpSpec {
             operations,
-            how,
-            timeout,
+            request,
+            executor,
+            label: template.label(),
         })
     }
 
-    /// Whether anything answers: one request, its status or why not.
+    /// Whether anything answers: one request, its status or why not
+    /// ([`crate::client::probe`]).
     pub(crate) async fn probe(&self) -> Result<u16, String> {
-        match &self.how {
-            How::Raw(request) => {
-                let mut connection = RawConnection::new(request.addr());
-                match tokio::time::timeout(self.timeout, connection.exchange(request)).await {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!(
-                        "no answer within {}",
-                        crate::duration::format(self.timeout)
-                    )),
-                }
-            }
-            How::Pooled { template, options } => {
-                let client = HttpClient::new(*options)?;
-                let request = build(template)?;
-                client
-                    .execute(request)
-                    .await
-                    .map(|e| e.status)
-                    .map_err(|e| e.to_string())
-            }
-        }
+        probe(&self.executor, &self.request)
+            .await
+            .map_err(|e| e.to_string())
     }
-}
-
-fn build(template: &HttpTemplate) -> Result<Request<Full<Bytes>>, String> {
-    let mut request = Request::builder()
-        .method(template.method.to_ascii_uppercase().as_str())
-        .uri(template.url.as_str());
-    for (name, value) in &template.headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    request
-        .body(Full::new(Bytes::from(template.body.clone())))
-        .map_err(|e| format!("cannot build {}: {e}", template.label()))
 }
 
 impl WorkloadSpec for HttpSpec {
@@ -155,17 +109,11 @@ impl WorkloadSpec for HttpSpec {
     }
 
     async fn open(&self, _place: WorkerPlace) -> Result<HttpWorkload, String> {
-        let executor = match &self.how {
-            How::Raw(request) => Executor::Raw(request.clone()),
-            How::Pooled { template, options } => Executor::Pooled {
-                client: HttpClient::new(*options)?,
-                template: template.clone(),
-            },
-        };
         Ok(HttpWorkload {
             op: self.operations.id(OPERATION).expect("declared"),
-            executor,
-            timeout: self.timeout,
+            executor: self.executor.for_worker()?,
+            request: self.request.clone(),
+            label: self.label.clone(),
             first_error: RefCell::new(None),
         })
     }
@@ -175,16 +123,10 @@ impl WorkloadSpec for HttpSpec {
 pub(crate) struct HttpWorkload {
     op: OpId,
     executor: Executor,
-    timeout: Duration,
+    request: HttpRequest,
+    /// `GET http://…`, for errors.
+    label: String,
     first_error: RefCell<Option<String>>,
-}
-
-enum Executor {
-    Raw(RawRequest),
-    Pooled {
-        client: HttpClient,
-        template: HttpTemplate,
-    },
 }
 
 impl HttpWorkload {
@@ -195,49 +137,20 @@ impl HttpWorkload {
         }
     }
 
-    async fn once(&self, lane: &mut Option<RawConnection>) -> Tally {
-        match &self.executor {
-            Executor::Raw(request) => {
-                let connection = lane.as_mut().expect("raw lanes hold a connection");
-                match tokio::time::timeout(self.timeout, connection.exchange(request)).await {
-                    Ok(Ok(status)) => Tally::Status(status),
-                    Ok(Err(error)) => {
-                        self.note(|| error.to_string());
-                        Tally::Transport(match error {
-                            RawError::Connect(_) => Transport::Connect,
-                            RawError::Io(_) => Transport::Io,
-                        })
-                    }
-                    Err(_) => {
-                        connection.close();
-                        self.note(|| {
-                            format!("no answer within {}", crate::duration::format(self.timeout))
-                        });
-                        Tally::Transport(Transport::Timeout)
-                    }
-                }
-            }
-            Executor::Pooled { client, template } => {
-                let request = match build(template) {
-                    Ok(request) => request,
-                    Err(why) => {
-                        self.note(|| why);
-                        return Tally::Transport(Transport::Io);
-                    }
-                };
-                match client.execute(request).await {
-                    Ok(exchange) => Tally::Status(exchange.status),
-                    Err(error) => {
-                        self.note(|| error.to_string());
-                        Tally::Transport(transport(&error))
-                    }
-                }
+    async fn once(&self, lane: &mut Lane) -> Tally {
+        match self.executor.status(lane, &self.request).await {
+            Ok(status) => Tally::Status(status),
+            Err(error) => {
+                let tally = Tally::Transport(transport(&error));
+                self.note(|| error.to_string());
+                tally
             }
         }
     }
 }
 
-/// The transport failure a report counts an executor error as.
+/// The transport failure a report counts an executor error as: the one
+/// map from [`TransportError`] to a tally, for every workload.
 pub(crate) fn transport(error: &TransportError) -> Transport {
     match error {
         TransportError::Connect(_) => Transport::Connect,
@@ -248,32 +161,21 @@ pub(crate) fn transport(error: &TransportError) -> Transport {
 
 impl Workload for HttpWorkload {
     /// Raw path: the lane's connection; pooled path: nothing.
-    type Lane = Option<RawConnection>;
+    type Lane = Lane;
 
     fn first(&self) -> OpId {
         self.op
     }
 
-    async fn lane(&self) -> Result<Option<RawConnection>, String> {
-        match &self.executor {
-            Executor::Raw(request) => {
-                let mut connection = RawConnection::new(request.addr());
-                connection
-                    .connect()
-                    .await
-                    .map_err(|e| format!("{}: {e}", request.label()))?;
-                Ok(Some(connection))
-            }
-            Executor::Pooled { .. } => Ok(None),
-        }
+    async fn lane(&self) -> Result<Lane, String> {
+        let mut lane = self.executor.lane();
+        lane.connect()
+            .await
+            .map_err(|e| format!("{}: {e}", self.label))?;
+        Ok(lane)
     }
 
-    async fn iterate(
-        &self,
-        lane: &mut Option<RawConnection>,
-        iteration: Iteration,
-        recorder: &RefCell<Recorder>,
-    ) {
+    async fn iterate(&self, lane: &mut Lane, iteration: Iteration, recorder: &RefCell<Recorder>) {
         let started = Instant::now();
         let tally = self.once(lane).await;
         let finished = Instant::now();
@@ -288,15 +190,13 @@ impl Workload for HttpWorkload {
 
     fn cut(
         &self,
-        lane: &mut Option<RawConnection>,
+        lane: &mut Lane,
         iteration: Iteration,
         started: Instant,
         recorder: &RefCell<Recorder>,
     ) {
         // The answer may still come: the connection is of no more use.
-        if let Some(connection) = lane {
-            connection.close();
-        }
+        lane.close();
         recorder.borrow_mut().record(
             self.op,
             Tally::Transport(Transport::Timeout),
