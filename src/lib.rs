@@ -85,6 +85,7 @@ pub mod engine;
 mod http;
 pub mod load;
 pub mod mutants;
+pub mod names;
 pub mod provider;
 pub mod report;
 pub mod scenario;

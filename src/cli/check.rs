@@ -20,6 +20,7 @@ use crate::cli::run::{parse_dialect, TARGETS_DIR};
 use crate::client::TargetSpec;
 use crate::dialect::Dialect;
 use crate::server::StoreSpec;
+use crate::source::xml::escape as xml;
 
 /// Flags of `otpbench check`.
 #[derive(Debug, Args)]
@@ -398,22 +399,5 @@ fn junit(reports: &[CheckReport]) -> String {
         }
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
     out
 }

@@ -431,7 +431,7 @@ impl Dialect {
 impl<'de> serde::Deserialize<'de> for Dialect {
     /// By name; anything else is an error listing the names.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::source::named(deserializer, "dialect", &Dialect::ALL, |d| d.name())
+        crate::names::named(deserializer, "dialect", &Dialect::ALL, |d| d.name())
     }
 }
 

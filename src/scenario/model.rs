@@ -15,7 +15,7 @@ use crate::engine::outcome::{Fault, OutcomeKind};
 use crate::provider::faults::FaultSet;
 use crate::scenario::matcher::{Comparison, Pattern};
 use crate::scenario::template::Template;
-use crate::source::Position;
+use crate::source::{Position, Source};
 
 /// One scenario: run once per dialect it names, against each target.
 #[derive(Debug, Clone)]
@@ -23,6 +23,10 @@ pub struct Scenario {
     pub name: String,
     /// The file it came from, as named.
     pub file: String,
+    /// That file's text and map, to place and show what goes wrong later.
+    pub source: std::sync::Arc<Source>,
+    /// Which YAML document of the file it is.
+    pub document: usize,
     /// Where its document starts.
     pub position: Position,
     /// `None`: every dialect.

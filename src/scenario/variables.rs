@@ -211,7 +211,7 @@ pub fn nearest(name: &str, captured: &BTreeSet<String>) -> Option<String> {
         .map(String::as_str)
         .chain(BUILTIN)
         .chain(POLICY)
-        .map(|known| (crate::source::edit_distance(name, known), known))
+        .map(|known| (crate::names::edit_distance(name, known), known))
         .filter(|(d, _)| *d <= 2)
         .min()
         .map(|(_, known)| known.to_string())
