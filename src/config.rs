@@ -490,7 +490,7 @@ impl TryFrom<Vec<Channel>> for ChannelsField {
     type Error = String;
     fn try_from(channels: Vec<Channel>) -> Result<Self, String> {
         if channels.is_empty() {
-            return Err("expected at least one channel".into());
+            return Err("expected at least one channel in `channels`".into());
         }
         Ok(ChannelsField(channels))
     }

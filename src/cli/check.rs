@@ -124,7 +124,25 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
     let targets = match args.targets(&vars) {
         Ok(targets) => targets,
         Err(error) => {
-            let _ = writeln!(stderr, "{error}");
+            // Rendered like every file error, and in --json and --junit
+            // too, so CI shows why nothing was checked.
+            let _ = writeln!(stderr, "error: {}", error.render());
+            let errors = [error];
+            for (path, text) in [
+                (&args.json, crate::source::json(&errors).to_string()),
+                (&args.junit, crate::source::junit("otpbench check", &errors)),
+            ] {
+                if let Some(path) = path {
+                    if let Err(e) = std::fs::write(path, vars.mask(&text).as_ref()) {
+                        let _ = writeln!(
+                            stderr,
+                            "otpbench check: cannot write {}: {e}",
+                            path.display()
+                        );
+                        return exit::USAGE;
+                    }
+                }
+            }
             return exit::INVALID_FILE;
         }
     };

@@ -422,13 +422,13 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             ));
         }
         for (name, source) in &doc.capture {
-            if inbox && !source.from_inbox() {
+            if inbox && !source.fits_inbox() {
                 return Err(format!(
                     "capture `{name}`: an inbox step captures `code`, `message`, `id` or \
                      `!regex` on the message"
                 ));
             }
-            if !inbox && !source.from_answer() {
+            if !inbox && !source.fits_answer() {
                 return Err(format!(
                     "capture `{name}`: `code`, `message` and `id` are an inbox step's; a \
                      {keyword} step captures from its answer (`$.path`, `header:Name`, \

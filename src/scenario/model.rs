@@ -617,19 +617,19 @@ impl Capture {
     }
 
     /// Whether an inbox step can take it (the others take the rest).
-    pub fn from_inbox(&self) -> bool {
+    pub fn fits_inbox(&self) -> bool {
         match self {
             Capture::Code | Capture::Message | Capture::MessageId | Capture::Body => true,
-            Capture::Regex(source, _) => source.from_inbox(),
+            Capture::Regex(source, _) => source.fits_inbox(),
             _ => false,
         }
     }
 
     /// Whether a send, verify or http step can take it.
-    pub fn from_answer(&self) -> bool {
+    pub fn fits_answer(&self) -> bool {
         match self {
             Capture::Code | Capture::Message | Capture::MessageId => false,
-            Capture::Regex(source, _) => source.from_answer(),
+            Capture::Regex(source, _) => source.fits_answer(),
             _ => true,
         }
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::client::Exchange;
+use crate::scenario::case::Failure;
 use crate::scenario::expect::Problem;
-use crate::scenario::run::Failure;
 use crate::scenario::runner::{CaseReport, CaseStatus, RunReport};
 use crate::source::snippet;
 use crate::source::xml::escape as xml;
@@ -152,11 +152,12 @@ fn exchange_text(exchange: &Exchange, pad: &str) -> String {
     out
 }
 
-/// Credentials never reach a report.
+/// Credentials never reach a report: `Authorization` keeps its scheme
+/// (the dialect's rule; the other headers were masked with the target's
+/// credentials when the failure was made).
 fn redact(name: &str, value: &str) -> String {
     if name.eq_ignore_ascii_case("authorization") {
-        let scheme = value.split(' ').next().unwrap_or("");
-        format!("{scheme} ***")
+        crate::dialect::authorization_scheme_only(value)
     } else {
         value.to_string()
     }

@@ -112,6 +112,24 @@ impl SourceMap {
             .find(|n| n.at == position || n.value == Some(position))
     }
 
+    /// Where the value of `key` stands in the mapping whose key (or
+    /// first key) is at `position` — another key of that mapping, not the
+    /// one there.
+    pub(crate) fn sibling(&self, position: Position, key: &str) -> Option<Position> {
+        for document in &self.documents {
+            if let Some(node) = document.nodes.iter().find(|n| n.at == position) {
+                let parent = node.path.rsplit_once('.').map_or("", |(p, _)| p);
+                let path = join(parent, key);
+                return document
+                    .nodes
+                    .iter()
+                    .find(|n| n.path == path && n.path != node.path)
+                    .map(|n| n.value.unwrap_or(n.at));
+            }
+        }
+        None
+    }
+
     /// The first scalar value written as `scalar` at or after `from`.
     pub fn scalar_after(&self, from: Position, scalar: &str) -> Option<Position> {
         self.documents
@@ -214,8 +232,8 @@ impl Scanner<'_> {
             let line = self.lines[index];
             if line.starts_with("---") || line.starts_with("...") {
                 self.end_document();
-                if line.starts_with("---") {
-                    let rest = line[3..].trim_start();
+                if let Some(rest) = line.strip_prefix("---") {
+                    let rest = rest.trim_start();
                     if !rest.is_empty() && !rest.starts_with('#') {
                         let column = line.len() - rest.len();
                         index = self.block_line(index, column, column);
@@ -439,6 +457,9 @@ impl Scanner<'_> {
             if !cursor.skip_space() {
                 return;
             }
+            // Every turn reads at least a character: what a flow
+            // collection cannot hold (a `:` out of place) is stepped over.
+            let before = (cursor.line, cursor.byte);
             match cursor.peek() {
                 None => return,
                 Some(c) if c == close => {
@@ -456,18 +477,21 @@ impl Scanner<'_> {
                 let item = format!("{path}[{n}]");
                 n += 1;
                 self.flow_value(cursor, item, at, None);
-                continue;
-            }
-            let key = cursor.flow_scalar();
-            cursor.skip_space();
-            let child = join(path, &unquote(&key));
-            if cursor.peek() == Some(':') {
-                cursor.bump();
-                cursor.skip_space();
-                let value_at = cursor.position();
-                self.flow_value(cursor, child, at, Some(value_at));
             } else {
-                self.record(child, at, None, None);
+                let key = cursor.flow_scalar();
+                cursor.skip_space();
+                let child = join(path, &unquote(&key));
+                if cursor.peek() == Some(':') {
+                    cursor.bump();
+                    cursor.skip_space();
+                    let value_at = cursor.position();
+                    self.flow_value(cursor, child, at, Some(value_at));
+                } else {
+                    self.record(child, at, None, None);
+                }
+            }
+            if (cursor.line, cursor.byte) == before {
+                cursor.bump();
             }
         }
     }
@@ -805,6 +829,31 @@ mod tests {
             map.node(0, "after").unwrap().scalar.as_deref(),
             Some("q: x")
         );
+    }
+
+    /// Whatever the text — unclosed brackets and quotes, stray colons —
+    /// the map is made in one pass and stays small.
+    #[test]
+    fn any_text_is_mapped_without_looping() {
+        let parts = [
+            "[", "]", "{", "}", ":", ": ", ",", "-", "- ", "\"", "'", "#", "a", "b: ", "\n", "  ",
+            "|", ">", "!t ", "&a ", "---\n", "\\",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 40) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(parts[(seed % parts.len() as u64) as usize]);
+            }
+            let map = SourceMap::of(&text);
+            let nodes: usize = map.documents.iter().map(|d| d.nodes.len()).sum();
+            assert!(nodes <= text.len() + 1, "{text:?}: {nodes} nodes");
+        }
+        let map = SourceMap::of("dialect: [native\nbase_url: http://127.0.0.1:9\n");
+        assert_eq!(map.key(0, "dialect"), at(1, 1));
     }
 
     #[test]

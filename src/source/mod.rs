@@ -155,10 +155,13 @@ impl FileError {
             line: l.line(),
             column: l.column(),
         });
+        // Where the value the message quotes stands; else, for a check
+        // of a whole mapping that names one of its keys (`channels`), that
+        // key's value.
         let position = reported.map(|p| {
             quoted_value(&raw)
                 .filter(|q| !q.is_empty())
-                .and_then(|q| map.scalar_after(p, q))
+                .and_then(|q| map.scalar_after(p, q).or_else(|| map.sibling(p, q)))
                 .unwrap_or(p)
         });
         let message = match position {
@@ -252,6 +255,47 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// Files a command refused, as JUnit XML for CI: one testcase per
+/// problem, classname `invalid file`, each an `<error>` whose message is
+/// the one-line `file:line:col: message` and whose text is the rendering
+/// with the source line and caret. `suite` names the command
+/// (`otpbench run`).
+pub fn junit(suite: &str, errors: &[FileError]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let n = errors.len();
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\" time=\"0.000\">",
+        xml::escape(suite)
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"otpbench\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\" time=\"0.000\">"
+    );
+    for error in errors {
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"invalid file\" name=\"{}\" file=\"{}\" time=\"0.000\">\n      \
+             <error type=\"invalid file\" message=\"{}\">{}</error>\n    </testcase>",
+            xml::escape(&error.place()),
+            xml::escape(error.file()),
+            xml::escape(&error.to_string()),
+            xml::escape(&error.render())
+        );
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Files a command refused, as JSON: `invalid_files`, one object per
+/// problem ([`FileError::to_json`]).
+pub fn json(errors: &[FileError]) -> serde_json::Value {
+    serde_json::json!({
+        "invalid_files": errors.iter().map(FileError::to_json).collect::<Vec<_>>(),
+    })
+}
+
 /// serde_yaml's message without the ` at line L column C` it writes in
 /// (the position is kept apart).
 fn without_location(message: &str) -> String {
@@ -309,7 +353,12 @@ fn with_key(message: &str, map: &SourceMap, position: Position) -> String {
         }
         _ => ("", message),
     };
-    if path == key || path.ends_with(&format!(".{key}")) || rest.contains(&format!("`{key}`")) {
+    // A missing key is the mapping's, not the first key's there.
+    if path == key
+        || path.ends_with(&format!(".{key}"))
+        || rest.contains(&format!("`{key}`"))
+        || rest.starts_with("missing field")
+    {
         return message.to_string();
     }
     if path.is_empty() {
@@ -346,6 +395,39 @@ mod tests {
     struct Step {
         send: Option<String>,
         expect: Option<String>,
+    }
+
+    #[test]
+    fn file_errors_become_junit_errors_and_json() {
+        let text = "dialect: nativ\n";
+        let error = FileError::at(
+            "t.yaml",
+            text,
+            Some(Position {
+                line: 1,
+                column: 10,
+            }),
+            "unknown dialect `nativ` <x>",
+        )
+        .with_hint("did you mean `native`?");
+        let junit = junit("otpbench run", std::slice::from_ref(&error));
+        assert!(
+            junit.contains(r#"tests="1" failures="0" errors="1""#),
+            "{junit}"
+        );
+        assert!(
+            junit.contains(
+                r#"<error type="invalid file" message="t.yaml:1:10: unknown dialect `nativ` &lt;x&gt;">"#
+            ),
+            "{junit}"
+        );
+        assert!(junit.contains("1 | dialect: nativ"), "{junit}");
+        let json = json(&[error]);
+        let first = &json["invalid_files"][0];
+        assert_eq!(first["file"], "t.yaml");
+        assert_eq!(first["line"], 1);
+        assert_eq!(first["column"], 10);
+        assert_eq!(first["hint"], "did you mean `native`?");
     }
 
     #[test]
