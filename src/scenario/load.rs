@@ -350,37 +350,63 @@ fn step_positions(map: &SourceMap, index: usize, count: usize) -> Vec<Position> 
 }
 
 /// A step from its document: one action, fitting modifiers.
-fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
+fn step_of(mut doc: StepDoc, position: Position) -> Result<Step, String> {
+    let action = action_of(&mut doc)?;
+    check_runs(&doc, &action)?;
+    check_name(&doc, &action)?;
+    check_captures(&doc, &action)?;
+    check_expect(&doc, &action)?;
+    Ok(Step {
+        position,
+        label: doc.name,
+        action,
+        repeat: doc.repeat,
+        parallel: doc.parallel,
+        every: doc.every,
+        named: doc.named,
+        expect: doc.expect,
+        expect_counts: doc.expect_counts,
+        capture: doc.capture,
+    })
+}
+
+/// The one action of a step (taken out of its document).
+fn action_of(doc: &mut StepDoc) -> Result<Action, String> {
     let mut actions = Vec::new();
-    if let Some(args) = doc.send {
+    if let Some(args) = doc.send.take() {
         actions.push(Action::Send(args));
     }
-    if let Some(args) = doc.verify {
+    if let Some(args) = doc.verify.take() {
         actions.push(Action::Verify(args));
     }
-    if let Some(args) = doc.http {
+    if let Some(args) = doc.http.take() {
         actions.push(Action::Http(args));
     }
-    if let Some(duration) = doc.wait {
+    if let Some(duration) = doc.wait.take() {
         actions.push(Action::Wait(duration));
     }
-    if let Some(args) = doc.inbox {
+    if let Some(args) = doc.inbox.take() {
         actions.push(Action::Inbox(args));
     }
-    if let Some(args) = doc.faults {
+    if let Some(args) = doc.faults.take() {
         actions.push(Action::Faults(args));
     }
-    let action = match actions.len() {
-        1 => actions.remove(0),
-        0 => return Err("a step needs one of send, verify, http, wait, inbox or faults".into()),
+    match actions.len() {
+        1 => Ok(actions.remove(0)),
+        0 => Err("a step needs one of send, verify, http, wait, inbox or faults".into()),
         _ => {
             let names: Vec<&str> = actions.iter().map(Action::keyword).collect();
-            return Err(format!(
+            Err(format!(
                 "a step does one thing; this one has {}",
                 names.join(" and ")
-            ));
+            ))
         }
-    };
+    }
+}
+
+/// `repeat`, `parallel`, `every` and `expect_counts` fit the action and
+/// each other.
+fn check_runs(doc: &StepDoc, action: &Action) -> Result<(), String> {
     let requesting = matches!(
         action,
         Action::Send(_) | Action::Verify(_) | Action::Http(_)
@@ -400,6 +426,12 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
     if doc.every.is_some() && doc.repeat.is_none() {
         return Err("`every` (the clock move between runs) goes with `repeat`".into());
     }
+    Ok(())
+}
+
+/// `as` names a single send, with a name of its own.
+fn check_name(doc: &StepDoc, action: &Action) -> Result<(), String> {
+    let keyword = action.keyword();
     if let Some(name) = &doc.named {
         if !matches!(action, Action::Send(_)) {
             return Err(format!("`as` names a send, not a {keyword} step"));
@@ -414,6 +446,17 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// `capture` fits the action: an inbox step captures from the message,
+/// the others from their answer.
+fn check_captures(doc: &StepDoc, action: &Action) -> Result<(), String> {
+    let requesting = matches!(
+        action,
+        Action::Send(_) | Action::Verify(_) | Action::Http(_)
+    );
+    let keyword = action.keyword();
     if !doc.capture.is_empty() {
         let inbox = matches!(action, Action::Inbox(_));
         if !requesting && !inbox {
@@ -437,8 +480,14 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             }
         }
     }
+    Ok(())
+}
+
+/// `expect` fits the action, and `expect_counts` gives the rest once.
+fn check_expect(doc: &StepDoc, action: &Action) -> Result<(), String> {
+    let keyword = action.keyword();
     if let Some(expect) = &doc.expect {
-        match &action {
+        match action {
             Action::Wait(_) | Action::Faults(_) => {
                 return Err(format!("a {keyword} step has nothing to expect"))
             }
@@ -470,18 +519,7 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             return Err("only one outcome can take the `rest`".into());
         }
     }
-    Ok(Step {
-        position,
-        label: doc.name,
-        action,
-        repeat: doc.repeat,
-        parallel: doc.parallel,
-        every: doc.every,
-        named: doc.named,
-        expect: doc.expect,
-        expect_counts: doc.expect_counts,
-        capture: doc.capture,
-    })
+    Ok(())
 }
 
 /// A problem `check` found in `step` of `scenario` after the file was
