@@ -184,7 +184,8 @@ impl Config {
 
     /// Reads config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let error = |message: String| FileError::at(origin, text, None, message);
+        // A check made after parsing: placed at the key's value.
+        let error = |path: &str, message: String| FileError::at_key(origin, text, path, message);
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
@@ -192,7 +193,8 @@ impl Config {
             serde_yaml::from_str(text).map_err(|e| FileError::from_yaml(origin, text, &e))?;
         let mut config = Config::default();
         if let Some(secret) = file.secret {
-            config.secret = Some(parse_secret(&secret).map_err(|e| error(format!("secret: {e}")))?);
+            config.secret =
+                Some(parse_secret(&secret).map_err(|e| error("secret", format!("secret: {e}")))?);
         }
         if let Some(native) = file.native {
             set(&mut config.native.bearer, native.bearer);
@@ -226,6 +228,7 @@ impl Config {
             if let Some(ttl) = loyaltydog.token_ttl {
                 if ttl.0 < Duration::from_secs(1) {
                     return Err(error(
+                        "loyaltydog.token_ttl",
                         "loyaltydog.token_ttl: expected at least 1s".to_string(),
                     ));
                 }
@@ -240,6 +243,18 @@ impl Config {
 /// A config file that cannot be used: the file, the field path, what was
 /// expected, and where.
 pub type ConfigError = FileError;
+
+/// The key of a policy section a [`PolicyError`] is about, to place it.
+pub(crate) fn policy_key(error: &crate::engine::policy::PolicyError) -> &'static str {
+    use crate::engine::policy::PolicyError;
+    match error {
+        PolicyError::Length(_) => "length",
+        PolicyError::Ttl => "ttl",
+        PolicyError::MaxAttempts => "max_attempts",
+        PolicyError::SendLimit { .. } => "send_limits",
+        PolicyError::NoChannels => "channels",
+    }
+}
 
 fn set(value: &mut String, field: Option<TokenField>) {
     if let Some(field) = field {
@@ -475,7 +490,7 @@ impl TryFrom<Vec<Channel>> for ChannelsField {
     type Error = String;
     fn try_from(channels: Vec<Channel>) -> Result<Self, String> {
         if channels.is_empty() {
-            return Err("expected at least one channel".into());
+            return Err("expected at least one channel in `channels`".into());
         }
         Ok(ChannelsField(channels))
     }

@@ -39,8 +39,13 @@
 //! - [`cli`] — clap definitions and their conversion into library options;
 //!   `main.rs` only dispatches.
 //! - [`duration`] — `300ms` / `5s` / `5m` / `1h` / `1d`, read the same everywhere.
-//! - [`source`] — errors in the files otpbench reads, with their position,
-//!   rendered once for every report.
+//! - [`source`] — errors in the files otpbench reads, with their position:
+//!   the file's source map (key path → `line:col`), one snippet renderer
+//!   (`file:line:col`, the line, a caret, did-you-mean) for every report,
+//!   JUnit and JSON included.
+//! - [`names`] — names read from closed sets (dialects, outcomes, faults)
+//!   and the edit distance behind "did you mean"; the engine's only
+//!   import from the file-reading side.
 //! - [`vars`] — `${env.NAME}` and `${var.NAME}` in target, scenario and
 //!   workload files (from the environment, `--var` and `--vars-file`),
 //!   expanded as a file is read, and the masking of their values as `***`
@@ -87,6 +92,7 @@ pub mod engine;
 mod http;
 pub mod load;
 pub mod mutants;
+pub mod names;
 pub mod provider;
 pub mod report;
 pub mod scenario;

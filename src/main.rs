@@ -85,8 +85,15 @@ fn serve(args: ServeArgs) -> i32 {
     let config = match args.server_config() {
         Ok(config) => config,
         Err(error) => {
-            tracing::error!("otpbench serve: {error}");
-            return exit::USAGE;
+            // Rendered like every file error (`file:line:col`, the line, a
+            // caret); a bad `--config` file is exit 2, a flag that needs
+            // one (`--store redis://…` without a secret) exit 1.
+            eprintln!("otpbench serve: {}", error.render());
+            return if args.config.is_some() {
+                exit::INVALID_FILE
+            } else {
+                exit::USAGE
+            };
         }
     };
     let store = match &config.store {

@@ -20,6 +20,7 @@ use crate::cli::run::{parse_dialect, TARGETS_DIR};
 use crate::client::TargetSpec;
 use crate::dialect::Dialect;
 use crate::server::StoreSpec;
+use crate::source::xml::escape as xml;
 
 /// Flags of `otpbench check`.
 #[derive(Debug, Args)]
@@ -123,7 +124,25 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
     let targets = match args.targets(&vars) {
         Ok(targets) => targets,
         Err(error) => {
-            let _ = writeln!(stderr, "{error}");
+            // Rendered like every file error, and in --json and --junit
+            // too, so CI shows why nothing was checked.
+            let _ = writeln!(stderr, "error: {}", error.render());
+            let errors = [error];
+            for (path, text) in [
+                (&args.json, crate::source::json(&errors).to_string()),
+                (&args.junit, crate::source::junit("otpbench check", &errors)),
+            ] {
+                if let Some(path) = path {
+                    if let Err(e) = std::fs::write(path, vars.mask(&text).as_ref()) {
+                        let _ = writeln!(
+                            stderr,
+                            "otpbench check: cannot write {}: {e}",
+                            path.display()
+                        );
+                        return exit::USAGE;
+                    }
+                }
+            }
             return exit::INVALID_FILE;
         }
     };
@@ -398,22 +417,5 @@ fn junit(reports: &[CheckReport]) -> String {
         }
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
     out
 }

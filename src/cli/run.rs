@@ -18,6 +18,7 @@ use crate::scenario::render::{self, Style};
 use crate::scenario::runner::{self, RunError, RunOptions, RunReport};
 use crate::scenario::{html, summary};
 use crate::server::StoreSpec;
+use crate::source::{self, FileError};
 use crate::vars::{Masked, Vars};
 
 /// Where target files for the embedded engine live, one per dialect.
@@ -239,7 +240,7 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
     let stderr = &mut Masked::new(stderr, &vars);
     let options = match args.options(&vars) {
         Ok(options) => options,
-        Err(error) => return fail_with_summary(&args, &error, stderr),
+        Err(error) => return fail_with_summary(&args, &vars, &error, stderr),
     };
     if args.check {
         return match runner::plan(&options) {
@@ -267,7 +268,7 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
                 );
                 exit::OK
             }
-            Err(error) => fail(&error, stderr),
+            Err(error) => fail_with_summary(&args, &vars, &error, stderr),
         };
     }
     if args.list {
@@ -301,7 +302,7 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
     .await;
     let report = match report {
         Ok(report) => report,
-        Err(error) => return fail_with_summary(&args, &error, stderr),
+        Err(error) => return fail_with_summary(&args, &vars, &error, stderr),
     };
     let _ = write!(stdout, "{}", render::summary(&report, style));
     if let Some(path) = &args.junit {
@@ -327,10 +328,20 @@ pub async fn run(args: RunArgs, stdout: &mut impl Write, stderr: &mut impl Write
 
 /// [`fail`], and with `--summary` the same words on the CI page: a run
 /// that could not happen says why there too, not only in the job log.
-fn fail_with_summary(args: &RunArgs, error: &RunError, stderr: &mut impl Write) -> i32 {
+fn fail_with_summary(
+    args: &RunArgs,
+    vars: &Vars,
+    error: &RunError,
+    stderr: &mut impl Write,
+) -> i32 {
     let mut said = Vec::new();
     let code = fail(error, &mut said);
     let _ = stderr.write_all(&said);
+    if let RunError::Files(errors) = error {
+        if let Err(code) = write_file_errors(args, vars, errors, stderr) {
+            return code;
+        }
+    }
     if let Some(path) = &args.summary {
         let text = summary::not_run(&String::from_utf8_lossy(&said), code);
         if let Err(e) = std::fs::write(path, text) {
@@ -338,6 +349,36 @@ fn fail_with_summary(args: &RunArgs, error: &RunError, stderr: &mut impl Write) 
         }
     }
     code
+}
+
+/// `--junit` and `--json` of a run refused for its files: each problem
+/// as a JUnit error and in `invalid_files`, so CI shows why nothing ran.
+/// Every value from outside the files is masked, as in every report.
+fn write_file_errors(
+    args: &RunArgs,
+    vars: &Vars,
+    errors: &[FileError],
+    stderr: &mut impl Write,
+) -> Result<(), i32> {
+    let mut cannot = |path: &Path, e: std::io::Error| {
+        let _ = writeln!(stderr, "otpbench run: cannot write {}: {e}", path.display());
+        exit::USAGE
+    };
+    if let Some(path) = &args.junit {
+        let junit = source::junit("otpbench run", errors);
+        std::fs::write(path, vars.mask(&junit).as_ref()).map_err(|e| cannot(path, e))?;
+    }
+    if let Some(path) = &args.json {
+        let mut json = source::json(errors);
+        json["passed"] = 0.into();
+        json["failed"] = 0.into();
+        json["skipped"] = 0.into();
+        json["cases"] = serde_json::Value::Array(Vec::new());
+        vars.mask_json(&mut json, &[]);
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        std::fs::write(path, text + "\n").map_err(|e| cannot(path, e))?;
+    }
+    Ok(())
 }
 
 /// `--summary` and `--html`: the run as Markdown and as a page.

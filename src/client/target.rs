@@ -21,7 +21,7 @@ use crate::dialect::{Credentials, Dialect};
 use crate::engine::code::Alphabet;
 use crate::engine::policy::Policy;
 use crate::server::Assembly;
-use crate::source::FileError;
+use crate::source::{FileError, SourceMap};
 use crate::vars::{Strings, Vars};
 
 /// A target as a file describes it, defaults filled in.
@@ -260,8 +260,9 @@ impl TargetSpec {
 
     /// Reads target text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<TargetSpec, FileError> {
-        let file: TargetFile =
-            serde_yaml::from_str(text).map_err(|e| FileError::from_yaml(origin, text, &e))?;
+        let map = SourceMap::of(text);
+        let file: TargetFile = serde_yaml::from_str(text)
+            .map_err(|e| FileError::from_yaml_mapped(origin, text, &map, &e))?;
         let dialect = file.dialect;
         let base = file.base_url.map_or(Endpoint::Embedded, |e| e.0);
         let embedded = base == Endpoint::Embedded;
@@ -270,7 +271,7 @@ impl TargetSpec {
                 return Err(FileError::at(
                     origin,
                     text,
-                    key_position(text, "provider"),
+                    map.value(0, "provider"),
                     "provider: an embedded provider listens on a port your implementation \
                      cannot know; run `otpbench provider --listen ADDR` and give its URL",
                 ))
@@ -286,7 +287,7 @@ impl TargetSpec {
             return Err(FileError::at(
                 origin,
                 text,
-                key_position(text, "code_source"),
+                map.value(0, "code_source"),
                 format!(
                     "code_source: echo: {dialect} answers carry no code; read them from the \
                      inbox (`code_source: inbox` with `provider:`)"
@@ -297,7 +298,7 @@ impl TargetSpec {
             return Err(FileError::at(
                 origin,
                 text,
-                key_position(text, "code_source"),
+                map.value(0, "code_source"),
                 "code_source: inbox needs `provider:` (the mock provider's URL your \
                  implementation delivers to)",
             ));
@@ -310,9 +311,12 @@ impl TargetSpec {
         let mut policy = documented_policy(dialect);
         if let Some(section) = file.policy {
             policy = section.apply_to(policy);
-            policy
-                .validate()
-                .map_err(|e| FileError::at(origin, text, None, format!("policy: {e}")))?;
+            policy.validate().map_err(|e| {
+                let at = map
+                    .value(0, &format!("policy.{}", crate::config::policy_key(&e)))
+                    .or_else(|| map.key(0, "policy"));
+                FileError::at(origin, text, at, format!("policy: {e}"))
+            })?;
         }
         let mut http = HttpOptions::default();
         if let Some(timeout) = file.timeout {
@@ -383,19 +387,6 @@ impl TargetSpec {
         ))
         .expect("a well-formed pattern")
     }
-}
-
-/// Where a top-level `key:` is written.
-fn key_position(text: &str, key: &str) -> Option<crate::source::Position> {
-    text.lines().enumerate().find_map(|(index, line)| {
-        let rest = line.strip_prefix(key)?;
-        rest.trim_start()
-            .starts_with(':')
-            .then_some(crate::source::Position {
-                line: index + 1,
-                column: 1,
-            })
-    })
 }
 
 /// Whether a dialect's send answer has a field for the code: Nomado's

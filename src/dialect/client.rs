@@ -5,6 +5,12 @@
 //! and the target's [`Credentials`], and classifies responses with the
 //! helpers here. Nothing here performs I/O: the scenario runner and the
 //! load generator own the HTTP client and call these to speak a dialect.
+//!
+//! The client side's rules that are not one dialect's, one each: a wrong
+//! code ([`wrong_code`]), the recipients drawn ([`phone`], [`email`]),
+//! the shape of the code a send makes ([`code_shape`]), and what of the
+//! credentials a report may show ([`Credentials::mask_credentials`],
+//! [`Credentials::masked_header`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -16,9 +22,11 @@ use serde_json::{Map, Value};
 
 use crate::config::DEFAULT_BEARER;
 use crate::delivery::Channel;
+use crate::dialect::Dialect;
 use crate::dialect::Operation;
 use crate::engine::code::Alphabet;
 use crate::engine::outcome::{Observed, OutcomeKind};
+use crate::engine::policy::Policy;
 
 /// A target's credentials (the `auth` keys of DESIGN.md §5). Each dialect
 /// reads the ones it needs; the defaults are the test credentials of
@@ -295,6 +303,98 @@ pub(crate) fn bearer(token: &str) -> (&'static str, String) {
     ("Authorization", format!("Bearer {token}"))
 }
 
+impl Credentials {
+    /// The values that must never reach a report: every credential long
+    /// enough to mask (ids such as `shop_id` and `widget_id` are not
+    /// secret).
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        [
+            self.bearer.as_str(),
+            self.shop_secret.as_str(),
+            self.bundle_key.as_str(),
+            self.basic.as_str(),
+            self.api_key.as_str(),
+        ]
+        .into_iter()
+        .filter(|s| s.len() >= 4)
+    }
+
+    /// `text` with every credential written as `***`, wherever it stands
+    /// (a URL, a header, a body).
+    pub fn mask_credentials(&self, text: &str) -> String {
+        self.secrets()
+            .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
+    }
+
+    /// A header as reports show it: `Authorization` keeps only its
+    /// scheme (`Bearer ***`), any other header has the credentials masked.
+    pub fn masked_header(&self, name: &str, value: &str) -> String {
+        if name.eq_ignore_ascii_case("authorization") {
+            authorization_scheme_only(value)
+        } else {
+            self.mask_credentials(value)
+        }
+    }
+}
+
+/// An `Authorization` value with only its scheme shown: `Bearer ***`.
+pub fn authorization_scheme_only(value: &str) -> String {
+    format!("{} ***", value.split(' ').next().unwrap_or(""))
+}
+
+/// A code of the same shape as `code` that is not `code`: its last
+/// character moved on within its class (`0`–`9`, `a`–`z`, `A`–`Z`), so
+/// a wrong code is never right by chance and keeps the length and
+/// alphabet a dialect checks first.
+pub fn wrong_code(code: &str) -> String {
+    let mut chars: Vec<char> = code.chars().collect();
+    match chars.last_mut() {
+        Some(last) => {
+            *last = match *last {
+                '0'..='8' | 'a'..='y' | 'A'..='Y' => (*last as u8 + 1) as char,
+                '9' => '0',
+                'z' => 'a',
+                'Z' => 'A',
+                _ => '0',
+            }
+        }
+        None => chars.push('0'),
+    }
+    chars.into_iter().collect()
+}
+
+/// The `n`th phone number of `dialect`'s form: North American numbers
+/// (`+1415` and seven digits, a space of 10^7; digits only where the
+/// dialect writes them so), and for Valify Egyptian mobiles (`010` and
+/// eight digits).
+pub fn phone(dialect: Dialect, n: u64) -> String {
+    match dialect {
+        Dialect::Valify => format!("010{:08}", n % 100_000_000),
+        Dialect::Rees46 | Dialect::Nomado => format!("1415{:07}", n % 10_000_000),
+        _ => format!("+1415{:07}", n % 10_000_000),
+    }
+}
+
+/// The `n`th e-mail address (any dialect): `otp-<48-bit hex>@example.com`.
+pub fn email(n: u64) -> String {
+    format!("otp-{:012x}@example.com", n % (1 << 48))
+}
+
+/// The alphabet and length of the code a send makes: what the request
+/// names (Nomado's `code_type` and `code_length`), else the target's
+/// policy — the policy the target file gives, or the dialect's
+/// documented one.
+pub fn code_shape(
+    policy: &Policy,
+    alphabet: Option<Alphabet>,
+    length: Option<u8>,
+) -> (Alphabet, u8) {
+    (
+        alphabet.unwrap_or(policy.alphabet),
+        length.unwrap_or(policy.length),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +433,52 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(response(&headers), None);
+    }
+
+    #[test]
+    fn a_wrong_code_differs_in_its_last_character_only() {
+        assert_eq!(wrong_code("012345"), "012346");
+        assert_eq!(wrong_code("012349"), "012340");
+        assert_eq!(wrong_code("aBz"), "aBa");
+        assert_eq!(wrong_code("aBZ"), "aBA");
+        assert_eq!(wrong_code(""), "0");
+    }
+
+    #[test]
+    fn recipients_take_the_dialects_form() {
+        assert_eq!(phone(Dialect::Native, 42), "+14150000042");
+        assert_eq!(phone(Dialect::Rees46, 10_000_042), "14150000042");
+        assert_eq!(phone(Dialect::Valify, 42), "01000000042");
+        assert_eq!(email(0x2a), "otp-00000000002a@example.com");
+    }
+
+    #[test]
+    fn credentials_are_masked_and_authorization_keeps_its_scheme() {
+        let credentials = Credentials {
+            bearer: "s3cret-token".into(),
+            ..Credentials::default()
+        };
+        assert_eq!(
+            credentials.mask_credentials("/x?t=s3cret-token&y=1"),
+            "/x?t=***&y=1"
+        );
+        assert_eq!(
+            credentials.masked_header("authorization", "Bearer s3cret-token"),
+            "Bearer ***"
+        );
+        assert_eq!(credentials.masked_header("X-Token", "s3cret-token"), "***");
+    }
+
+    #[test]
+    fn the_code_shape_is_the_requests_else_the_policys() {
+        let policy = Policy::default();
+        assert_eq!(
+            code_shape(&policy, None, None),
+            (policy.alphabet, policy.length)
+        );
+        assert_eq!(
+            code_shape(&policy, Some(Alphabet::Alpha), Some(8)),
+            (Alphabet::Alpha, 8)
+        );
     }
 }

@@ -72,7 +72,8 @@ use std::time::Duration;
 use hyper::HeaderMap;
 
 pub use client::{
-    Classified, ClientError, Credentials, SendOp, Session, VerifyOp, WireRequest, WireResponse,
+    authorization_scheme_only, code_shape, email, phone, wrong_code, Classified, ClientError,
+    Credentials, SendOp, Session, VerifyOp, WireRequest, WireResponse,
 };
 pub use loyaltydog::{LoyaltyDog, TokenKeys};
 pub use native::Native;
@@ -431,7 +432,7 @@ impl Dialect {
 impl<'de> serde::Deserialize<'de> for Dialect {
     /// By name; anything else is an error listing the names.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::source::named(deserializer, "dialect", &Dialect::ALL, |d| d.name())
+        crate::names::named(deserializer, "dialect", &Dialect::ALL, |d| d.name())
     }
 }
 

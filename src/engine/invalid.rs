@@ -104,7 +104,7 @@ impl Fault {
 impl<'de> serde::Deserialize<'de> for Fault {
     /// By name; anything else is an error listing the names.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::source::named(deserializer, "fault", &Fault::ALL, |f| f.name())
+        crate::names::named(deserializer, "fault", &Fault::ALL, |f| f.name())
     }
 }
 

@@ -232,7 +232,7 @@ impl OutcomeKind {
 impl<'de> serde::Deserialize<'de> for OutcomeKind {
     /// By name; anything else is an error listing the names.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::source::named(deserializer, "outcome", &OutcomeKind::ALL, |k| k.name())
+        crate::names::named(deserializer, "outcome", &OutcomeKind::ALL, |k| k.name())
     }
 }
 

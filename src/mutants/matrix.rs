@@ -196,7 +196,7 @@ fn cell_json(cell: &Cell) -> Value {
 }
 
 /// What a failure says, in one line.
-fn reason(failure: &crate::scenario::run::Failure) -> String {
+fn reason(failure: &crate::scenario::Failure) -> String {
     let mut text = format!("step {} ({})", failure.step + 1, failure.keyword);
     if let Some((run, of)) = failure.run {
         text.push_str(&format!(", run {run} of {of}"));

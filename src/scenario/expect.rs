@@ -9,8 +9,10 @@ use serde_json::Value;
 
 use crate::client::{Exchange, TransportError};
 use crate::engine::outcome::{Observed, Outcome, OutcomeKind};
-use crate::scenario::matcher::{shown, Comparison};
-use crate::scenario::model::{Capture, CountKey, CountValue, Expect, PathPart};
+use crate::scenario::matcher::{shown, Comparison, Mismatch, Pattern};
+use crate::scenario::model::{
+    Capture, CountKey, CountValue, Elapsed, Expect, InvalidExpect, PathPart,
+};
 use crate::scenario::template::Lookup;
 
 /// One way an answer differs from what was expected.
@@ -35,7 +37,9 @@ pub(crate) enum Got<'a> {
     Failed(&'a TransportError),
 }
 
-/// Every way `got` differs from `expect`.
+/// Every way `got` differs from `expect`, kind by kind in this order:
+/// outcome, invalid, a body that is not JSON, status, headers, JSON,
+/// body, elapsed.
 pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<Problem> {
     let (exchange, observed, also) = match got {
         Got::Answer {
@@ -53,106 +57,152 @@ pub(crate) fn check(expect: &Expect, got: &Got<'_>, lookup: &dyn Lookup) -> Vec<
     };
     let mut problems = Vec::new();
     if let Some(outcomes) = &expect.outcome {
-        let actual = observed.map(|o| describe_read(o, also));
-        let matches = observed.is_some_and(|o| outcomes.0.contains(&o.kind()))
-            || also.iter().any(|kind| outcomes.0.contains(kind));
-        if !matches {
-            let names: Vec<&str> = outcomes.0.iter().map(|k| k.name()).collect();
-            problems.push(Problem {
-                what: "outcome".into(),
-                expected: names.join(" or "),
-                actual: actual.unwrap_or_else(|| "(not a send or verify)".into()),
-            });
-        }
+        problems.extend(outcome(&outcomes.0, observed, also));
     }
     if let Some(invalid) = &expect.invalid {
-        let expected = match (&invalid.field, invalid.fault) {
-            (Some(field), Some(fault)) => format!("invalid_input on `{field}` ({fault})"),
-            (Some(field), None) => format!("invalid_input on `{field}`"),
-            (None, Some(fault)) => format!("invalid_input ({fault})"),
-            (None, None) => "invalid_input".to_string(),
-        };
-        let holds = match observed {
-            Some(Outcome::InvalidInput { reason }) => reason.problems().any(|p| {
-                invalid.field.as_deref().is_none_or(|f| p.field == f)
-                    && invalid.fault.is_none_or(|f| p.fault == f)
-            }),
-            _ => false,
-        };
-        if !holds {
-            problems.push(Problem {
-                what: "invalid".into(),
-                expected,
-                actual: observed.map_or("(not a send or verify)".into(), describe_observed),
-            });
-        }
+        problems.extend(invalid_input(invalid, observed));
     }
-    let mut mismatches = Vec::new();
-    if let Some(status) = &expect.status {
-        status.check(
-            Some(&Value::from(exchange.status)),
-            "status",
-            lookup,
-            &mut mismatches,
-        );
+    let json = expect
+        .json
+        .as_ref()
+        .map(|pattern| json_body(pattern, exchange, lookup));
+    if let Some(Err(not_json)) = &json {
+        problems.push(not_json.clone());
+    }
+    if let Some(pattern) = &expect.status {
+        problems.extend(status(pattern, exchange, lookup));
     }
     for (name, pattern) in &expect.headers {
-        let values: Vec<String> = exchange
-            .headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        let joined = (!values.is_empty()).then(|| values.join(", "));
-        pattern.check_text(
-            joined.as_deref(),
-            &format!("header {name}"),
-            lookup,
-            &mut mismatches,
-        );
+        problems.extend(header(name, pattern, exchange, lookup));
     }
-    if let Some(json) = &expect.json {
-        match serde_json::from_slice::<Value>(&exchange.body) {
-            Ok(body) => json.check(Some(&body), "$", lookup, &mut mismatches),
-            Err(_) => problems.push(Problem {
-                what: "json".into(),
-                expected: "a JSON body".into(),
-                actual: body_text(exchange),
-            }),
-        }
+    if let Some(Ok(found)) = json {
+        problems.extend(found);
     }
-    if let Some(body) = &expect.body {
-        let text = Value::String(String::from_utf8_lossy(&exchange.body).into_owned());
-        body.check(Some(&text), "body", lookup, &mut mismatches);
+    if let Some(pattern) = &expect.body {
+        problems.extend(body(pattern, exchange, lookup));
     }
-    problems.extend(mismatches.into_iter().map(|m| Problem {
-        what: m.path,
-        expected: m.expected,
-        actual: m.actual,
-    }));
     if let Some(bound) = &expect.elapsed {
-        let took = exchange.elapsed;
-        let holds = match bound.comparison {
-            Comparison::Lt => took < bound.limit,
-            Comparison::Lte => took <= bound.limit,
-            Comparison::Gt => took > bound.limit,
-            Comparison::Gte => took >= bound.limit,
-        };
-        if !holds {
-            let op = match bound.comparison {
-                Comparison::Lt => "<",
-                Comparison::Lte => "<=",
-                Comparison::Gt => ">",
-                Comparison::Gte => ">=",
-            };
-            problems.push(Problem {
-                what: "elapsed".into(),
-                expected: format!("{op} {}", crate::duration::format(bound.limit)),
-                actual: format!("{:.1} ms", took.as_secs_f64() * 1000.0),
-            });
-        }
+        problems.extend(elapsed(bound, exchange));
     }
     problems
+}
+
+/// `outcome:` — the reading, or one the vendor document also allows, is
+/// one of those named.
+fn outcome(
+    outcomes: &[OutcomeKind],
+    observed: Option<&Observed>,
+    also: &[OutcomeKind],
+) -> Option<Problem> {
+    let matches = observed.is_some_and(|o| outcomes.contains(&o.kind()))
+        || also.iter().any(|kind| outcomes.contains(kind));
+    if matches {
+        return None;
+    }
+    let names: Vec<&str> = outcomes.iter().map(|k| k.name()).collect();
+    Some(Problem {
+        what: "outcome".into(),
+        expected: names.join(" or "),
+        actual: observed
+            .map(|o| describe_read(o, also))
+            .unwrap_or_else(|| "(not a send or verify)".into()),
+    })
+}
+
+/// `invalid:` — invalid input, on the field and with the fault named.
+fn invalid_input(invalid: &InvalidExpect, observed: Option<&Observed>) -> Option<Problem> {
+    let holds = match observed {
+        Some(Outcome::InvalidInput { reason }) => reason.problems().any(|p| {
+            invalid.field.as_deref().is_none_or(|f| p.field == f)
+                && invalid.fault.is_none_or(|f| p.fault == f)
+        }),
+        _ => false,
+    };
+    if holds {
+        return None;
+    }
+    let expected = match (&invalid.field, invalid.fault) {
+        (Some(field), Some(fault)) => format!("invalid_input on `{field}` ({fault})"),
+        (Some(field), None) => format!("invalid_input on `{field}`"),
+        (None, Some(fault)) => format!("invalid_input ({fault})"),
+        (None, None) => "invalid_input".to_string(),
+    };
+    Some(Problem {
+        what: "invalid".into(),
+        expected,
+        actual: observed.map_or("(not a send or verify)".into(), describe_observed),
+    })
+}
+
+/// Matcher mismatches as problems.
+fn problems_of(check: impl FnOnce(&mut Vec<Mismatch>)) -> Vec<Problem> {
+    let mut mismatches = Vec::new();
+    check(&mut mismatches);
+    mismatches
+        .into_iter()
+        .map(|m| Problem {
+            what: m.path,
+            expected: m.expected,
+            actual: m.actual,
+        })
+        .collect()
+}
+
+/// `status:`.
+fn status(pattern: &Pattern, exchange: &Exchange, lookup: &dyn Lookup) -> Vec<Problem> {
+    problems_of(|out| pattern.check(Some(&Value::from(exchange.status)), "status", lookup, out))
+}
+
+/// One of `headers:` — its values joined with `, `, or absent.
+fn header(name: &str, pattern: &Pattern, exchange: &Exchange, lookup: &dyn Lookup) -> Vec<Problem> {
+    let values: Vec<String> = exchange
+        .headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let joined = (!values.is_empty()).then(|| values.join(", "));
+    problems_of(|out| pattern.check_text(joined.as_deref(), &format!("header {name}"), lookup, out))
+}
+
+/// `json:` — the body's mismatches, or (`Err`) a body that is not JSON.
+fn json_body(
+    pattern: &Pattern,
+    exchange: &Exchange,
+    lookup: &dyn Lookup,
+) -> Result<Vec<Problem>, Problem> {
+    match serde_json::from_slice::<Value>(&exchange.body) {
+        Ok(body) => Ok(problems_of(|out| {
+            pattern.check(Some(&body), "$", lookup, out)
+        })),
+        Err(_) => Err(Problem {
+            what: "json".into(),
+            expected: "a JSON body".into(),
+            actual: body_text(exchange),
+        }),
+    }
+}
+
+/// `body:` — the body as text.
+fn body(pattern: &Pattern, exchange: &Exchange, lookup: &dyn Lookup) -> Vec<Problem> {
+    let text = Value::String(String::from_utf8_lossy(&exchange.body).into_owned());
+    problems_of(|out| pattern.check(Some(&text), "body", lookup, out))
+}
+
+/// `elapsed:` — the answer's time against the bound.
+fn elapsed(bound: &Elapsed, exchange: &Exchange) -> Option<Problem> {
+    let took = exchange.elapsed;
+    let (holds, op) = match bound.comparison {
+        Comparison::Lt => (took < bound.limit, "<"),
+        Comparison::Lte => (took <= bound.limit, "<="),
+        Comparison::Gt => (took > bound.limit, ">"),
+        Comparison::Gte => (took >= bound.limit, ">="),
+    };
+    (!holds).then(|| Problem {
+        what: "elapsed".into(),
+        expected: format!("{op} {}", crate::duration::format(bound.limit)),
+        actual: format!("{:.1} ms", took.as_secs_f64() * 1000.0),
+    })
 }
 
 /// An outcome as reports show it: the name, and the reason for invalid

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::client::{Exchange, RequestLog};
+use crate::scenario::case::Failure;
 use crate::scenario::model::Step;
-use crate::scenario::run::Failure;
 use crate::scenario::runner::{CaseReport, CaseStatus, RunReport};
 use crate::scenario::summary::{html as escape, step_name};
 

@@ -20,7 +20,9 @@ use crate::scenario::model::{
 };
 use crate::scenario::template::Template;
 use crate::scenario::{check, variables};
-use crate::source::{FileError, Position};
+use std::sync::Arc;
+
+use crate::source::{FileError, Position, Source, SourceMap};
 use crate::vars::{Strings, Vars};
 
 #[derive(Deserialize)]
@@ -115,25 +117,34 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), FileError> {
 /// `vars`; every problem in it when it is invalid.
 pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<Scenario>, Vec<FileError>> {
     let file = path.display().to_string();
-    let text = crate::source::read(path).map_err(|e| vec![e])?;
+    let raw = crate::source::read(path).map_err(|e| vec![e])?;
     let text = vars
-        .expand(&text, &file, Strings::Templates)
+        .expand(&raw, &file, Strings::Templates)
         .map_err(|e| vec![e])?;
-    parse(&text, &file).map_err(|errors| errors.into_iter().map(|e| text.restore(e)).collect())
+    let source = Arc::new(Source::new(&file, &raw, &text));
+    parse_source(&text, source)
+        .map_err(|errors| errors.into_iter().map(|e| text.restore(e)).collect())
 }
 
 /// Reads scenario text; `file` names it in errors. Every problem is
 /// returned: each document, and each step of a document, is checked
 /// whatever the others hold.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, Vec<FileError>> {
-    let layout = Layout::of(text);
+    parse_source(text, Arc::new(Source::new(file, text, text)))
+}
+
+/// [`parse`] of `text`, mapped in `source`, which the scenarios keep.
+fn parse_source(text: &str, source: Arc<Source>) -> Result<Vec<Scenario>, Vec<FileError>> {
+    let file = source.file.as_str();
+    let map = &source.map;
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let doc = match ScenarioDoc::deserialize(document) {
             Ok(doc) => doc,
             Err(error) => {
-                let first = with_quote_hint(FileError::from_yaml(file, text, &error), text);
+                let first =
+                    with_quote_hint(FileError::from_yaml_mapped(file, text, map, &error), text);
                 let syntax = first.message().contains("while parsing")
                     || first.message().contains("while scanning");
                 errors.push(first);
@@ -141,31 +152,33 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, Vec<FileError>> {
                     // Past a YAML syntax error the rest cannot be read.
                     break;
                 }
-                errors.extend(other_step_errors(text, file, index, &layout, &errors));
+                errors.extend(other_step_errors(text, file, index, map, &errors));
                 continue;
             }
         };
-        let start = layout.document_start(index);
-        let positions = layout.steps(index, doc.steps.len());
+        let start = map.document_start(index);
+        let positions = step_positions(map, index, doc.steps.len());
         let mut steps = Vec::with_capacity(doc.steps.len());
         let mut broken = false;
         // What earlier steps capture (a step that is refused too: its
         // captures are what the steps after it expect).
         let mut captured: BTreeSet<String> = BTreeSet::new();
-        for (step, position) in doc.steps.into_iter().zip(positions) {
+        for (i, (step, position)) in doc.steps.into_iter().zip(positions).enumerate() {
             let provides = provided(
                 step.capture.keys().map(String::as_str),
                 step.named.as_deref(),
             );
             match step_of(step, position) {
                 Ok(step) => {
+                    let within = |needle: &str| {
+                        map.find_in(text, index, &format!("steps[{i}]"), needle)
+                            .unwrap_or(position)
+                    };
                     for (needle, message) in check::step(&step, &check::Nothing) {
-                        let at = find_within(text, &layout, index, position, &needle);
-                        errors.push(FileError::at(file, text, Some(at), message));
+                        errors.push(FileError::at(file, text, Some(within(&needle)), message));
                     }
                     for (name, message) in check_variables(&step, &captured) {
-                        let at =
-                            find_after(text, position, &format!("${{{name}}}")).unwrap_or(position);
+                        let at = within(&format!("${{{name}}}"));
                         errors.push(FileError::at(file, text, Some(at), message));
                     }
                     steps.push(step);
@@ -189,6 +202,8 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, Vec<FileError>> {
         let scenario = Scenario {
             name: doc.name,
             file: file.to_string(),
+            source: Arc::clone(&source),
+            document: index,
             position: start,
             dialects: doc.dialects.and_then(|d| d.0),
             tags: doc.tags,
@@ -213,7 +228,7 @@ fn other_step_errors(
     text: &str,
     file: &str,
     index: usize,
-    layout: &Layout,
+    map: &SourceMap,
     reported: &[FileError],
 ) -> Vec<FileError> {
     let Some(document) = serde_yaml::Deserializer::from_str(text).nth(index) else {
@@ -225,7 +240,7 @@ fn other_step_errors(
     let Some(steps) = value.get("steps").and_then(|s| s.as_sequence()) else {
         return Vec::new();
     };
-    let positions = layout.steps(index, steps.len());
+    let positions = step_positions(map, index, steps.len());
     let reported_lines: Vec<usize> = reported
         .iter()
         .filter_map(|e| e.position().map(|p| p.line))
@@ -256,16 +271,18 @@ fn other_step_errors(
         let message = match StepDoc::deserialize(step.clone()) {
             Ok(doc) => match step_of(doc, *position) {
                 Ok(step) => {
+                    let within = |needle: &str| {
+                        map.find_in(text, index, &format!("steps[{i}]"), needle)
+                            .unwrap_or(*position)
+                    };
                     let mut found: Vec<FileError> = check::step(&step, &check::Nothing)
                         .into_iter()
                         .map(|(needle, message)| {
-                            let at = find_within(text, layout, index, *position, &needle);
-                            FileError::at(file, text, Some(at), message)
+                            FileError::at(file, text, Some(within(&needle)), message)
                         })
                         .collect();
                     for (name, message) in check_variables(&step, &captured) {
-                        let at = find_after(text, *position, &format!("${{{name}}}"))
-                            .unwrap_or(*position);
+                        let at = within(&format!("${{{name}}}"));
                         found.push(FileError::at(file, text, Some(at), message));
                     }
                     found
@@ -318,57 +335,78 @@ fn with_quote_hint(error: FileError, text: &str) -> FileError {
     }
 }
 
-/// Where `needle` is written in the step at `position` (up to the next
-/// step), or the step's start.
-fn find_within(
-    text: &str,
-    layout: &Layout,
-    document: usize,
-    position: Position,
-    needle: &str,
-) -> Position {
-    let next = layout
-        .documents
-        .get(document)
-        .and_then(|d| d.steps.iter().find(|p| p.line > position.line).copied());
-    match find_after(text, position, needle) {
-        Some(at) if next.is_none_or(|next| at.line < next.line) => at,
-        _ => position,
+/// The positions of document `index`'s `count` steps: each where the map
+/// places it, or all at the `steps:` key (or the document's start) when
+/// the map cannot tell them apart.
+fn step_positions(map: &SourceMap, index: usize, count: usize) -> Vec<Position> {
+    let items = map.items(index, "steps");
+    if items.len() == count {
+        return items;
     }
+    let at = map
+        .key(index, "steps")
+        .unwrap_or_else(|| map.document_start(index));
+    vec![at; count]
 }
 
 /// A step from its document: one action, fitting modifiers.
-fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
+fn step_of(mut doc: StepDoc, position: Position) -> Result<Step, String> {
+    let action = action_of(&mut doc)?;
+    check_runs(&doc, &action)?;
+    check_name(&doc, &action)?;
+    check_captures(&doc, &action)?;
+    check_expect(&doc, &action)?;
+    Ok(Step {
+        position,
+        label: doc.name,
+        action,
+        repeat: doc.repeat,
+        parallel: doc.parallel,
+        every: doc.every,
+        named: doc.named,
+        expect: doc.expect,
+        expect_counts: doc.expect_counts,
+        capture: doc.capture,
+    })
+}
+
+/// The one action of a step (taken out of its document).
+fn action_of(doc: &mut StepDoc) -> Result<Action, String> {
     let mut actions = Vec::new();
-    if let Some(args) = doc.send {
+    if let Some(args) = doc.send.take() {
         actions.push(Action::Send(args));
     }
-    if let Some(args) = doc.verify {
+    if let Some(args) = doc.verify.take() {
         actions.push(Action::Verify(args));
     }
-    if let Some(args) = doc.http {
+    if let Some(args) = doc.http.take() {
         actions.push(Action::Http(args));
     }
-    if let Some(duration) = doc.wait {
+    if let Some(duration) = doc.wait.take() {
         actions.push(Action::Wait(duration));
     }
-    if let Some(args) = doc.inbox {
+    if let Some(args) = doc.inbox.take() {
         actions.push(Action::Inbox(args));
     }
-    if let Some(args) = doc.faults {
+    if let Some(args) = doc.faults.take() {
         actions.push(Action::Faults(args));
     }
-    let action = match actions.len() {
-        1 => actions.remove(0),
-        0 => return Err("a step needs one of send, verify, http, wait, inbox or faults".into()),
+    match actions.len() {
+        1 => Ok(actions.remove(0)),
+        0 => Err("a step needs one of send, verify, http, wait, inbox or faults".into()),
         _ => {
             let names: Vec<&str> = actions.iter().map(Action::keyword).collect();
-            return Err(format!(
+            Err(format!(
                 "a step does one thing; this one has {}",
                 names.join(" and ")
-            ));
+            ))
         }
-    };
+    }
+}
+
+/// `repeat`, `parallel`, `every` and `expect_counts` fit the action and
+/// each other.
+fn check_runs(doc: &StepDoc, action: &Action) -> Result<(), String> {
     let requesting = matches!(
         action,
         Action::Send(_) | Action::Verify(_) | Action::Http(_)
@@ -388,6 +426,12 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
     if doc.every.is_some() && doc.repeat.is_none() {
         return Err("`every` (the clock move between runs) goes with `repeat`".into());
     }
+    Ok(())
+}
+
+/// `as` names a single send, with a name of its own.
+fn check_name(doc: &StepDoc, action: &Action) -> Result<(), String> {
+    let keyword = action.keyword();
     if let Some(name) = &doc.named {
         if !matches!(action, Action::Send(_)) {
             return Err(format!("`as` names a send, not a {keyword} step"));
@@ -402,6 +446,17 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// `capture` fits the action: an inbox step captures from the message,
+/// the others from their answer.
+fn check_captures(doc: &StepDoc, action: &Action) -> Result<(), String> {
+    let requesting = matches!(
+        action,
+        Action::Send(_) | Action::Verify(_) | Action::Http(_)
+    );
+    let keyword = action.keyword();
     if !doc.capture.is_empty() {
         let inbox = matches!(action, Action::Inbox(_));
         if !requesting && !inbox {
@@ -410,13 +465,13 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             ));
         }
         for (name, source) in &doc.capture {
-            if inbox && !source.from_inbox() {
+            if inbox && !source.fits_inbox() {
                 return Err(format!(
                     "capture `{name}`: an inbox step captures `code`, `message`, `id` or \
                      `!regex` on the message"
                 ));
             }
-            if !inbox && !source.from_answer() {
+            if !inbox && !source.fits_answer() {
                 return Err(format!(
                     "capture `{name}`: `code`, `message` and `id` are an inbox step's; a \
                      {keyword} step captures from its answer (`$.path`, `header:Name`, \
@@ -425,8 +480,14 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             }
         }
     }
+    Ok(())
+}
+
+/// `expect` fits the action, and `expect_counts` gives the rest once.
+fn check_expect(doc: &StepDoc, action: &Action) -> Result<(), String> {
+    let keyword = action.keyword();
     if let Some(expect) = &doc.expect {
-        match &action {
+        match action {
             Action::Wait(_) | Action::Faults(_) => {
                 return Err(format!("a {keyword} step has nothing to expect"))
             }
@@ -458,18 +519,7 @@ fn step_of(doc: StepDoc, position: Position) -> Result<Step, String> {
             return Err("only one outcome can take the `rest`".into());
         }
     }
-    Ok(Step {
-        position,
-        label: doc.name,
-        action,
-        repeat: doc.repeat,
-        parallel: doc.parallel,
-        every: doc.every,
-        named: doc.named,
-        expect: doc.expect,
-        expect_counts: doc.expect_counts,
-        capture: doc.capture,
-    })
+    Ok(())
 }
 
 /// A problem `check` found in `step` of `scenario` after the file was
@@ -480,39 +530,26 @@ pub(crate) fn place(
     needle: &str,
     message: impl Into<String>,
 ) -> FileError {
-    let text = std::fs::read_to_string(&scenario.file).unwrap_or_default();
-    let next = scenario
+    let source = &scenario.source;
+    let index = scenario
         .steps
         .iter()
-        .map(|s| s.position)
-        .find(|p| p.line > step.position.line);
-    let at = match find_after(&text, step.position, needle) {
-        Some(at) if next.is_none_or(|next| at.line < next.line) => at,
-        _ => step.position,
-    };
-    FileError::at(&scenario.file, &text, Some(at), message)
+        .position(|s| std::ptr::eq(s, step))
+        .unwrap_or_default();
+    let at = source
+        .map
+        .find_in(
+            &source.text,
+            scenario.document,
+            &format!("steps[{index}]"),
+            needle,
+        )
+        .unwrap_or(step.position);
+    FileError::at(&scenario.file, &source.text, Some(at), message)
 }
 
 /// What a named send (`as: first`) offers: `${first.code}`, ….
 pub(crate) const NAMED_PARTS: [&str; 3] = ["code", "id", "to"];
-
-/// Where `needle` is first written at or after `from`.
-fn find_after(text: &str, from: Position, needle: &str) -> Option<Position> {
-    for (index, line) in text.lines().enumerate().skip(from.line.saturating_sub(1)) {
-        let start = if index + 1 == from.line {
-            from.column.saturating_sub(1)
-        } else {
-            0
-        };
-        if let Some(at) = line.get(start..).and_then(|rest| rest.find(needle)) {
-            return Some(Position {
-                line: index + 1,
-                column: line[..start + at].chars().count() + 1,
-            });
-        }
-    }
-    None
-}
 
 /// Every variable `step` reads is built in or in `captured` (by an
 /// earlier step), and it captures into no built-in name: (the variable,
@@ -546,129 +583,6 @@ fn check_variables(step: &Step, captured: &BTreeSet<String>) -> Vec<(String, Str
     errors
 }
 
-/// Where documents and their steps start, found by reading the lines of
-/// block-style YAML (serde_yaml keeps no positions of values it read
-/// well). A flow-style `steps: [...]` places every step at `steps:`.
-struct Layout {
-    documents: Vec<DocumentLayout>,
-}
-
-struct DocumentLayout {
-    start: Position,
-    steps: Vec<Position>,
-    steps_key: Option<Position>,
-}
-
-impl Layout {
-    fn of(text: &str) -> Layout {
-        let lines: Vec<&str> = text.lines().collect();
-        let mut documents = Vec::new();
-        let mut current = DocumentLayout {
-            start: Position { line: 1, column: 1 },
-            steps: Vec::new(),
-            steps_key: None,
-        };
-        let mut seen_content = false;
-        let mut index = 0;
-        while index < lines.len() {
-            let line = lines[index];
-            if line.starts_with("---") {
-                if seen_content {
-                    documents.push(current);
-                }
-                current = DocumentLayout {
-                    start: Position {
-                        line: index + 2,
-                        column: 1,
-                    },
-                    steps: Vec::new(),
-                    steps_key: None,
-                };
-                seen_content = false;
-                index += 1;
-                continue;
-            }
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                index += 1;
-                continue;
-            }
-            if !seen_content {
-                current.start = Position {
-                    line: index + 1,
-                    column: 1,
-                };
-                seen_content = true;
-            }
-            let is_steps_key = line.starts_with("steps:");
-            if is_steps_key {
-                let key = Position {
-                    line: index + 1,
-                    column: 1,
-                };
-                current.steps_key = Some(key);
-                let rest = line["steps:".len()..].trim();
-                if !rest.is_empty() && !rest.starts_with('#') {
-                    index += 1;
-                    continue;
-                }
-                let mut item_indent: Option<usize> = None;
-                index += 1;
-                while index < lines.len() {
-                    let line = lines[index];
-                    let trimmed = line.trim_start();
-                    if line.starts_with("---") {
-                        break;
-                    }
-                    if trimmed.is_empty() || trimmed.starts_with('#') {
-                        index += 1;
-                        continue;
-                    }
-                    let indent = line.len() - trimmed.len();
-                    let is_item = trimmed == "-" || trimmed.starts_with("- ");
-                    if item_indent.is_none() && is_item {
-                        item_indent = Some(indent);
-                    }
-                    match item_indent {
-                        Some(at) if indent == at && is_item => current.steps.push(Position {
-                            line: index + 1,
-                            column: indent + 1,
-                        }),
-                        Some(at) if indent < at || (indent == 0 && !is_item) => break,
-                        None if indent == 0 => break,
-                        _ => {}
-                    }
-                    index += 1;
-                }
-                continue;
-            }
-            index += 1;
-        }
-        if seen_content {
-            documents.push(current);
-        }
-        Layout { documents }
-    }
-
-    fn document_start(&self, index: usize) -> Position {
-        self.documents
-            .get(index)
-            .map_or(Position { line: 1, column: 1 }, |d| d.start)
-    }
-
-    /// `count` step positions of document `index` (all at the `steps:` key,
-    /// or the document start, when the lines do not show them).
-    fn steps(&self, index: usize, count: usize) -> Vec<Position> {
-        let Some(document) = self.documents.get(index) else {
-            return vec![Position { line: 1, column: 1 }; count];
-        };
-        if document.steps.len() == count {
-            return document.steps.clone();
-        }
-        vec![document.steps_key.unwrap_or(document.start); count]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,17 +590,18 @@ mod tests {
     #[test]
     fn steps_are_placed_in_block_yaml() {
         let text = "name: a\nsteps:\n  - send: {}\n    expect: {outcome: sent}\n\n  # note\n  - verify:\n---\nname: b\nsteps:\n- wait: 1s\n- send: {}\n";
-        let layout = Layout::of(text);
+        let scenarios = parse(text, "s.yaml").unwrap();
+        let at = |s: &Scenario| s.steps.iter().map(|s| s.position).collect::<Vec<_>>();
         assert_eq!(
-            layout.steps(0, 2),
+            at(&scenarios[0]),
             [
                 Position { line: 3, column: 3 },
                 Position { line: 7, column: 3 }
             ]
         );
-        assert_eq!(layout.document_start(1), Position { line: 9, column: 1 });
+        assert_eq!(scenarios[1].position, Position { line: 9, column: 1 });
         assert_eq!(
-            layout.steps(1, 2),
+            at(&scenarios[1]),
             [
                 Position {
                     line: 11,

@@ -2,31 +2,42 @@
 //! what an implementation must do — written once, run against any target
 //! in any dialect through the dialect's client side.
 //!
-//! The file format is separate from running it: [`model`] is what a file
-//! says, [`load`] reads files (positions, whole-file checks),
-//! [`template`] the `${…}` values (and `calc` the arithmetic they may
-//! hold), [`matcher`] expected values with
-//! matchers, [`variables`] what is built in. Running: [`run`] carries out
-//! one case, [`expect`] judges answers, [`runner`] plans and schedules
-//! cases (the clock rule, skips), [`render`] writes the results (human,
-//! JUnit, JSON), [`summary`] as Markdown for a CI page and [`html`] as a
-//! self-contained page. This module reaches targets only through
-//! [`crate::client`].
+//! The file format is separate from running it: `model` is what a file
+//! says, `load` reads files (positions through the file's
+//! [`crate::source::SourceMap`], whole-file checks), `template` the
+//! `${…}` values (and `calc` the arithmetic they may hold), `matcher`
+//! expected values with matchers, `variables` what is built in.
+//! Running: `case` holds one case's state and carries it out, one step
+//! kind per file of `step` (`request`, `inbox`, `wait`, `faults`),
+//! `expect` judges answers (one function per expectation kind),
+//! [`runner`] plans and schedules cases (the clock rule, skips),
+//! [`render`] writes the results (human, JUnit, JSON), [`summary`] as
+//! Markdown for a CI page and [`html`] as a self-contained page. The
+//! file-format and running modules are private; what others use is
+//! re-exported here. This module reaches targets only through
+//! [`crate::client`], and speaks a dialect's rules (wrong codes,
+//! recipients, code shapes, masking) through [`crate::dialect`].
 
 mod calc;
+mod case;
 mod check;
-pub mod expect;
+mod expect;
 pub mod html;
-pub mod load;
-pub mod matcher;
-pub mod model;
+mod load;
+mod matcher;
+mod model;
 pub mod render;
 mod request;
-pub mod run;
 pub mod runner;
+mod step;
 pub mod summary;
-pub mod template;
-pub mod variables;
+mod template;
+// `check` draws recipients and wrong codes as scenarios do.
+pub(crate) mod variables;
 
+pub use case::{Failure, Limits};
+pub use expect::Problem;
+pub use load::{discover, load_file, parse};
 pub use model::{Action, Scenario, Step};
 pub use runner::{run, CaseReport, CaseStatus, RunError, RunOptions, RunReport};
+pub use template::Template;

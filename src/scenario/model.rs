@@ -15,7 +15,7 @@ use crate::engine::outcome::{Fault, OutcomeKind};
 use crate::provider::faults::FaultSet;
 use crate::scenario::matcher::{Comparison, Pattern};
 use crate::scenario::template::Template;
-use crate::source::Position;
+use crate::source::{Position, Source};
 
 /// One scenario: run once per dialect it names, against each target.
 #[derive(Debug, Clone)]
@@ -23,6 +23,10 @@ pub struct Scenario {
     pub name: String,
     /// The file it came from, as named.
     pub file: String,
+    /// That file's text and map, to place and show what goes wrong later.
+    pub source: std::sync::Arc<Source>,
+    /// Which YAML document of the file it is.
+    pub document: usize,
     /// Where its document starts.
     pub position: Position,
     /// `None`: every dialect.
@@ -613,19 +617,19 @@ impl Capture {
     }
 
     /// Whether an inbox step can take it (the others take the rest).
-    pub fn from_inbox(&self) -> bool {
+    pub fn fits_inbox(&self) -> bool {
         match self {
             Capture::Code | Capture::Message | Capture::MessageId | Capture::Body => true,
-            Capture::Regex(source, _) => source.from_inbox(),
+            Capture::Regex(source, _) => source.fits_inbox(),
             _ => false,
         }
     }
 
     /// Whether a send, verify or http step can take it.
-    pub fn from_answer(&self) -> bool {
+    pub fn fits_answer(&self) -> bool {
         match self {
             Capture::Code | Capture::Message | Capture::MessageId => false,
-            Capture::Regex(source, _) => source.from_answer(),
+            Capture::Regex(source, _) => source.fits_answer(),
             _ => true,
         }
     }

@@ -4,16 +4,17 @@
 //! target, skips as `<skipped message=…>`), and JSON. One renderer per
 //! format; they all read the same [`RunReport`], so they say the same.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::client::Exchange;
+use crate::scenario::case::Failure;
 use crate::scenario::expect::Problem;
-use crate::scenario::run::Failure;
 use crate::scenario::runner::{CaseReport, CaseStatus, RunReport};
+use crate::source::snippet;
+use crate::source::xml::escape as xml;
 
 /// How the terminal report looks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,11 +66,10 @@ fn millis(elapsed: Duration) -> String {
 /// The failures in detail, then the summary line.
 pub fn summary(report: &RunReport, style: Style) -> String {
     let mut out = String::new();
-    let mut sources: HashMap<String, Option<String>> = HashMap::new();
     for case in &report.cases {
         if let CaseStatus::Failed(failure) = &case.status {
             out.push('\n');
-            out.push_str(&failure_text(case, failure, style, &mut sources));
+            out.push_str(&failure_text(case, failure, style));
         }
     }
     let _ = write!(
@@ -83,31 +83,16 @@ pub fn summary(report: &RunReport, style: Style) -> String {
     out
 }
 
-fn failure_text(
-    case: &CaseReport,
-    failure: &Failure,
-    style: Style,
-    sources: &mut HashMap<String, Option<String>>,
-) -> String {
+fn failure_text(case: &CaseReport, failure: &Failure, style: Style) -> String {
     let scenario = &case.scenario;
     let mut out = format!("{}: {}\n", style.paint("31;1", "failure"), case.title());
-    let place = format!(
-        "{}:{}:{}",
-        scenario.file, failure.position.line, failure.position.column
-    );
+    let place = snippet::place(&scenario.file, Some(failure.position));
     // rustc's gutter: as wide as the line number.
-    let number = failure.position.line.to_string();
-    let pad = " ".repeat(number.len());
+    let pad = snippet::pad(failure.position.line);
     let _ = writeln!(out, "{pad}--> {place}");
-    let source = sources
-        .entry(scenario.file.clone())
-        .or_insert_with(|| std::fs::read_to_string(&scenario.file).ok());
-    if let Some(line) = source
-        .as_deref()
-        .and_then(|text| text.lines().nth(failure.position.line.saturating_sub(1)))
-    {
-        let caret = " ".repeat(failure.position.column.saturating_sub(1));
-        let _ = writeln!(out, "{pad} |\n{number} | {line}\n{pad} | {caret}^");
+    // The file as it was read, kept with the scenario: never read again.
+    if let Some(line) = scenario.source.line(failure.position.line) {
+        let _ = writeln!(out, "{}", snippet::excerpt_block(line, failure.position));
     }
     let mut step = format!("step {} ({}", failure.step + 1, failure.keyword);
     if let Some(label) = &failure.label {
@@ -167,11 +152,12 @@ fn exchange_text(exchange: &Exchange, pad: &str) -> String {
     out
 }
 
-/// Credentials never reach a report.
+/// Credentials never reach a report: `Authorization` keeps its scheme
+/// (the dialect's rule; the other headers were masked with the target's
+/// credentials when the failure was made).
 fn redact(name: &str, value: &str) -> String {
     if name.eq_ignore_ascii_case("authorization") {
-        let scheme = value.split(' ').next().unwrap_or("");
-        format!("{scheme} ***")
+        crate::dialect::authorization_scheme_only(value)
     } else {
         value.to_string()
     }
@@ -216,7 +202,7 @@ pub fn junit(report: &RunReport) -> String {
             }
             CaseStatus::Failed(failure) => {
                 let message = headline(case, failure);
-                let detail = failure_text(case, failure, Style::default(), &mut HashMap::new());
+                let detail = failure_text(case, failure, Style::default());
                 let _ = write!(
                     out,
                     ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
@@ -232,10 +218,7 @@ pub fn junit(report: &RunReport) -> String {
 
 /// One line for a failure: where, and the first problem.
 fn headline(case: &CaseReport, failure: &Failure) -> String {
-    let place = format!(
-        "{}:{}:{}",
-        case.scenario.file, failure.position.line, failure.position.column
-    );
+    let place = snippet::place(&case.scenario.file, Some(failure.position));
     match (failure.problems.first(), &failure.error) {
         (Some(p), _) => format!(
             "{place}: {}: expected {}, got {}",
@@ -244,25 +227,6 @@ fn headline(case: &CaseReport, failure: &Failure) -> String {
         (None, Some(error)) => format!("{place}: {error}"),
         (None, None) => place,
     }
-}
-
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 allows no other control characters.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The run as JSON.
@@ -323,6 +287,8 @@ mod tests {
         let scenario = crate::scenario::model::Scenario {
             name: "wrong codes".into(),
             file: "x.yaml".into(),
+            source: std::sync::Arc::new(crate::source::Source::new("x.yaml", "", "")),
+            document: 0,
             position: crate::source::Position { line: 1, column: 1 },
             dialects: None,
             tags: Vec::new(),
@@ -351,8 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn xml_is_escaped_and_credentials_redacted() {
-        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\\u0001");
+    fn credentials_are_redacted() {
         assert_eq!(redact("Authorization", "Bearer abc"), "Bearer ***");
         assert_eq!(redact("Content-Type", "x"), "x");
     }

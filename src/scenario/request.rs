@@ -309,37 +309,17 @@ pub(crate) async fn run_parallel(target: &Arc<Target>, prepared: &Prepared, n: u
 /// wherever they stand (URL, headers, body).
 pub(crate) fn masked(request: &RequestLog, spec: &TargetSpec) -> RequestLog {
     let credentials = &spec.credentials;
-    let secrets: Vec<&str> = [
-        credentials.bearer.as_str(),
-        credentials.shop_secret.as_str(),
-        credentials.bundle_key.as_str(),
-        credentials.basic.as_str(),
-        credentials.api_key.as_str(),
-    ]
-    .into_iter()
-    .filter(|s| s.len() >= 4)
-    .collect();
-    let mask = |text: &str| {
-        secrets
-            .iter()
-            .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
-    };
     RequestLog {
         method: request.method.clone(),
-        url: mask(&request.url),
+        url: credentials.mask_credentials(&request.url),
         headers: request
             .headers
             .iter()
-            .map(|(name, value)| {
-                let value = if name.eq_ignore_ascii_case("authorization") {
-                    format!("{} ***", value.split(' ').next().unwrap_or(""))
-                } else {
-                    mask(value)
-                };
-                (name.clone(), value)
-            })
+            .map(|(name, value)| (name.clone(), credentials.masked_header(name, value)))
             .collect(),
-        body: mask(&String::from_utf8_lossy(&request.body)).into(),
+        body: credentials
+            .mask_credentials(&String::from_utf8_lossy(&request.body))
+            .into(),
     }
 }
 

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{RwLock, Semaphore};
 
 use crate::client::{Capability, ClockMode, Endpoint, Target, TargetSpec};
+use crate::scenario::case::{run_case, Failure, Limits};
 use crate::scenario::model::{Action, Scenario};
-use crate::scenario::run::{run_case, Failure, Limits};
 use crate::scenario::template::{Lookup, Template};
 use crate::scenario::{load, variables};
 use crate::server::StoreSpec;

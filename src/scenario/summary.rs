@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 
-use crate::scenario::run::Failure;
+use crate::scenario::case::Failure;
 use crate::scenario::runner::{CaseReport, CaseStatus, RunReport};
 
 /// At most this many failures are written out in full.

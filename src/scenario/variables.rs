@@ -36,6 +36,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+/// `${wrong_code}` is the dialect's rule (`check` reads it from here).
+pub(crate) use crate::dialect::wrong_code;
 use crate::dialect::Dialect;
 use crate::engine::code::Alphabet;
 use crate::engine::policy::{Policy, SendLimit};
@@ -211,7 +213,7 @@ pub fn nearest(name: &str, captured: &BTreeSet<String>) -> Option<String> {
         .map(String::as_str)
         .chain(BUILTIN)
         .chain(POLICY)
-        .map(|known| (crate::source::edit_distance(name, known), known))
+        .map(|known| (crate::names::edit_distance(name, known), known))
         .filter(|(d, _)| *d <= 2)
         .min()
         .map(|(_, known)| known.to_string())
@@ -224,16 +226,10 @@ pub(crate) fn fresh(dialect: Dialect, kind: FreshKind) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let base = *BASE.get_or_init(rand::random::<u64>);
     let n = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+    // The form is the dialect's rule (`dialect::phone`, `dialect::email`).
     match kind {
-        FreshKind::Email => format!("otp-{:012x}@example.com", n % (1 << 48)),
-        FreshKind::Phone => match dialect {
-            // Egyptian mobiles: 010 and eight digits.
-            Dialect::Valify => format!("010{:08}", n % 100_000_000),
-            // North American numbers (+1 and ten digits), digits only
-            // where the dialect writes them so.
-            Dialect::Rees46 | Dialect::Nomado => format!("1415{:07}", n % 10_000_000),
-            _ => format!("+1415{:07}", n % 10_000_000),
-        },
+        FreshKind::Email => crate::dialect::email(n),
+        FreshKind::Phone => crate::dialect::phone(dialect, n),
     }
 }
 
@@ -365,26 +361,6 @@ pub(crate) fn policy_value(policy: &Policy, name: &str) -> Result<Value, String>
     })
 }
 
-/// A code of the same shape as `code` that is not `code` (its last
-/// character moved on within its class), so a wrong code is never right
-/// by chance.
-pub(crate) fn wrong_code(code: &str) -> String {
-    let mut chars: Vec<char> = code.chars().collect();
-    match chars.last_mut() {
-        Some(last) => {
-            *last = match *last {
-                '0'..='8' | 'a'..='y' | 'A'..='Y' => (*last as u8 + 1) as char,
-                '9' => '0',
-                'z' => 'a',
-                'Z' => 'A',
-                _ => '0',
-            }
-        }
-        None => chars.push('0'),
-    }
-    chars.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,7 +386,7 @@ mod tests {
     #[test]
     fn wrong_codes_keep_the_shape_and_differ() {
         for code in ["123456", "999999", "abcz", "A1Z9", "x"] {
-            let wrong = wrong_code(code);
+            let wrong = crate::dialect::wrong_code(code);
             assert_ne!(wrong, code);
             assert_eq!(wrong.len(), code.len());
             assert!(wrong

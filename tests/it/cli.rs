@@ -40,7 +40,7 @@ fn bad_flags_exit_one_naming_the_flag() {
 }
 
 #[test]
-fn a_bad_config_file_exits_one_naming_file_field_and_line() {
+fn a_bad_config_file_exits_two_naming_file_field_line_and_caret() {
     let dir = std::env::temp_dir().join(format!("otpbench-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("otpbench.yaml");
@@ -50,13 +50,14 @@ fn a_bad_config_file_exits_one_naming_file_field_and_line() {
         .arg(&path)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     for part in [
         path.to_str().unwrap(),
         "native.policy.ttl",
         "invalid duration",
-        "otpbench.yaml:3:",
+        "otpbench.yaml:3:10:",
+        "3 |     ttl: forever\n  |          ^",
     ] {
         assert!(stderr.contains(part), "{stderr:?} lacks {part:?}");
     }
@@ -64,7 +65,7 @@ fn a_bad_config_file_exits_one_naming_file_field_and_line() {
         .args(["serve", "--config", "/nonexistent/otpbench.yaml"])
         .output()
         .unwrap();
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/otpbench.yaml"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

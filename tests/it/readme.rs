@@ -113,7 +113,7 @@ fn the_target_and_scenario_examples_are_valid_files() {
     let spec = otpbench::client::TargetSpec::parse(&own, "README.md").unwrap();
     assert_eq!(spec.policy.send_limits.len(), 2);
     let scenario = block("### Scenarios", "```yaml\n");
-    let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
+    let scenarios = otpbench::scenario::parse(&scenario, "README.md").unwrap();
     assert_eq!(scenarios[0].steps.len(), 3);
 }
 
@@ -185,8 +185,8 @@ fn the_walkthrough_blocks_make_a_valid_scenario() {
         .collect();
     assert_eq!(blocks.len(), 4);
     let scenario = blocks[..3].concat();
-    let parsed = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
-    let finished = otpbench::scenario::load::parse(
+    let parsed = otpbench::scenario::parse(&scenario, "README.md").unwrap();
+    let finished = otpbench::scenario::parse(
         &std::fs::read_to_string("scenarios/conformance/resend.yaml").unwrap(),
         "resend.yaml",
     )
@@ -198,7 +198,7 @@ fn the_walkthrough_blocks_make_a_valid_scenario() {
 #[test]
 fn the_check_counterexample_example_is_a_valid_scenario() {
     let scenario = block("**Replaying it in CI.**", "```yaml\n");
-    let scenarios = otpbench::scenario::load::parse(&scenario, "README.md").unwrap();
+    let scenarios = otpbench::scenario::parse(&scenario, "README.md").unwrap();
     assert_eq!(scenarios[0].steps.len(), 3);
 }
 

@@ -86,6 +86,77 @@ fn invalid_scenarios_are_refused_at_their_position() {
     }
 }
 
+/// Target files a user might write wrong, under `tests/files/targets/`,
+/// each with the error `run --check` must print (`.err`): the problem at
+/// its `file:line:col` — a check made after parsing too (`provider`,
+/// `code_source`, `policy`) — the line, a caret under the value, and the
+/// fix where there is an obvious one.
+#[test]
+fn invalid_target_files_are_refused_at_their_position() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/files/targets");
+    let mut targets: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    targets.sort();
+    assert!(targets.len() >= 10, "{}", targets.len());
+    for file in targets {
+        let out = otpbench()
+            .args([
+                "run",
+                "--check",
+                "scenarios/conformance/happy_path.yaml",
+                "--target",
+            ])
+            .arg(relative(&file))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
+        assert!(out.stdout.is_empty(), "{}", file.display());
+        let expected = std::fs::read_to_string(file.with_extension("err")).unwrap();
+        assert_eq!(stderr, expected, "{}", file.display());
+    }
+}
+
+/// A run refused for its files says so in `--junit` and `--json` too:
+/// one JUnit error and one `invalid_files` entry per problem.
+#[test]
+fn file_errors_reach_the_junit_and_json_reports() {
+    let dir = tempdir("file-errors");
+    let (junit, json) = (dir.join("junit.xml"), dir.join("run.json"));
+    let out = otpbench()
+        .args(["run", "tests/scenarios/invalid/typo.yaml", "--junit"])
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        junit.contains(r#"tests="1" failures="0" errors="1""#),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(
+            r#"<error type="invalid file" message="tests/scenarios/invalid/typo.yaml:4:5: steps[0]: unknown field `expext`"#
+        ),
+        "{junit}"
+    );
+    assert!(junit.contains("did you mean `expect`?"), "{junit}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let error = &json["invalid_files"][0];
+    assert_eq!(error["file"], "tests/scenarios/invalid/typo.yaml");
+    assert_eq!(error["line"], 4);
+    assert_eq!(error["column"], 5);
+    assert_eq!(error["hint"], "did you mean `expect`?");
+    assert_eq!(json["cases"].as_array().map(Vec::len), Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn a_target_nobody_listens_on_exits_three() {
     let dir = tempdir("unreachable");
