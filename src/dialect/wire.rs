@@ -99,6 +99,18 @@ impl<'a, const N: usize> Fields<'a, N> {
         }
     }
 
+    /// A required string member (`null` counts as missing), as
+    /// [`string`] reads it.
+    pub(crate) fn string(&self, name: &str) -> Result<&str, Fault> {
+        self.optional(name)?.ok_or(Fault::Missing)
+    }
+
+    /// A required string member, or the invalid-input reason naming it,
+    /// as [`field`] reads it.
+    pub(crate) fn field(&self, name: &'static str) -> Result<&str, Invalid> {
+        self.string(name).map_err(|fault| Invalid::new(name, fault))
+    }
+
     /// Whether the member is there at all (`null` included).
     pub(crate) fn contains(&self, name: &str) -> bool {
         match self {
@@ -107,6 +119,18 @@ impl<'a, const N: usize> Fields<'a, N> {
             }
             Fields::Tree(object) => object.contains_key(name),
         }
+    }
+}
+
+/// The body's named members ([`Fields::read`]), or the body as a JSON
+/// object, or what is wrong with it (as [`object`] says it).
+pub(crate) fn fields<'a, const N: usize>(
+    body: &'a [u8],
+    names: [&'static str; N],
+) -> Result<Fields<'a, N>, Invalid> {
+    match Fields::read(body, names) {
+        Some(fields) => Ok(fields),
+        None => object(body).map(Fields::Tree),
     }
 }
 
