@@ -241,8 +241,11 @@ mod tests {
 
     const NAMES: [&str; 3] = ["to", "purpose", "channel"];
 
+    /// Per name: what reading it gives, and whether it is there.
+    type Answers = Vec<(Result<Option<String>, Fault>, bool)>;
+
     /// What the whole parse says of each name, or that it is no object.
-    fn by_tree(body: &[u8]) -> Option<Vec<(Result<Option<String>, Fault>, bool)>> {
+    fn by_tree(body: &[u8]) -> Option<Answers> {
         let object = object(body).ok()?;
         Some(
             NAMES
@@ -255,7 +258,7 @@ mod tests {
         )
     }
 
-    fn by_fields(fields: &Fields<'_, 3>) -> Vec<(Result<Option<String>, Fault>, bool)> {
+    fn by_fields(fields: &Fields<'_, 3>) -> Answers {
         NAMES
             .iter()
             .map(|name| {
