@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::delivery::Channel;
 use crate::dialect::prelude::*;
 use crate::dialect::reply::retry_after_secs;
+use crate::dialect::wire::Fields;
 use crate::engine::outcome::ChallengeId;
 use crate::engine::ChallengeRef;
 
@@ -63,7 +64,7 @@ impl Protocol for Native {
     const BEARER: Option<fn(&Config) -> &str> = Some(|config| &config.native.bearer);
 
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let body = admit(request)?;
+        let body = admit(request, SEND_FIELDS)?;
         let to = recipient(&body)?;
         let purpose = purpose(&body)?;
         let channel = match string_field(&body, "channel")? {
@@ -85,9 +86,9 @@ impl Protocol for Native {
     }
 
     fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let body = admit(request)?;
+        let body = admit(request, VERIFY_FIELDS)?;
         let code = required(&body, "code")?.to_string();
-        let by = match (string_field(&body, "id")?, body.contains_key("to")) {
+        let by = match (string_field(&body, "id")?, body.contains("to")) {
             (Some(_), true) => {
                 return Err(Invalid::new("id", Fault::Conflict)
                     .because("give either id or to (with purpose), not both")
@@ -208,13 +209,27 @@ impl Protocol for Native {
     }
 }
 
-/// After the token: content type and JSON object, in that order.
-fn admit(request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
+/// The members a send reads.
+const SEND_FIELDS: [&str; 3] = ["to", "purpose", "channel"];
+/// The members a verify reads.
+const VERIFY_FIELDS: [&str; 4] = ["id", "to", "purpose", "code"];
+
+/// After the token: content type and JSON object, in that order. The
+/// named members are read straight from the body when they are strings
+/// (the usual request); anything else is parsed whole, so a refusal says
+/// exactly what the parser found.
+fn admit<'a, const N: usize>(
+    request: &Request<'a>,
+    names: [&'static str; N],
+) -> Result<Fields<'a, N>, Refusal> {
     if !is_json(request.headers) {
         return Err(Outcome::UnsupportedMediaType.into());
     }
+    if let Some(fields) = Fields::read(request.body, names) {
+        return Ok(fields);
+    }
     match serde_json::from_slice::<Value>(request.body) {
-        Ok(Value::Object(object)) => Ok(object),
+        Ok(Value::Object(object)) => Ok(Fields::Tree(object)),
         Ok(_) => Err(Invalid::body(Fault::NotAnObject)
             .because("expected a JSON object")
             .into()),
@@ -224,23 +239,27 @@ fn admit(request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
     }
 }
 
-fn string_field<'a>(
-    body: &'a Map<String, Value>,
+fn string_field<'a, const N: usize>(
+    body: &'a Fields<'_, N>,
     name: &'static str,
 ) -> Result<Option<&'a str>, Invalid> {
-    wire::optional(body, name).map_err(|fault| Invalid::new(name, fault).because(EXPECTED_STRING))
+    body.optional(name)
+        .map_err(|fault| Invalid::new(name, fault).because(EXPECTED_STRING))
 }
 
-fn required<'a>(body: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, Invalid> {
+fn required<'a, const N: usize>(
+    body: &'a Fields<'_, N>,
+    name: &'static str,
+) -> Result<&'a str, Invalid> {
     string_field(body, name)?.ok_or_else(|| Invalid::new(name, Fault::Missing))
 }
 
-fn recipient(body: &Map<String, Value>) -> Result<Identifier, Invalid> {
+fn recipient<const N: usize>(body: &Fields<'_, N>) -> Result<Identifier, Invalid> {
     Identifier::parse(required(body, "to")?)
         .map_err(|e| Invalid::new("to", Fault::Malformed).because(e.to_string()))
 }
 
-fn purpose(body: &Map<String, Value>) -> Result<String, Invalid> {
+fn purpose<const N: usize>(body: &Fields<'_, N>) -> Result<String, Invalid> {
     let Some(purpose) = string_field(body, "purpose")? else {
         return Ok(DEFAULT_PURPOSE.to_string());
     };
@@ -625,13 +644,12 @@ mod tests {
     #[test]
     fn purposes_are_checked() {
         let body = |purpose: serde_json::Value| {
-            serde_json::json!({ "purpose": purpose })
-                .as_object()
-                .unwrap()
-                .clone()
+            let object = serde_json::json!({ "purpose": purpose });
+            Fields::<1>::Tree(object.as_object().unwrap().clone())
         };
         assert_eq!(purpose(&body("login_2".into())), Ok("login_2".into()));
-        assert_eq!(purpose(&Map::new()), Ok(DEFAULT_PURPOSE.into()));
+        let empty = Fields::read(b"{}", ["purpose"]).unwrap();
+        assert_eq!(purpose(&empty), Ok(DEFAULT_PURPOSE.into()));
         let refused = purpose(&body("Log In".into())).unwrap_err();
         assert_eq!(
             (refused.field(), refused.fault()),

@@ -187,7 +187,7 @@ impl Protocol for Rees46 {
 
     fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
         let (body, phone, event) = admit(context, request)?;
-        let code = wire::field(&body, "code")?;
+        let code = body.field("code")?;
         Ok(VerifyCall::by_key(TENANT, phone, &event, code))
     }
 
@@ -404,23 +404,26 @@ impl Customers {
     }
 }
 
+/// The members either operation reads.
+const FIELDS: [&str; 5] = ["shop_id", "shop_secret", IDENTIFIER, EVENT, "code"];
+
 /// The body, the shop credentials, the phone and the event.
-fn admit(
+fn admit<'a>(
     context: &ServeContext<'_>,
-    request: &Request<'_>,
-) -> Result<(Map<String, Value>, Identifier, String), Refusal> {
-    let body = wire::object(request.body)?;
+    request: &Request<'a>,
+) -> Result<(wire::Fields<'a, 5>, Identifier, String), Refusal> {
+    let body = wire::fields(request.body, FIELDS)?;
     let shop = &context.config.rees46;
     let authorized = matches!(
-        (wire::string(&body, "shop_id"), wire::string(&body, "shop_secret")),
+        (body.string("shop_id"), body.string("shop_secret")),
         (Ok(id), Ok(secret)) if secret_eq(id, &shop.shop_id) && secret_eq(secret, &shop.shop_secret)
     );
     if !authorized {
         return Err(Outcome::Unauthorized.into());
     }
-    let phone = wire::field(&body, IDENTIFIER)?;
+    let phone = body.field(IDENTIFIER)?;
     let phone = Identifier::phone(phone).map_err(|_| Invalid::new(IDENTIFIER, Fault::Malformed))?;
-    let event = wire::field(&body, EVENT)?;
+    let event = body.field(EVENT)?;
     if !is_event(event) {
         return Err(Invalid::new(EVENT, Fault::Malformed).into());
     }

@@ -165,10 +165,10 @@ impl Protocol for SigmaSms {
     const BEARER: Option<fn(&Config) -> &str> = Some(|config| &config.sigmasms.bearer);
 
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let body = admit(request)?;
-        let widget = wire::field(&body, "widgetId")?;
+        let body = admit(request, ["widgetId", "recipient"])?;
+        let widget = body.field("widgetId")?;
         let widget = canonical_uuid(widget).ok_or(Invalid::new("widgetId", Fault::Malformed))?;
-        let recipient = wire::field(&body, "recipient")?;
+        let recipient = body.field("recipient")?;
         let state = context
             .config
             .sigmasms
@@ -191,10 +191,10 @@ impl Protocol for SigmaSms {
     }
 
     fn admit_verify(_context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let body = admit(request)?;
-        let id = wire::field(&body, "requestId")?;
+        let body = admit(request, ["requestId", "code"])?;
+        let id = body.field("requestId")?;
         let id = canonical_uuid(id).ok_or(Invalid::new("requestId", Fault::Malformed))?;
-        let code = wire::field(&body, "code")?;
+        let code = body.field("code")?;
         Ok(VerifyCall::by_id(TENANT, id, code).quoting(id.hyphenated().to_string()))
     }
 
@@ -365,12 +365,15 @@ impl Protocol for SigmaSms {
     }
 }
 
-/// After the token: a JSON object.
-fn admit(request: &Request<'_>) -> Result<serde_json::Map<String, Value>, Refusal> {
+/// After the token: a JSON object, with these members read.
+fn admit<'a, const N: usize>(
+    request: &Request<'a>,
+    names: [&'static str; N],
+) -> Result<wire::Fields<'a, N>, Refusal> {
     if !is_json(request.headers) {
         return Err(Invalid::body(Fault::NotJson).into());
     }
-    Ok(wire::object(request.body)?)
+    Ok(wire::fields(request.body, names)?)
 }
 
 /// A `string(uuid)` as the seed types it: the canonical hyphenated form

@@ -170,14 +170,14 @@ impl Protocol for Valify {
     }
 
     fn admit_send<'a>(context: &ServeContext<'a>, request: &Request<'_>) -> Admitted<SendCall<'a>> {
-        let body = admit(context, request)?;
-        let template = match wire::optional(&body, "lang") {
+        let body = admit(context, request, SEND_FIELDS)?;
+        let template = match body.optional("lang") {
             Ok(None | Some("en")) => &*TEMPLATE_EN,
             Ok(Some("ar")) => &*TEMPLATE_AR,
             Ok(Some(_)) => return Err(Invalid::new("lang", Fault::Malformed).into()),
             Err(fault) => return Err(Invalid::new("lang", fault).into()),
         };
-        let phone = wire::field(&body, PHONE_NUMBER)?;
+        let phone = body.field(PHONE_NUMBER)?;
         let to =
             egyptian_mobile(phone).ok_or_else(|| Invalid::new(PHONE_NUMBER, Fault::Malformed))?;
         let policy = &context.config.valify.policy;
@@ -185,9 +185,9 @@ impl Protocol for Valify {
     }
 
     fn admit_verify(context: &ServeContext<'_>, request: &Request<'_>) -> Admitted<VerifyCall> {
-        let body = admit(context, request)?;
-        let id = wire::field(&body, "transaction_id")?;
-        let otp = wire::field(&body, "otp")?;
+        let body = admit(context, request, VERIFY_FIELDS)?;
+        let id = body.field("transaction_id")?;
+        let otp = body.field("otp")?;
         // An id that is no UUID names no transaction: 1006, like any other.
         let Ok(uuid) = Uuid::parse_str(id) else {
             return Err(Outcome::NotFound.into());
@@ -303,15 +303,33 @@ fn invalid(phone: bool) -> Invalid {
     }
 }
 
+/// The members a send reads (`data` among them: an object there is the
+/// real body, and sends the reader to the whole parse).
+const SEND_FIELDS: [&str; 4] = ["data", "bundle_key", "lang", PHONE_NUMBER];
+/// The members a verify reads.
+const VERIFY_FIELDS: [&str; 4] = ["data", "bundle_key", "transaction_id", "otp"];
+
 /// After content type and token: JSON object (unwrapping `data`),
 /// bundle key.
-fn admit(context: &ServeContext<'_>, request: &Request<'_>) -> Result<Map<String, Value>, Refusal> {
+fn admit<'a, const N: usize>(
+    context: &ServeContext<'_>,
+    request: &Request<'a>,
+    names: [&'static str; N],
+) -> Result<wire::Fields<'a, N>, Refusal> {
     let config = &context.config.valify;
-    let mut body = wire::object(request.body)?;
-    if let Some(Value::Object(data)) = body.remove("data") {
-        body = data;
-    }
-    let bundle_key = wire::field(&body, "bundle_key")?;
+    // Read straight when `data` is no object (a string or null there is
+    // dropped, as the whole parse's `remove` drops it).
+    let body = match wire::Fields::read(request.body, names) {
+        Some(fields) => fields,
+        None => {
+            let mut body = wire::object(request.body)?;
+            if let Some(Value::Object(data)) = body.remove("data") {
+                body = data;
+            }
+            wire::Fields::Tree(body)
+        }
+    };
+    let bundle_key = body.field("bundle_key")?;
     if !secret_eq(bundle_key, &config.bundle_key) {
         return Err(Outcome::Unauthorized.into());
     }

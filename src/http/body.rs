@@ -11,11 +11,14 @@
 //! limit) as it comes, so a body trickled one byte per read holds one
 //! buffer, not one of hyper's read buffers per byte.
 
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming};
 use hyper::header::CONTENT_LENGTH;
 use hyper::HeaderMap;
 
@@ -53,17 +56,31 @@ pub(crate) async fn read(
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(BodyError::TooLarge);
     }
-    let deadline = tokio::time::Instant::now() + timeout;
+    // The deadline is set (and a timer armed) only when the body is not
+    // all there yet: the usual body came with its head and is taken
+    // without touching the timer wheel. The first wait starts within the
+    // same poll as this call, so the limit still counts from here.
+    let mut deadline = None;
     // The usual body is one frame: keep it as hyper gave it. From the
     // second frame on, everything is copied into one buffer.
     let mut first: Option<Bytes> = None;
     let mut buffer: Option<BytesMut> = None;
-    loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => return Err(BodyError::TimedOut),
-            Ok(None) => break,
-            Ok(Some(Err(_))) => return Err(BodyError::Unreadable),
-            Ok(Some(Ok(frame))) => frame,
+    while !body.is_end_stream() {
+        let next = match ready_frame(&mut body).await {
+            Poll::Ready(next) => next,
+            Poll::Pending => {
+                let deadline =
+                    *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
+                match tokio::time::timeout_at(deadline, body.frame()).await {
+                    Err(_) => return Err(BodyError::TimedOut),
+                    Ok(next) => next,
+                }
+            }
+        };
+        let frame = match next {
+            None => break,
+            Some(Err(_)) => return Err(BodyError::Unreadable),
+            Some(Ok(frame)) => frame,
         };
         let Ok(data) = frame.into_data() else {
             continue; // trailers
@@ -89,4 +106,10 @@ pub(crate) async fn read(
         (Some(whole), None) => whole,
         (None, None) => Bytes::new(),
     })
+}
+
+/// The body's next frame if it is already there; `Pending` (with the
+/// task's waker registered) if it is not.
+async fn ready_frame(body: &mut Incoming) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await
 }

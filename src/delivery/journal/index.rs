@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
+use hashbrown::hash_map::Entry as Slot;
 use hashbrown::HashMap;
 
 use crate::delivery::journal::{Entry, Filter};
@@ -55,12 +56,11 @@ impl Kept {
         }
         let id = self.next_id;
         self.next_id += 1;
-        match self.by_to.get_mut(&*message.to) {
-            Some(ids) => ids.push_back(id),
-            None => {
-                self.by_to.insert(message.to.clone(), VecDeque::from([id]));
-            }
-        }
+        // One hash and one probe, whether the recipient is new or not.
+        self.by_to
+            .entry(message.to.clone())
+            .or_insert_with(|| VecDeque::with_capacity(1))
+            .push_back(id);
         self.by_channel[message.channel as usize].push_back(id);
         self.entries.push_back(Entry {
             id,
@@ -74,12 +74,12 @@ impl Kept {
         let Some(oldest) = self.entries.pop_front() else {
             return;
         };
-        let to = &*oldest.message.to;
-        if let Some(ids) = self.by_to.get_mut(to) {
+        if let Slot::Occupied(mut found) = self.by_to.entry(oldest.message.to) {
+            let ids = found.get_mut();
             debug_assert_eq!(ids.front(), Some(&oldest.id));
             ids.pop_front();
             if ids.is_empty() {
-                self.by_to.remove(to);
+                found.remove();
             } else {
                 shrink(ids);
             }
