@@ -19,10 +19,11 @@ use std::time::Duration;
 use crate::check::model::{Expected, Key, Model, ModelPolicy};
 use crate::check::program::{key_name, who_name, CodeChoice, Op, PURPOSES};
 use crate::client::{CallError, Called, CodeSource, Target};
+use crate::dialect::wrong_code;
 use crate::dialect::{Dialect, SendOp, VerifyOp};
 use crate::engine::code::Alphabet;
 use crate::engine::outcome::Outcome;
-use crate::scenario::variables::{fresh, wrong_code, FreshKind};
+use crate::scenario::variables::{fresh, FreshKind};
 
 /// How long a send's code may take to reach the provider's journal.
 const INBOX_WAIT: Duration = Duration::from_secs(5);

@@ -18,7 +18,7 @@ use crate::dialect::Dialect;
 use crate::load::capacity::CapacityPlan;
 use crate::load::command::{self, CapacityOptions, LoadOptions, RunOptions, WorkloadChoice};
 use crate::load::file::WorkloadFile;
-use crate::load::flow::{pool_capacity, FlowPlan, Mix};
+use crate::load::flow::{FlowPlan, Mix};
 use crate::load::http::HttpTemplate;
 use crate::load::progress::Output;
 use crate::load::schedule::{
@@ -567,7 +567,7 @@ impl WorkloadFlags {
             .pool
             .or(file.pool)
             .unwrap_or(crate::load::flow::DEFAULT_POOL);
-        let capacity = pool_capacity(spec.dialect);
+        let capacity = crate::dialect::phone_space(spec.dialect);
         if pool > capacity {
             return Err(usage(format!(
                 "--pool {pool}: {} has {capacity} generated identifiers at most",

@@ -369,9 +369,18 @@ pub fn wrong_code(code: &str) -> String {
 /// eight digits).
 pub fn phone(dialect: Dialect, n: u64) -> String {
     match dialect {
-        Dialect::Valify => format!("010{:08}", n % 100_000_000),
-        Dialect::Rees46 | Dialect::Nomado => format!("1415{:07}", n % 10_000_000),
-        _ => format!("+1415{:07}", n % 10_000_000),
+        Dialect::Valify => format!("010{:08}", n % phone_space(dialect)),
+        Dialect::Rees46 | Dialect::Nomado => format!("1415{:07}", n % phone_space(dialect)),
+        _ => format!("+1415{:07}", n % phone_space(dialect)),
+    }
+}
+
+/// How many distinct numbers [`phone`] writes for `dialect` before it
+/// repeats: the most recipients a load run's pool can hold.
+pub fn phone_space(dialect: Dialect) -> u64 {
+    match dialect {
+        Dialect::Valify => 100_000_000,
+        _ => 10_000_000,
     }
 }
 
@@ -450,6 +459,28 @@ mod tests {
         assert_eq!(phone(Dialect::Rees46, 10_000_042), "14150000042");
         assert_eq!(phone(Dialect::Valify, 42), "01000000042");
         assert_eq!(email(0x2a), "otp-00000000002a@example.com");
+    }
+
+    #[test]
+    fn every_number_of_the_space_is_a_possible_one() {
+        for dialect in [Dialect::Native, Dialect::Rees46, Dialect::Sigmasms] {
+            let space = phone_space(dialect);
+            for n in [0, 1, space / 2, space - 1] {
+                let number = phone(dialect, n);
+                assert!(
+                    crate::engine::identifier::Identifier::parse(&number).is_ok(),
+                    "{number}"
+                );
+            }
+            assert_eq!(phone(dialect, space), phone(dialect, 0), "wraps");
+        }
+        for n in [0, 1, phone_space(Dialect::Valify) - 1] {
+            let number = phone(Dialect::Valify, n);
+            assert!(
+                crate::dialect::egyptian_mobile(&number).is_some(),
+                "{number}"
+            );
+        }
     }
 
     #[test]

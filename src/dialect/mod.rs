@@ -72,8 +72,8 @@ use std::time::Duration;
 use hyper::HeaderMap;
 
 pub use client::{
-    authorization_scheme_only, code_shape, email, phone, wrong_code, Classified, ClientError,
-    Credentials, SendOp, Session, VerifyOp, WireRequest, WireResponse,
+    authorization_scheme_only, code_shape, email, phone, phone_space, wrong_code, Classified,
+    ClientError, Credentials, SendOp, Session, VerifyOp, WireRequest, WireResponse,
 };
 pub use loyaltydog::{LoyaltyDog, TokenKeys};
 pub use native::Native;

@@ -75,25 +75,6 @@ impl Default for FlowPlan {
 /// limit is reached in any but a very long run.
 pub(crate) const DEFAULT_POOL: u64 = 1_000_000;
 
-/// How many distinct identifiers a dialect's generated recipients span.
-pub(crate) fn pool_capacity(dialect: Dialect) -> u64 {
-    match dialect {
-        Dialect::Valify => 100_000_000,
-        _ => 1_000_000_000,
-    }
-}
-
-/// Recipient number `n` as `dialect` writes it: Russian mobile numbers
-/// (`+79…`, or bare digits where the dialect takes E.164 digits), and
-/// Egyptian mobiles (`010…`) for Valify, which takes nothing else.
-pub fn identifier(dialect: Dialect, n: u64) -> String {
-    match dialect {
-        Dialect::Valify => format!("010{:08}", n % 100_000_000),
-        Dialect::Rees46 | Dialect::Nomado => format!("79{:09}", n % 1_000_000_000),
-        _ => format!("+79{:09}", n % 1_000_000_000),
-    }
-}
-
 /// The operations of a flow against `target`.
 pub(crate) fn operations(code_source: CodeSource) -> Vec<&'static str> {
     match code_source {
@@ -199,19 +180,6 @@ fn mix64(mut x: u64) -> u64 {
 /// A number in `0..1` drawn from `x` and a salt.
 fn unit(x: u64, salt: u64) -> f64 {
     (mix64(x ^ salt) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// `code` with its first character changed to another of its kind.
-pub(crate) fn wrong_code(code: &str) -> String {
-    let mut chars = code.chars();
-    let first = match chars.next() {
-        Some('0') => '1',
-        Some(c) if c.is_ascii_digit() => '0',
-        Some(c) if c.eq_ignore_ascii_case(&'a') => 'B',
-        Some(_) => 'A',
-        None => '0',
-    };
-    std::iter::once(first).chain(chars).collect()
 }
 
 impl FlowWorkload {
@@ -356,7 +324,7 @@ impl Workload for FlowWorkload {
     ) {
         lane.in_flight = None;
         let slot = ((self.offset + iteration.local) % self.block_len) as usize;
-        let to = identifier(self.dialect, self.block_start + slot as u64);
+        let to = crate::dialect::phone(self.dialect, self.block_start + slot as u64);
         if self.code.is_some() && !self.fresh_journal && self.marks.borrow()[slot] == 0 {
             // First use of this identifier against a journal that may hold
             // older messages to it: read past them first.
@@ -410,7 +378,11 @@ impl Workload for FlowWorkload {
             to,
             purpose: self.plan.purpose.clone(),
             id: receipt.id,
-            code: if wrong { wrong_code(&code) } else { code },
+            code: if wrong {
+                crate::dialect::wrong_code(&code)
+            } else {
+                code
+            },
         };
         let started = Instant::now();
         lane.start(self.verify, Timing::closed(started, started));
@@ -431,33 +403,6 @@ impl Workload for FlowWorkload {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recipients_are_possible_numbers_of_the_dialects_form() {
-        assert_eq!(identifier(Dialect::Native, 42), "+79000000042");
-        assert_eq!(identifier(Dialect::Rees46, 42), "79000000042");
-        assert_eq!(identifier(Dialect::Valify, 42), "01000000042");
-        for n in [0, 1, 999_999_999] {
-            let phone = identifier(Dialect::Sigmasms, n);
-            assert!(
-                crate::engine::identifier::Identifier::parse(&phone).is_ok(),
-                "{phone}"
-            );
-            let egyptian = identifier(Dialect::Valify, n);
-            assert!(
-                crate::dialect::egyptian_mobile(&egyptian).is_some(),
-                "{egyptian}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_wrong_code_differs_in_its_first_character_only() {
-        assert_eq!(wrong_code("012345"), "112345");
-        assert_eq!(wrong_code("912345"), "012345");
-        assert_eq!(wrong_code("aB3"), "BB3");
-        assert_eq!(wrong_code("Xy"), "Ay");
-    }
 
     #[test]
     fn the_wrong_code_share_follows_the_ratio() {
