@@ -23,10 +23,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::load::build;
+use crate::load::phase::PhaseResult;
 use crate::load::recorder::Recorder;
-use crate::load::run::PhaseResult;
 use crate::load::schedule::{ClosedModel, Model, OpenModel};
-use crate::report::build;
 use crate::report::RunInfo;
 
 /// How much a footprint may grow over the fitted span before it is

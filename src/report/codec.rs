@@ -78,7 +78,7 @@ impl<'de> Deserialize<'de> for EncodedHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::latency_histogram;
+    use crate::report::model::latency_histogram;
 
     #[test]
     fn histograms_round_trip_through_base64() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::exit;
 use crate::report::gate::{self, Gate};
-use crate::report::model::Report;
+use crate::report::model::{GateResult, Report};
 use crate::report::{compare as comparing, dir, html as page, json, merge as merging};
 
 /// `report merge`: combine reports of several generators or runs.
@@ -140,7 +140,7 @@ pub fn html(options: &HtmlOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
 }
 
 /// Prints each gate's verdict; [`exit::GATE`] if any broke.
-fn report_gates(results: &[gate::GateResult], out: &mut dyn Write) -> i32 {
+fn report_gates(results: &[GateResult], out: &mut dyn Write) -> i32 {
     for result in results {
         let mark = if result.passed { "ok  " } else { "FAIL" };
         let _ = writeln!(out, "{mark} {}", result.message);

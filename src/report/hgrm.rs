@@ -74,7 +74,7 @@ fn sub_buckets(sigfig: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::latency_histogram;
+    use crate::report::model::latency_histogram;
 
     #[test]
     fn renders_hdrhistograms_percentile_format() {
