@@ -409,8 +409,8 @@ fn the_workload_files_under_scenarios_load_are_valid() {
         let Command::Load(args) = cli.command else {
             panic!("not load")
         };
-        if let Err((code, message)) = args.options() {
-            panic!("{}: exit {code}: {message}", path.display());
+        if let Err(error) = args.options() {
+            panic!("{}: {error}", path.display());
         }
         seen += 1;
     }
