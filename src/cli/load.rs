@@ -33,7 +33,8 @@ use crate::load::shard::Shard;
 use crate::load::soak::SoakPlan;
 use crate::report::gate::{parse_percent, Gate};
 use crate::report::model::Report;
-use crate::report::text::{latency, outcomes, percent, rate};
+use crate::report::table;
+use crate::report::text::{latency, percent, rate};
 use crate::source::FileError;
 use crate::vars::{Masked, Vars};
 
@@ -727,49 +728,10 @@ fn summary(report: &Report, written: &std::path::Path, first_error: Option<&str>
             let _ = writeln!(text, "  GENERATOR LIMIT: {why}");
         }
     }
-    let _ = writeln!(
-        text,
-        "  {:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13} {:>10}  outcomes",
-        "operation",
-        "count",
-        "rate",
-        "p50",
-        "p90",
-        "p99",
-        "p99.9",
-        "max",
-        "service p99",
-        "wait p99"
-    );
-    let mut row = |name: &str, op: &crate::report::OperationReport, duration: f64| {
-        let l = &op.latency_us;
-        let _ = writeln!(
-            text,
-            "  {:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13} {:>10}  {}",
-            name,
-            op.count,
-            rate(if duration > 0.0 {
-                op.count as f64 / duration
-            } else {
-                0.0
-            }),
-            latency(l.p50 as f64),
-            latency(l.p90 as f64),
-            latency(l.p99 as f64),
-            latency(l.p999 as f64),
-            latency(l.max as f64),
-            latency(op.service_time_us.p99 as f64),
-            latency(op.wait_us.p99 as f64),
-            outcomes(&op.outcomes)
-        );
-    };
-    for (name, op) in &report.operations {
-        row(name, op, report.duration_s);
-    }
+    let mut rows = table::operations(report);
+    rows.extend(table::reference(report));
+    text.push_str(&table::terminal(&rows, &table::TERMINAL));
     if let Some(reference) = &report.reference {
-        for op in reference.operations.values() {
-            row("reference", op, reference.duration_s);
-        }
         let _ = writeln!(
             text,
             "  reference: {} ({}); throughput/reference {:.3}",

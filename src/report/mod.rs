@@ -20,6 +20,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub(crate) mod plots;
+pub mod table;
 pub(crate) mod text;
 
 pub use gate::{Gate, GateError};
