@@ -35,7 +35,6 @@ use crate::report::gate::{parse_percent, Gate};
 use crate::report::model::Report;
 use crate::report::table;
 use crate::report::text::{latency, percent, rate};
-use crate::source::FileError;
 use crate::vars::{Masked, Vars};
 
 /// What to load and how: the flags `load` and `capacity` share.
@@ -301,17 +300,7 @@ impl LoadArgs {
         let (model, stages) = self.model(&file)?;
         let session = self.workload.session_options(&file, vars)?;
         let mut gates = self.thresholds.clone();
-        for expression in &file.thresholds {
-            let gate = Gate::parse(expression).map_err(|e| {
-                FileError::at(
-                    &self.workload.file_name(),
-                    "",
-                    None,
-                    format!("thresholds: {e}"),
-                )
-            })?;
-            gates.push(gate);
-        }
+        gates.extend(file.thresholds.iter().map(|t| t.0.clone()));
         let soak = match self.soak {
             Some(window) => {
                 // Refused before anything is started.
@@ -345,10 +334,13 @@ impl LoadArgs {
         } else {
             (file.rate.map(|r| r.0), file.concurrency)
         };
-        let stages = if self.stages.is_empty() {
-            file.stages.clone()
-        } else {
+        // The flags' stages, read here (a mistake is a flag error), or the
+        // file's, read with the file.
+        let from_flags = !self.stages.is_empty();
+        let stages = if from_flags {
             self.stages.clone()
+        } else {
+            file.stage_texts()
         };
         let duration = self.duration.or(file.duration.map(|d| d.0));
         if !stages.is_empty() && duration.is_some() {
@@ -362,22 +354,30 @@ impl LoadArgs {
                 OpenModel::constant(rate, duration).map(Model::Open)
             }
             (Some(rate), None) => {
-                let stages = stages
-                    .iter()
-                    .map(|s| parse_rate_stage(s))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| usage(format!("--stage: {e}")))?;
+                let stages = if from_flags {
+                    stages
+                        .iter()
+                        .map(|s| parse_rate_stage(s))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| usage(format!("--stage: {e}")))?
+                } else {
+                    file.rate_stages()
+                };
                 OpenModel::ramping(rate, stages).map(Model::Open)
             }
             (None, Some(concurrency)) if stages.is_empty() => {
                 ClosedModel::constant(concurrency, duration).map(Model::Closed)
             }
             (None, Some(concurrency)) => {
-                let stages = stages
-                    .iter()
-                    .map(|s| parse_concurrency_stage(s))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| usage(format!("--stage: {e}")))?;
+                let stages = if from_flags {
+                    stages
+                        .iter()
+                        .map(|s| parse_concurrency_stage(s))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| usage(format!("--stage: {e}")))?
+                } else {
+                    file.concurrency_stages()?
+                };
                 ClosedModel::ramping(concurrency, stages).map(Model::Closed)
             }
             _ => {
@@ -458,12 +458,6 @@ impl CapacityArgs {
 }
 
 impl WorkloadFlags {
-    fn file_name(&self) -> String {
-        self.workload
-            .as_ref()
-            .map_or_else(String::new, |p| p.display().to_string())
-    }
-
     /// `--var` and `--vars-file`, read.
     fn vars(&self) -> Result<Arc<Vars>, LoadError> {
         Ok(Arc::new(self.vars.resolve()?))
