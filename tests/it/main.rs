@@ -21,6 +21,7 @@ mod engine_state_machine;
 mod half_close;
 mod independent;
 mod load_capacity;
+mod load_files;
 mod load_generator;
 mod load_recorder;
 mod load_runs;
