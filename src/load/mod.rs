@@ -23,11 +23,11 @@ pub mod flow;
 pub mod http;
 pub(crate) mod phase;
 pub mod progress;
-pub mod recorder;
+pub(crate) mod recorder;
 pub mod schedule;
-pub mod series;
+pub(crate) mod series;
 pub mod shard;
-pub mod soak;
+pub(crate) mod soak;
 pub(crate) mod timer;
 pub(crate) mod worker;
 

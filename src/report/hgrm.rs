@@ -14,7 +14,7 @@ const TICKS_PER_HALF_DISTANCE: u32 = 5;
 const SCALE: f64 = 1000.0;
 
 /// The percentile distribution of a µs histogram, in milliseconds.
-pub fn render(histogram: &Histogram<u64>) -> String {
+pub(crate) fn render(histogram: &Histogram<u64>) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

@@ -8,19 +8,19 @@
 //! same as one run's. This is the bottom layer: the load generator
 //! (`crate::load`) writes reports and nothing here imports it.
 
-pub mod codec;
+pub(crate) mod codec;
 pub mod commands;
 pub mod compare;
 pub mod dir;
 pub mod gate;
-pub mod hgrm;
+pub(crate) mod hgrm;
 pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod merge;
-pub mod model;
+pub(crate) mod model;
 pub(crate) mod plots;
-pub mod table;
+pub(crate) mod table;
 pub(crate) mod text;
 
 pub use gate::{Gate, GateError};

@@ -10,7 +10,7 @@ use crate::report::text::{latency, outcomes, percent, rate};
 
 /// A column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
+pub(crate) enum Column {
     Operation,
     Count,
     Rate,
@@ -76,7 +76,7 @@ impl Column {
 }
 
 /// The columns of the terminal summary.
-pub const TERMINAL: [Column; 11] = [
+pub(crate) const TERMINAL: [Column; 11] = [
     Column::Operation,
     Column::Count,
     Column::Rate,
@@ -91,7 +91,7 @@ pub const TERMINAL: [Column; 11] = [
 ];
 
 /// The columns of `summary.md`'s latency table.
-pub const MARKDOWN: [Column; 10] = [
+pub(crate) const MARKDOWN: [Column; 10] = [
     Column::Operation,
     Column::Count,
     Column::Rate,
@@ -106,15 +106,15 @@ pub const MARKDOWN: [Column; 10] = [
 
 /// One operation's line: its name, figures, and the time they cover.
 #[derive(Debug, Clone, Copy)]
-pub struct Row<'a> {
-    pub name: &'a str,
-    pub operation: &'a OperationReport,
+pub(crate) struct Row<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) operation: &'a OperationReport,
     /// Seconds the operation's requests were made over (for its rate).
-    pub duration_s: f64,
+    pub(crate) duration_s: f64,
 }
 
 /// The report's operations, by name.
-pub fn operations(report: &Report) -> Vec<Row<'_>> {
+pub(crate) fn operations(report: &Report) -> Vec<Row<'_>> {
     report
         .operations
         .iter()
@@ -127,7 +127,7 @@ pub fn operations(report: &Report) -> Vec<Row<'_>> {
 }
 
 /// The reference section's operations, each named `reference`.
-pub fn reference(report: &Report) -> Vec<Row<'_>> {
+pub(crate) fn reference(report: &Report) -> Vec<Row<'_>> {
     report
         .reference
         .iter()
@@ -142,7 +142,7 @@ pub fn reference(report: &Report) -> Vec<Row<'_>> {
 }
 
 /// Fixed-width lines, each indented by two spaces, the header first.
-pub fn terminal(rows: &[Row<'_>], columns: &[Column]) -> String {
+pub(crate) fn terminal(rows: &[Row<'_>], columns: &[Column]) -> String {
     let line = |cell: &dyn Fn(Column) -> String| {
         let mut text = String::from(" ");
         for &column in columns {
@@ -163,7 +163,7 @@ pub fn terminal(rows: &[Row<'_>], columns: &[Column]) -> String {
 }
 
 /// A Markdown table: names and outcomes left-aligned, figures right.
-pub fn markdown(rows: &[Row<'_>], columns: &[Column]) -> String {
+pub(crate) fn markdown(rows: &[Row<'_>], columns: &[Column]) -> String {
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
     let mut text = line(columns.iter().map(|c| c.header().to_string()).collect());
     let rule: Vec<&str> = columns
