@@ -24,7 +24,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use otpbench::client::TargetSpec;
 use otpbench::dialect::Dialect;
-use otpbench::load::command::{measure, LoadOptions, RunOptions, WorkloadChoice};
+use otpbench::load::command::{LoadOptions, SessionOptions, WorkloadChoice};
 use otpbench::load::flow::FlowPlan;
 use otpbench::load::http::HttpTemplate;
 use otpbench::load::progress::Output;
@@ -38,7 +38,7 @@ const RUN: Duration = Duration::from_secs(1);
 
 fn options(workload: WorkloadChoice, connections: u32) -> LoadOptions {
     LoadOptions {
-        run: RunOptions {
+        session: SessionOptions {
             workload,
             connections,
             workers: 1,
@@ -73,7 +73,9 @@ fn bench_run(c: &mut Criterion, name: &str, options: &LoadOptions) -> Option<Rep
     group.throughput(Throughput::Elements(1));
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            let measured = measure(options, &mut std::io::sink()).expect("the run completes");
+            let measured = options
+                .measure(&mut std::io::sink())
+                .expect("the run completes");
             let report = measured.report;
             let per_request =
                 Duration::from_secs_f64(report.duration_s).div_f64(report.requests.max(1) as f64);
@@ -161,7 +163,8 @@ fn open_overhead(c: &mut Criterion) {
         load.model = Model::Open(OpenModel::constant(20_000.0, RUN).expect("a valid model"));
         group.bench_function(format!("open_overhead_{connections}"), |b| {
             b.iter_custom(|iters| {
-                let report = measure(&load, &mut std::io::sink())
+                let report = load
+                    .measure(&mut std::io::sink())
                     .expect("the run completes")
                     .report;
                 let mean_us = report.operations["http"].latency_us.mean;

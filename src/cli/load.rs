@@ -1,8 +1,9 @@
-//! Flags of `otpbench load` and `otpbench capacity`, and their conversion
-//! into [`crate::load::command`] options: raw flags and an optional
-//! workload file in, validated options out (a flag wins over the file's
-//! key). `main.rs` wires [`LoadArgs`] and [`CapacityArgs`] into the
-//! command enum and exits with what their `run` returns.
+//! Flags of `otpbench load` and `otpbench capacity`, their conversion
+//! into [`crate::load::command`] options (raw flags and an optional
+//! workload file in, validated options out; a flag wins over the file's
+//! key), and what the commands return turned into text and an exit code.
+//! `main.rs` wires [`LoadArgs`] and [`CapacityArgs`] into the command enum
+//! and exits with what their `run` returns.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,11 +13,15 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::cli::exit;
+use crate::cli::report::print_gates;
 use crate::cli::vars::VarsFlags;
 use crate::client::{CodeSource, TargetSpec};
 use crate::dialect::Dialect;
 use crate::load::capacity::CapacityPlan;
-use crate::load::command::{self, CapacityOptions, LoadOptions, RunOptions, WorkloadChoice};
+use crate::load::command::{
+    CapacityEvent, CapacityOptions, CapacityOutcome, LoadError, LoadOptions, LoadOutcome,
+    SessionOptions, Verdict, WorkloadChoice,
+};
 use crate::load::file::WorkloadFile;
 use crate::load::flow::{FlowPlan, Mix};
 use crate::load::http::HttpTemplate;
@@ -27,6 +32,9 @@ use crate::load::schedule::{
 use crate::load::shard::Shard;
 use crate::load::soak::SoakPlan;
 use crate::report::gate::{parse_percent, Gate};
+use crate::report::model::Report;
+use crate::report::table;
+use crate::report::text::{latency, percent, rate};
 use crate::vars::{Masked, Vars};
 
 /// What to load and how: the flags `load` and `capacity` share.
@@ -231,11 +239,34 @@ pub struct CapacityArgs {
     pub max_steps: Option<u32>,
 }
 
-/// A flag problem: the exit code and what to say.
-type Refusal = (i32, String);
+fn usage(message: impl Into<String>) -> LoadError {
+    LoadError::Usage(message.into())
+}
 
-fn usage(message: impl Into<String>) -> Refusal {
-    (exit::USAGE, message.into())
+/// The exit code of a command that did not run to a report.
+pub(crate) fn exit_code(error: &LoadError) -> i32 {
+    match error {
+        LoadError::InvalidFile(_) | LoadError::Baseline(_) => exit::INVALID_FILE,
+        LoadError::Unreachable(_) => exit::UNREACHABLE,
+        LoadError::Usage(_)
+        | LoadError::Setup(_)
+        | LoadError::PhaseFailed(_)
+        | LoadError::Write(_) => exit::USAGE,
+    }
+}
+
+/// Says what went wrong on `err` (a file error as the compiler-style
+/// snippet every command shows) and returns its exit code.
+fn refuse(error: &LoadError, err: &mut dyn Write) -> i32 {
+    match error {
+        LoadError::InvalidFile(file) => {
+            let _ = writeln!(err, "error: {}", file.render());
+        }
+        other => {
+            let _ = writeln!(err, "error: {other}");
+        }
+    }
+    exit_code(error)
 }
 
 impl LoadArgs {
@@ -249,41 +280,27 @@ impl LoadArgs {
     pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         let vars = match self.workload.vars() {
             Ok(vars) => vars,
-            Err((code, message)) => {
-                let _ = writeln!(err, "error: {message}");
-                return code;
-            }
+            Err(error) => return refuse(&error, err),
         };
         let (out, err) = (&mut Masked::new(out, &vars), &mut Masked::new(err, &vars));
-        match self.options_with(vars.clone()) {
-            Ok(options) => command::load(&options, out, err),
-            Err((code, message)) => {
-                let _ = writeln!(err, "error: {message}");
-                code
-            }
+        match self.options_with(vars.clone()).and_then(|o| o.run(err)) {
+            Ok(outcome) => print_load(&outcome, out, err),
+            Err(error) => refuse(&error, err),
         }
     }
 
     /// The validated options these flags (and the workload file) say.
-    pub fn options(&self) -> Result<LoadOptions, Refusal> {
+    pub fn options(&self) -> Result<LoadOptions, LoadError> {
         self.options_with(self.workload.vars()?)
     }
 
     /// The same, the files' variables from `vars`.
-    pub fn options_with(&self, vars: Arc<Vars>) -> Result<LoadOptions, Refusal> {
+    pub fn options_with(&self, vars: Arc<Vars>) -> Result<LoadOptions, LoadError> {
         let file = self.workload.file(&vars)?;
         let (model, stages) = self.model(&file)?;
-        let run = self.workload.run_options(&file, vars)?;
+        let session = self.workload.session_options(&file, vars)?;
         let mut gates = self.thresholds.clone();
-        for expression in &file.thresholds {
-            let gate = Gate::parse(expression).map_err(|e| {
-                (
-                    exit::INVALID_FILE,
-                    format!("{}: thresholds: {e}", self.workload.file_name()),
-                )
-            })?;
-            gates.push(gate);
-        }
+        gates.extend(file.thresholds.iter().map(|t| t.0.clone()));
         let soak = match self.soak {
             Some(window) => {
                 // Refused before anything is started.
@@ -296,7 +313,7 @@ impl LoadArgs {
             None => None,
         };
         Ok(LoadOptions {
-            run,
+            session,
             model,
             stages,
             reference: self.reference_url.clone().or(file.reference_url.clone()),
@@ -311,16 +328,19 @@ impl LoadArgs {
 
     /// The model from --rate/--concurrency, --stage and --duration (or
     /// the file's), and the stages as given.
-    fn model(&self, file: &WorkloadFile) -> Result<(Model, Vec<String>), Refusal> {
+    fn model(&self, file: &WorkloadFile) -> Result<(Model, Vec<String>), LoadError> {
         let (rate, concurrency) = if self.rate.is_some() || self.concurrency.is_some() {
             (self.rate, self.concurrency)
         } else {
             (file.rate.map(|r| r.0), file.concurrency)
         };
-        let stages = if self.stages.is_empty() {
-            file.stages.clone()
-        } else {
+        // The flags' stages, read here (a mistake is a flag error), or the
+        // file's, read with the file.
+        let from_flags = !self.stages.is_empty();
+        let stages = if from_flags {
             self.stages.clone()
+        } else {
+            file.stage_texts()
         };
         let duration = self.duration.or(file.duration.map(|d| d.0));
         if !stages.is_empty() && duration.is_some() {
@@ -334,22 +354,30 @@ impl LoadArgs {
                 OpenModel::constant(rate, duration).map(Model::Open)
             }
             (Some(rate), None) => {
-                let stages = stages
-                    .iter()
-                    .map(|s| parse_rate_stage(s))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| usage(format!("--stage: {e}")))?;
+                let stages = if from_flags {
+                    stages
+                        .iter()
+                        .map(|s| parse_rate_stage(s))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| usage(format!("--stage: {e}")))?
+                } else {
+                    file.rate_stages()
+                };
                 OpenModel::ramping(rate, stages).map(Model::Open)
             }
             (None, Some(concurrency)) if stages.is_empty() => {
                 ClosedModel::constant(concurrency, duration).map(Model::Closed)
             }
             (None, Some(concurrency)) => {
-                let stages = stages
-                    .iter()
-                    .map(|s| parse_concurrency_stage(s))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| usage(format!("--stage: {e}")))?;
+                let stages = if from_flags {
+                    stages
+                        .iter()
+                        .map(|s| parse_concurrency_stage(s))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| usage(format!("--stage: {e}")))?
+                } else {
+                    file.concurrency_stages()?
+                };
                 ClosedModel::ramping(concurrency, stages).map(Model::Closed)
             }
             _ => {
@@ -379,37 +407,36 @@ impl CapacityArgs {
     pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         let vars = match self.workload.vars() {
             Ok(vars) => vars,
-            Err((code, message)) => {
-                let _ = writeln!(err, "error: {message}");
-                return code;
-            }
+            Err(error) => return refuse(&error, err),
         };
         let (out, err) = (&mut Masked::new(out, &vars), &mut Masked::new(err, &vars));
-        match self.options_with(vars.clone()) {
-            Ok(options) => command::capacity(&options, out, err),
-            Err((code, message)) => {
-                let _ = writeln!(err, "error: {message}");
-                code
-            }
+        let options = match self.options_with(vars.clone()) {
+            Ok(options) => options,
+            Err(error) => return refuse(&error, err),
+        };
+        let mut tell = |event: CapacityEvent| print_capacity_event(&event, out);
+        match options.run(err, &mut tell) {
+            Ok(outcome) => print_capacity(&outcome, out),
+            Err(error) => refuse(&error, err),
         }
     }
 
     /// The validated options.
-    pub fn options(&self) -> Result<CapacityOptions, Refusal> {
+    pub fn options(&self) -> Result<CapacityOptions, LoadError> {
         self.options_with(self.workload.vars()?)
     }
 
     /// The same, the files' variables from `vars`.
-    pub fn options_with(&self, vars: Arc<Vars>) -> Result<CapacityOptions, Refusal> {
+    pub fn options_with(&self, vars: Arc<Vars>) -> Result<CapacityOptions, LoadError> {
         let file = self.workload.file(&vars)?;
-        let run = self.workload.run_options(&file, vars)?;
+        let session = self.workload.session_options(&file, vars)?;
         let start = self.start_rate.unwrap_or(100.0);
         if start <= 0.0 {
             return Err(usage("--start-rate must be above 0"));
         }
         let mut plan = CapacityPlan::new(self.slo.clone(), start);
         plan.max_rate = self.max_rate;
-        if let WorkloadChoice::Otp { .. } = run.workload {
+        if let WorkloadChoice::Otp { .. } = session.workload {
             // A flow is several requests; its iterations are its sends.
             plan.achieved_by = Some("send".into());
         }
@@ -423,7 +450,7 @@ impl CapacityArgs {
             plan.max_steps = steps as usize;
         }
         Ok(CapacityOptions {
-            run,
+            session,
             plan,
             step_duration: self.step_duration.unwrap_or(Duration::from_secs(10)),
         })
@@ -431,32 +458,25 @@ impl CapacityArgs {
 }
 
 impl WorkloadFlags {
-    fn file_name(&self) -> String {
-        self.workload
-            .as_ref()
-            .map_or_else(String::new, |p| p.display().to_string())
-    }
-
     /// `--var` and `--vars-file`, read.
-    fn vars(&self) -> Result<Arc<Vars>, Refusal> {
-        self.vars
-            .resolve()
-            .map(Arc::new)
-            .map_err(|e| (exit::INVALID_FILE, e.to_string()))
+    fn vars(&self) -> Result<Arc<Vars>, LoadError> {
+        Ok(Arc::new(self.vars.resolve()?))
     }
 
     /// The workload file, or an empty one.
-    fn file(&self, vars: &Vars) -> Result<WorkloadFile, Refusal> {
+    fn file(&self, vars: &Vars) -> Result<WorkloadFile, LoadError> {
         match &self.workload {
-            Some(path) => {
-                WorkloadFile::load(path, vars).map_err(|e| (exit::INVALID_FILE, e.to_string()))
-            }
+            Some(path) => Ok(WorkloadFile::load(path, vars)?),
             None => Ok(WorkloadFile::default()),
         }
     }
 
     /// Everything but the model.
-    fn run_options(&self, file: &WorkloadFile, vars: Arc<Vars>) -> Result<RunOptions, Refusal> {
+    fn session_options(
+        &self,
+        file: &WorkloadFile,
+        vars: Arc<Vars>,
+    ) -> Result<SessionOptions, LoadError> {
         let shard = self.shard.unwrap_or(Shard::ALONE);
         let workers = self
             .workers
@@ -470,7 +490,7 @@ impl WorkloadFlags {
             WorkloadChoice::Otp { target, .. } => target.http.timeout,
             WorkloadChoice::Url(_) => self.timeout.unwrap_or(Duration::from_secs(10)),
         };
-        Ok(RunOptions {
+        Ok(SessionOptions {
             workload,
             connections,
             workers,
@@ -485,7 +505,7 @@ impl WorkloadFlags {
     }
 
     /// What to load: --url, --dialect or --target (or the file's).
-    fn choice(&self, file: &WorkloadFile, vars: &Vars) -> Result<WorkloadChoice, Refusal> {
+    fn choice(&self, file: &WorkloadFile, vars: &Vars) -> Result<WorkloadChoice, LoadError> {
         let given_here = self.url.is_some() || self.dialect.is_some() || self.target.is_some();
         let (url, dialect, target) = if given_here {
             (self.url.clone(), self.dialect, self.target.clone())
@@ -544,8 +564,7 @@ impl WorkloadFlags {
                 format!("{} (embedded)", dialect.name()),
             ),
             (None, Some(path)) => {
-                let spec = TargetSpec::load(&path, vars)
-                    .map_err(|e| (exit::INVALID_FILE, e.to_string()))?;
+                let spec = TargetSpec::load(&path, vars)?;
                 (spec, path.display().to_string())
             }
             (None, None) => return Err(usage(
@@ -589,6 +608,146 @@ impl WorkloadFlags {
                 code_wait: defaults.code_wait,
             },
         })
+    }
+}
+
+/// Prints a load run's summary, its soak trends and its gates' verdicts;
+/// returns the exit code its verdict says.
+fn print_load(outcome: &LoadOutcome, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let report = &outcome.report;
+    let _ = write!(
+        out,
+        "{}",
+        summary(report, &outcome.written, outcome.first_error.as_deref())
+    );
+    if let Some(soak) = &outcome.soak {
+        crate::load::soak::write_trends(soak, out);
+    }
+    print_gates(&report.gates, out);
+    match outcome.verdict() {
+        Verdict::Passed => exit::OK,
+        Verdict::GateBreached(_) => exit::GATE,
+        Verdict::NothingReached => {
+            let _ = writeln!(
+                err,
+                "error: {} could not be reached by any request",
+                report.run.target.as_deref().unwrap_or("the target")
+            );
+            exit::UNREACHABLE
+        }
+    }
+}
+
+/// One line per capacity event, as the search goes.
+fn print_capacity_event(event: &CapacityEvent, out: &mut dyn Write) {
+    match event {
+        CapacityEvent::Started {
+            target,
+            slo,
+            step_duration,
+            start_rate,
+        } => {
+            let _ = writeln!(
+                out,
+                "capacity of {target}: SLO {}, {} per step, from {}",
+                slo.join(", "),
+                crate::duration::format(*step_duration),
+                rate(*start_rate)
+            );
+        }
+        CapacityEvent::Step {
+            step,
+            offered,
+            achieved,
+            p99_us,
+            held,
+        } => {
+            let figures: Vec<String> = p99_us
+                .iter()
+                .map(|(name, p99)| format!("{name}.p99 {}", latency(*p99 as f64)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  step {step:>2}: {:>12} offered, {:>12} achieved, {} — {}",
+                rate(*offered),
+                rate(*achieved),
+                figures.join(", "),
+                if *held { "held" } else { "BROKEN" }
+            );
+        }
+    }
+}
+
+/// The capacity found (or not) and where the report is; exit 5 when no
+/// rate met the SLO.
+fn print_capacity(outcome: &CapacityOutcome, out: &mut dyn Write) -> i32 {
+    let stopped = outcome.stopped();
+    let code = match outcome.found {
+        Some(best) => {
+            let _ = writeln!(out, "highest sustainable rate: {} ({stopped})", rate(best));
+            exit::OK
+        }
+        None => {
+            let _ = writeln!(out, "no rate met the SLO ({stopped})");
+            exit::GATE
+        }
+    };
+    let _ = writeln!(out, "report: {}", outcome.written.display());
+    code
+}
+
+/// The run's figures as a few lines of text for the terminal.
+fn summary(report: &Report, written: &std::path::Path, first_error: Option<&str>) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let target = report.run.target.as_deref().unwrap_or("load");
+    let _ = writeln!(
+        text,
+        "{target}: {}",
+        crate::report::markdown::describe_run(report)
+    );
+    let _ = writeln!(
+        text,
+        "  {} requests in {:.2}s, {} answered ({} completed), {} errors ({}), {} dropped",
+        report.requests,
+        report.duration_s,
+        report.answered(),
+        rate(report.throughput_rps),
+        report.errors,
+        percent(report.error_ratio()),
+        report.dropped,
+    );
+    if let Some(generator) = &report.generator {
+        for why in generator.limits(report.dropped) {
+            let _ = writeln!(text, "  GENERATOR LIMIT: {why}");
+        }
+    }
+    let mut rows = table::operations(report);
+    rows.extend(table::reference(report));
+    text.push_str(&table::terminal(&rows, &table::TERMINAL));
+    if let Some(reference) = &report.reference {
+        let _ = writeln!(
+            text,
+            "  reference: {} ({}); throughput/reference {:.3}",
+            reference.label,
+            rate(reference.throughput_rps),
+            ratio_f(report.throughput_rps, reference.throughput_rps)
+        );
+    }
+    if report.errors > 0 {
+        if let Some(first) = first_error {
+            let _ = writeln!(text, "  first error: {first}");
+        }
+    }
+    let _ = writeln!(text, "report: {}", written.display());
+    text
+}
+
+fn ratio_f(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
     }
 }
 
@@ -755,7 +914,7 @@ mod tests {
             panic!("open")
         };
         assert_eq!(model.total_arrivals(), 1000);
-        let WorkloadChoice::Otp { target, plan, .. } = &options.run.workload else {
+        let WorkloadChoice::Otp { target, plan, .. } = &options.session.workload else {
             panic!("otp")
         };
         assert_eq!(target.dialect, Dialect::Valify);
@@ -841,8 +1000,9 @@ mod tests {
                 "at most",
             ),
         ] {
-            let (code, message) = load(args).unwrap().options().unwrap_err();
-            assert_eq!(code, exit::USAGE, "{args:?}");
+            let error = load(args).unwrap().options().unwrap_err();
+            assert_eq!(exit_code(&error), exit::USAGE, "{args:?}");
+            let message = error.to_string();
             assert!(message.contains(says), "{args:?}: {message}");
         }
     }

@@ -1,14 +1,18 @@
-//! Flags of `otpbench report merge|compare|html`, and their conversion into
-//! [`crate::report::commands`] options. `main.rs` wires [`ReportArgs`] into
-//! the command enum and exits with what [`ReportArgs::run`] returns.
+//! Flags of `otpbench report merge|compare|html`, their conversion into
+//! [`crate::report::commands`] options, and what those return turned into
+//! text and the documented exit codes (0 ok, 1 usage, 2 an invalid report
+//! file, 5 a breached gate). `main.rs` wires [`ReportArgs`] into the
+//! command enum and exits with what [`ReportArgs::run`] returns.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::report::commands::{self, CompareOptions, HtmlOptions, MergeOptions};
+use crate::cli::exit;
+use crate::report::commands::{self, CommandError, CompareOptions, HtmlOptions, MergeOptions};
 use crate::report::gate::{parse_percent, Gate};
+use crate::report::model::GateResult;
 
 /// Work with `report.json` files: merge, compare, render.
 #[derive(Debug, Args)]
@@ -85,35 +89,78 @@ impl ReportArgs {
 
     /// Runs the subcommand on the given streams; returns the exit code.
     pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-        match &self.command {
-            ReportCommand::Merge(args) => commands::merge(
-                &MergeOptions {
-                    inputs: args.inputs.clone(),
-                    out: args.out.clone(),
-                    name: args.name.clone(),
-                    gates: args.thresholds.clone(),
-                },
-                out,
-                err,
-            ),
-            ReportCommand::Compare(args) => commands::compare(
-                &CompareOptions {
-                    a: args.a.clone(),
-                    b: args.b.clone(),
-                    max_regression: args.max_regression,
-                },
-                out,
-                err,
-            ),
-            ReportCommand::Html(args) => commands::html(
-                &HtmlOptions {
-                    input: args.input.clone(),
-                    out: args.out.clone(),
-                },
-                out,
-                err,
-            ),
-        }
+        let done = match &self.command {
+            ReportCommand::Merge(args) => commands::merge(&MergeOptions {
+                inputs: args.inputs.clone(),
+                out: args.out.clone(),
+                name: args.name.clone(),
+                gates: args.thresholds.clone(),
+            })
+            .map(|merged| {
+                let report = &merged.report;
+                let _ = writeln!(
+                    out,
+                    "merged {} reports: {} requests in {:.1}s ({:.1}/s) -> {}",
+                    merged.inputs,
+                    report.requests,
+                    report.duration_s,
+                    report.throughput_rps,
+                    merged.written.display()
+                );
+                print_gates(&report.gates, out)
+            }),
+            ReportCommand::Compare(args) => commands::compare(&CompareOptions {
+                a: args.a.clone(),
+                b: args.b.clone(),
+                max_regression: args.max_regression,
+            })
+            .map(|compared| {
+                let _ = write!(out, "{}", compared.table);
+                match &compared.gates {
+                    Some(gates) => {
+                        let _ = writeln!(out);
+                        print_gates(gates, out)
+                    }
+                    None => exit::OK,
+                }
+            }),
+            ReportCommand::Html(args) => commands::html(&HtmlOptions {
+                input: args.input.clone(),
+                out: args.out.clone(),
+            })
+            .map(|written| {
+                let _ = writeln!(out, "{}", written.display());
+                exit::OK
+            }),
+        };
+        done.unwrap_or_else(|error| {
+            let _ = writeln!(err, "error: {error}");
+            exit_code(&error)
+        })
+    }
+}
+
+/// The exit code of a report command that made nothing.
+pub fn exit_code(error: &CommandError) -> i32 {
+    match error {
+        CommandError::NoInput | CommandError::Write(_) => exit::USAGE,
+        CommandError::InvalidReport(_) | CommandError::Unmergeable(_) => exit::INVALID_FILE,
+    }
+}
+
+/// Prints each gate's verdict and, when any broke, how many; the exit
+/// code that says so ([`exit::GATE`] or [`exit::OK`]).
+pub(crate) fn print_gates(results: &[GateResult], out: &mut dyn Write) -> i32 {
+    for result in results {
+        let mark = if result.passed { "ok  " } else { "FAIL" };
+        let _ = writeln!(out, "{mark} {}", result.message);
+    }
+    let broken = results.iter().filter(|r| !r.passed).count();
+    if broken > 0 {
+        let _ = writeln!(out, "{broken} gate(s) breached");
+        exit::GATE
+    } else {
+        exit::OK
     }
 }
 

@@ -2,9 +2,11 @@
 //! what to load, the model and its stages, the OTP flow's pool, mix and
 //! wrong-code ratio, the reference workload and the gates — so a run is
 //! repeatable and reviewable. Every key is optional; a flag given on the
-//! command line wins over the file's key. Unknown keys are errors with
-//! `file:line:col`. The format is documented in docs/load.md ("Workload
-//! files"); this module only reads it.
+//! command line wins over the file's key. Values are read into typed
+//! values here — rates, durations, stages, the mix, gates — so an unknown
+//! key or a misspelt value is a [`FileError`] at `file:line:col`. The
+//! format is documented in docs/load.md ("Workload files"); this module
+//! only reads it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use serde::Deserialize;
 use crate::client::CodeSource;
 use crate::dialect::Dialect;
 use crate::load::flow::Mix;
+use crate::load::schedule::{parse_concurrency_stage, parse_rate_stage, Stage};
+use crate::report::gate::Gate;
 use crate::source::FileError;
 use crate::vars::{Strings, Vars};
 
@@ -41,7 +45,7 @@ pub struct WorkloadFile {
     pub duration: Option<DurationField>,
     /// `DURATION:TARGET`, ramping from `rate` / `concurrency`.
     #[serde(default)]
-    pub stages: Vec<String>,
+    pub stages: Vec<StageField>,
     /// Open model: requests (or flows) in flight at most.
     pub connections: Option<u32>,
     pub pool: Option<u64>,
@@ -51,7 +55,78 @@ pub struct WorkloadFile {
     pub code_source: Option<CodeSource>,
     pub reference_url: Option<String>,
     #[serde(default)]
-    pub thresholds: Vec<String>,
+    pub thresholds: Vec<ThresholdField>,
+    /// Why `stages` cannot ramp a closed model (a target that is not a
+    /// whole number of connections), placed in the file; `None` when
+    /// they can.
+    #[serde(skip)]
+    closed_stages: Option<FileError>,
+}
+
+/// One stage, `DURATION:TARGET`, checked when read: the target is a rate
+/// (`500/s`, `500`), and when it is a whole number it can also be a
+/// closed model's connections.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StageField {
+    /// As written, for the report.
+    pub text: String,
+    /// The stage of an open model.
+    pub rate: Stage<f64>,
+    /// The stage of a closed model, when the target is a whole number.
+    pub connections: Option<Stage<u32>>,
+}
+
+impl TryFrom<String> for StageField {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let rate = parse_rate_stage(&text).map_err(|e| e.to_string())?;
+        let connections = parse_concurrency_stage(&text).ok();
+        Ok(StageField {
+            text,
+            rate,
+            connections,
+        })
+    }
+}
+
+/// A closed-model stage, read only to place the first that is not one.
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct ConnectionsStage;
+
+impl TryFrom<String> for ConnectionsStage {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        parse_concurrency_stage(&text)
+            .map(|_| ConnectionsStage)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The file's stages as a closed model reads them.
+#[derive(Deserialize)]
+struct ClosedStages {
+    #[serde(default)]
+    #[allow(dead_code)] // read to be checked
+    stages: Vec<ConnectionsStage>,
+}
+
+/// A gate (`send.p99<50ms`), checked when read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ThresholdField(pub Gate);
+
+impl TryFrom<String> for ThresholdField {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Gate::parse(&text).map(ThresholdField).map_err(|e| {
+            format!(
+                "invalid gate {:?} at column {}: {}",
+                e.expression, e.column, e.reason
+            )
+        })
+    }
 }
 
 /// A rate, checked when read.
@@ -128,6 +203,7 @@ impl WorkloadFile {
         let text = crate::source::read(path)?;
         let text = vars.expand(&text, &origin, Strings::Literal)?;
         let mut file = WorkloadFile::parse(&text, &origin).map_err(|e| text.restore(e))?;
+        file.closed_stages = file.closed_stages.map(|e| text.restore(e));
         if let (Some(target), Some(dir)) = (&file.target, path.parent()) {
             if target.is_relative() {
                 file.target = Some(dir.join(target));
@@ -138,7 +214,7 @@ impl WorkloadFile {
 
     /// Reads workload text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<WorkloadFile, FileError> {
-        let file: WorkloadFile = if text.trim().is_empty() {
+        let mut file: WorkloadFile = if text.trim().is_empty() {
             WorkloadFile::default()
         } else {
             serde_yaml::from_str(text).map_err(|e| FileError::from_yaml(origin, text, &e))?
@@ -174,7 +250,49 @@ impl WorkloadFile {
                 ));
             }
         }
+        if file.duration.is_some() && !file.stages.is_empty() {
+            return Err(FileError::at(
+                origin,
+                text,
+                None,
+                "give `duration` or `stages`, not both: the stages say how long the run lasts",
+            ));
+        }
+        if file.stages.iter().any(|s| s.connections.is_none()) {
+            let placed = match serde_yaml::from_str::<ClosedStages>(text) {
+                Err(e) => FileError::from_yaml(origin, text, &e),
+                Ok(_) => FileError::at(
+                    origin,
+                    text,
+                    None,
+                    "stages: a target is not a whole number of connections",
+                ),
+            };
+            if file.concurrency.is_some() {
+                return Err(placed);
+            }
+            file.closed_stages = Some(placed);
+        }
         Ok(file)
+    }
+
+    /// The stages of an open model.
+    pub fn rate_stages(&self) -> Vec<Stage<f64>> {
+        self.stages.iter().map(|s| s.rate).collect()
+    }
+
+    /// The stages of a closed model; an error placed at the first stage
+    /// whose target is not a whole number of connections.
+    pub fn concurrency_stages(&self) -> Result<Vec<Stage<u32>>, FileError> {
+        if let Some(error) = &self.closed_stages {
+            return Err(error.clone());
+        }
+        Ok(self.stages.iter().filter_map(|s| s.connections).collect())
+    }
+
+    /// The stages as written.
+    pub fn stage_texts(&self) -> Vec<String> {
+        self.stages.iter().map(|s| s.text.clone()).collect()
     }
 }
 
@@ -192,7 +310,9 @@ mod tests {
         .unwrap();
         assert_eq!(file.dialect, Some(Dialect::Loyaltydog));
         assert_eq!(file.rate, Some(RateField(500.0)));
-        assert_eq!(file.stages, ["10s:500/s", "20s:500/s"]);
+        assert_eq!(file.stage_texts(), ["10s:500/s", "20s:500/s"]);
+        assert_eq!(file.rate_stages()[1].target, 500.0);
+        assert!(file.concurrency_stages().is_err());
         assert_eq!(file.mix.unwrap().0, Mix { flow: 9, send: 1 });
         assert_eq!(file.code_source, Some(CodeSource::Echo));
         assert_eq!(

@@ -24,148 +24,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::load::series::{SeriesSink, SeriesWriter};
-use crate::OutcomeKind;
-
-/// Smallest latency a histogram tells apart, in microseconds.
-pub const LOWEST_US: u64 = 1;
-/// Largest latency a histogram holds, in microseconds (60 s); longer ones
-/// are recorded as this and counted as clamped.
-pub const HIGHEST_US: u64 = 60_000_000;
-/// Significant figures every latency histogram keeps.
-pub const SIGNIFICANT_FIGURES: u8 = 3;
-
-/// An empty histogram with the recorder's range and precision (µs).
-pub fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
-        .expect("the recorder's bounds are valid")
-}
-
-/// Why a request failed before any response could be classified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// The connection could not be opened.
-    Connect,
-    /// No response within the request timeout.
-    Timeout,
-    /// The connection broke mid-request or the response was malformed HTTP.
-    Io,
-}
-
-impl Transport {
-    pub const ALL: [Transport; 3] = [Transport::Connect, Transport::Timeout, Transport::Io];
-
-    /// The name reports and gates use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Connect => "connect_failed",
-            Transport::Timeout => "timeout",
-            Transport::Io => "io_error",
-        }
-    }
-}
-
-/// What became of one request, as counted in a report's `outcomes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tally {
-    /// OTP mode: the dialect's classification (a 429 is `rate_limited`).
-    Outcome(OutcomeKind),
-    /// Plain `--url` mode: the HTTP status.
-    Status(u16),
-    /// No response to classify.
-    Transport(Transport),
-}
-
-const OUTCOME_SLOTS: usize = OutcomeKind::ALL.len();
-const TRANSPORT_SLOTS: usize = Transport::ALL.len();
-const FIRST_STATUS: u16 = 100;
-const LAST_STATUS: u16 = 599;
-const STATUS_SLOTS: usize = (LAST_STATUS - FIRST_STATUS + 1) as usize;
-/// One counter per outcome kind, transport failure and status 100–599,
-/// plus one for statuses outside that range.
-const SLOTS: usize = OUTCOME_SLOTS + TRANSPORT_SLOTS + STATUS_SLOTS + 1;
-const OTHER_STATUS_SLOT: usize = SLOTS - 1;
-/// The report name of a status outside 100–599.
-pub const OTHER_STATUS: &str = "other_status";
-
-impl Tally {
-    /// Whether this tally counts as an **error** in reports and gates:
-    ///
-    /// - every transport failure;
-    /// - in OTP mode, only outcomes that mean the target is broken:
-    ///   `unrecognized` (a response outside the dialect's documented
-    ///   shapes), `internal_error` and `store_unavailable`. Everything
-    ///   else — `rate_limited`, `wrong_code`, `provider_unavailable` … — is
-    ///   a documented answer the workload may well have asked for, counted
-    ///   under its own name and gated on by name (`send.rate_limited<1%`);
-    /// - in URL mode, any status outside 2xx and 3xx.
-    pub fn is_error(self) -> bool {
-        match self {
-            Tally::Transport(_) => true,
-            Tally::Outcome(kind) => matches!(
-                kind,
-                OutcomeKind::Unrecognized
-                    | OutcomeKind::InternalError
-                    | OutcomeKind::StoreUnavailable
-            ),
-            Tally::Status(status) => !(200..400).contains(&status),
-        }
-    }
-
-    /// The key in a report's `outcomes`: the outcome's snake_case name,
-    /// the transport failure's name, or the status as digits (`"503"`).
-    pub fn name(self) -> String {
-        match self {
-            Tally::Outcome(kind) => kind.name().to_string(),
-            Tally::Transport(t) => t.name().to_string(),
-            Tally::Status(s) if (FIRST_STATUS..=LAST_STATUS).contains(&s) => s.to_string(),
-            Tally::Status(_) => OTHER_STATUS.to_string(),
-        }
-    }
-
-    /// The tally a report key names; statuses read back as 100–599.
-    pub fn from_name(name: &str) -> Option<Tally> {
-        if let Some(kind) = OutcomeKind::from_name(name) {
-            return Some(Tally::Outcome(kind));
-        }
-        if let Some(t) = Transport::ALL.into_iter().find(|t| t.name() == name) {
-            return Some(Tally::Transport(t));
-        }
-        if name == OTHER_STATUS {
-            return Some(Tally::Status(0));
-        }
-        let status: u16 = name
-            .parse()
-            .ok()
-            .filter(|_| name.len() == 3 && name.bytes().all(|b| b.is_ascii_digit()))?;
-        (FIRST_STATUS..=LAST_STATUS)
-            .contains(&status)
-            .then_some(Tally::Status(status))
-    }
-
-    #[inline]
-    fn slot(self) -> usize {
-        match self {
-            Tally::Outcome(kind) => kind as usize,
-            Tally::Transport(t) => OUTCOME_SLOTS + t as usize,
-            Tally::Status(s) if (FIRST_STATUS..=LAST_STATUS).contains(&s) => {
-                OUTCOME_SLOTS + TRANSPORT_SLOTS + usize::from(s - FIRST_STATUS)
-            }
-            Tally::Status(_) => OTHER_STATUS_SLOT,
-        }
-    }
-
-    fn from_slot(slot: usize) -> Tally {
-        if slot < OUTCOME_SLOTS {
-            Tally::Outcome(OutcomeKind::ALL[slot])
-        } else if slot < OUTCOME_SLOTS + TRANSPORT_SLOTS {
-            Tally::Transport(Transport::ALL[slot - OUTCOME_SLOTS])
-        } else if slot == OTHER_STATUS_SLOT {
-            Tally::Status(0)
-        } else {
-            Tally::Status(FIRST_STATUS + (slot - OUTCOME_SLOTS - TRANSPORT_SLOTS) as u16)
-        }
-    }
-}
+use crate::report::model::histogram::{latency_histogram, HIGHEST_US, LOWEST_US};
+use crate::report::model::tally::check_operation_name;
+use crate::report::model::tally::SLOTS;
+pub use crate::report::model::tally::{Tally, Transport};
 
 /// Why operations could not be declared or recorders merged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,25 +66,6 @@ pub struct Operations {
     names: Arc<[String]>,
 }
 
-/// Checks a name for use as an operation: `[A-Za-z0-9_-]{1,64}`, so it can
-/// stand in a gate (`send.p99<5ms`) and a file name (`send.hgrm`).
-pub fn check_operation_name(name: &str) -> Result<(), RecorderError> {
-    let error = |reason| RecorderError::InvalidOperation {
-        name: name.to_string(),
-        reason,
-    };
-    if name.is_empty() || name.len() > 64 {
-        return Err(error("must be 1 to 64 characters"));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(error("only letters, digits, '_' and '-' are allowed"));
-    }
-    Ok(())
-}
-
 impl Operations {
     /// Declares the operations; names must be valid and distinct.
     pub fn new<I, S>(names: I) -> Result<Operations, RecorderError>
@@ -244,7 +87,10 @@ impl Operations {
             });
         }
         for (i, name) in names.iter().enumerate() {
-            check_operation_name(name)?;
+            check_operation_name(name).map_err(|e| RecorderError::InvalidOperation {
+                name: e.name,
+                reason: e.reason,
+            })?;
             if names[..i].contains(name) {
                 return Err(RecorderError::InvalidOperation {
                     name: name.clone(),
@@ -548,6 +394,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OutcomeKind;
 
     fn ops() -> Operations {
         Operations::new(["send", "verify"]).unwrap()
@@ -598,47 +445,6 @@ mod tests {
         assert!(recorder
             .latency(verify)
             .equivalent(recorder.latency(verify).max(), HIGHEST_US));
-    }
-
-    #[test]
-    fn only_broken_answers_count_as_errors() {
-        let errors: Vec<String> = OutcomeKind::ALL
-            .into_iter()
-            .map(Tally::Outcome)
-            .filter(|t| t.is_error())
-            .map(Tally::name)
-            .collect();
-        assert_eq!(
-            errors,
-            ["store_unavailable", "internal_error", "unrecognized"]
-        );
-        assert!(!Tally::Outcome(OutcomeKind::RateLimited).is_error());
-        for t in Transport::ALL {
-            assert!(Tally::Transport(t).is_error());
-        }
-        for (status, error) in [
-            (200, false),
-            (302, false),
-            (399, false),
-            (404, true),
-            (503, true),
-            (0, true),
-        ] {
-            assert_eq!(Tally::Status(status).is_error(), error, "{status}");
-        }
-    }
-
-    #[test]
-    fn tally_names_and_slots_round_trip() {
-        for slot in 0..SLOTS {
-            let tally = Tally::from_slot(slot);
-            assert_eq!(tally.slot(), slot);
-            assert_eq!(Tally::from_name(&tally.name()), Some(tally), "{slot}");
-        }
-        assert_eq!(Tally::Status(42).name(), OTHER_STATUS);
-        for bad in ["", "rate-limited", "99", "600", "0200", "+200", "timeouts"] {
-            assert_eq!(Tally::from_name(bad), None, "{bad}");
-        }
     }
 
     #[test]

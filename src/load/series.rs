@@ -7,13 +7,14 @@
 //! or a tick crosses into the next second, hands it to the shared
 //! [`SeriesSink`] under a mutex — once per second per worker, never per
 //! request. The sink adds the workers' intervals of a second together and
-//! turns them into a [`SecondRow`] once every worker has moved past that
+//! turns them into a [`SeriesRow`] (the report's own row, so it is written
+//! as it is made) once every worker has moved past that
 //! second, then recycles the histogram. So memory is a few histograms plus
 //! one row per second, however long the run.
 //!
 //! A request belongs to the second in which it *finished* (what a live
 //! view shows); its latency is measured from its intended start. This
-//! module must not decide what an error is ([`crate::load::Tally`] does).
+//! module must not decide what an error is ([`crate::report::model::Tally`] does).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,11 +22,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::load::recorder::latency_histogram;
-
-/// One second of the run, all workers together: the report's own row
-/// (`report.json`'s `series`), so it is written as it is made.
-pub use crate::report::model::SeriesRow as SecondRow;
+use crate::report::model::histogram::latency_histogram;
+use crate::report::model::SeriesRow;
 
 /// A live view for progress output: totals so far and the latency of all
 /// finished seconds together.
@@ -52,7 +50,7 @@ struct SinkState {
     /// Per worker: every second below this one has been handed over.
     watermarks: Vec<u64>,
     pending: BTreeMap<u64, PendingSecond>,
-    rows: Vec<SecondRow>,
+    rows: Vec<SeriesRow>,
     /// The latest worker finish, in seconds from the start.
     end: Option<f64>,
     /// Every finished second's latency together, for [`Progress`].
@@ -95,7 +93,7 @@ impl SeriesSink {
     }
 
     /// Rows of every second all workers have finished, in order.
-    pub fn rows(&self) -> Vec<SecondRow> {
+    pub fn rows(&self) -> Vec<SeriesRow> {
         self.lock().rows.clone()
     }
 
@@ -114,7 +112,7 @@ impl SeriesSink {
 
     /// Every row, including seconds still waiting for a worker that never
     /// called `finish`. Call after the workers have stopped.
-    pub fn into_rows(&self) -> Vec<SecondRow> {
+    pub fn into_rows(&self) -> Vec<SeriesRow> {
         let mut state = self.lock();
         state.watermarks.iter_mut().for_each(|w| *w = u64::MAX);
         state.complete();
@@ -203,14 +201,14 @@ impl SinkState {
                     self.spare.push(pending.latency);
                     row
                 }
-                None => SecondRow::empty(next),
+                None => SeriesRow::empty(next),
             };
             self.rows.push(row);
             next += 1;
         }
     }
 
-    fn row(&self, second: u64, requests: u64, errors: u64, latency: &Histogram<u64>) -> SecondRow {
+    fn row(&self, second: u64, requests: u64, errors: u64, latency: &Histogram<u64>) -> SeriesRow {
         // The run's last second is cut short by its end, known once every
         // worker has finished.
         let all_finished = self.watermarks.iter().all(|&w| w == u64::MAX);
@@ -221,7 +219,7 @@ impl SinkState {
             _ => 1.0,
         };
         let quantile = |q| (!latency.is_empty()).then(|| latency.value_at_quantile(q));
-        SecondRow {
+        SeriesRow {
             second,
             requests,
             errors,

@@ -23,16 +23,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::load::build;
+use crate::load::phase::PhaseResult;
 use crate::load::recorder::Recorder;
-use crate::load::run::PhaseResult;
 use crate::load::schedule::{ClosedModel, Model, OpenModel};
-use crate::report::build;
 use crate::report::RunInfo;
 
 /// How much a footprint may grow over the fitted span before it is
 /// flagged (10%), and p99 (1.5×).
-pub const MAX_MEMORY_GROWTH: f64 = 0.10;
-pub const MAX_P99_GROWTH: f64 = 0.50;
+pub(crate) const MAX_MEMORY_GROWTH: f64 = 0.10;
+pub(crate) const MAX_P99_GROWTH: f64 = 0.50;
 /// File descriptors may also grow by a few in absolute terms (a pool
 /// opening its last connection) before that counts.
 const FD_SLACK: f64 = 4.0;
@@ -96,11 +96,11 @@ pub struct SoakReport {
 }
 
 /// The name this process goes by in the table.
-pub const SELF: &str = "otpbench";
+pub(crate) const SELF: &str = "otpbench";
 
 /// The models of the windows: the run's constant model, `window` at a
 /// time (the last window takes what is left).
-pub fn windows(model: &Model, window: Duration) -> Result<Vec<Model>, String> {
+pub(crate) fn windows(model: &Model, window: Duration) -> Result<Vec<Model>, String> {
     if window.is_zero() {
         return Err("--soak: the window must be longer than 0".into());
     }
@@ -129,7 +129,7 @@ pub fn windows(model: &Model, window: Duration) -> Result<Vec<Model>, String> {
 
 /// Reads a process's resident memory and open descriptors from `/proc`
 /// (`None`: this process).
-pub fn footprint(pid: Option<u32>) -> Result<Footprint, String> {
+pub(crate) fn footprint(pid: Option<u32>) -> Result<Footprint, String> {
     let dir = match pid {
         Some(pid) => format!("/proc/{pid}"),
         None => "/proc/self".to_string(),
@@ -251,7 +251,7 @@ fn merge_into(all: &mut Recorder, next: &Recorder) -> Result<(), String> {
 
 /// Windows left out of the fit: the first sixth, at least one once there
 /// are three.
-pub fn warmup(windows: usize) -> usize {
+pub(crate) fn warmup(windows: usize) -> usize {
     if windows < 3 {
         0
     } else {
@@ -277,7 +277,7 @@ fn fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 }
 
 /// The trend of one figure over the windows after the warm-up.
-pub fn trend(figure: &str, points: &[(f64, f64)], limit: f64, slack: f64) -> Option<Trend> {
+pub(crate) fn trend(figure: &str, points: &[(f64, f64)], limit: f64, slack: f64) -> Option<Trend> {
     let (intercept, slope) = fit(points)?;
     let first = points.first()?.0;
     let last = points.last()?.0;
@@ -344,14 +344,14 @@ fn trends(windows: &[SoakWindow], warmup: usize) -> Vec<Trend> {
 }
 
 /// Writes `soak.json` into the run directory.
-pub fn write(report: &SoakReport, run_dir: &std::path::Path) -> Result<(), String> {
+pub(crate) fn write(report: &SoakReport, run_dir: &std::path::Path) -> Result<(), String> {
     let path = run_dir.join("soak.json");
     let text = serde_json::to_string_pretty(report).map_err(|e| format!("soak.json: {e}"))?;
     std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// One window as a line of the live table.
-pub fn window_line(window: &SoakWindow) -> String {
+pub(crate) fn window_line(window: &SoakWindow) -> String {
     let mut line = format!(
         "soak {:>7.0}s  {:>9.1} req/s  errors {:<6}",
         window.end_s, window.throughput_rps, window.errors
@@ -373,7 +373,7 @@ pub fn window_line(window: &SoakWindow) -> String {
 }
 
 /// The verdict lines: one per trend, and whether anything grew.
-pub fn write_trends(report: &SoakReport, out: &mut dyn Write) {
+pub(crate) fn write_trends(report: &SoakReport, out: &mut dyn Write) {
     let _ = writeln!(
         out,
         "soak: {} windows of {}; trends fitted after {} warm-up window(s):",

@@ -22,7 +22,7 @@
 //! Everything a worker shares between its lanes is `Rc`/`RefCell` on one
 //! thread: no lock and no atomic on the hot path except the run's stop
 //! flag, read once per ticket. Recorders are merged after the threads end
-//! ([`super::run`]).
+//! ([`super::phase`]).
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -38,7 +38,7 @@ impl fmt::Display for CodecError {
 impl std::error::Error for CodecError {}
 
 /// The base64 V2 + DEFLATE form of `histogram`.
-pub fn encode(histogram: &Histogram<u64>) -> String {
+pub(crate) fn encode(histogram: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
     V2DeflateSerializer::new()
         .serialize(histogram, &mut bytes)
@@ -47,7 +47,7 @@ pub fn encode(histogram: &Histogram<u64>) -> String {
 }
 
 /// A histogram from its base64 V2 form (compressed or not).
-pub fn decode(text: &str) -> Result<Histogram<u64>, CodecError> {
+pub(crate) fn decode(text: &str) -> Result<Histogram<u64>, CodecError> {
     let bytes = STANDARD
         .decode(text.trim())
         .map_err(|e| CodecError(format!("histogram is not base64: {e}")))?;
@@ -78,7 +78,7 @@ impl<'de> Deserialize<'de> for EncodedHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::latency_histogram;
+    use crate::report::model::latency_histogram;
 
     #[test]
     fn histograms_round_trip_through_base64() {

@@ -1,16 +1,19 @@
 //! The library side of `otpbench report merge|compare|html`: each takes
-//! validated options and two output streams, and returns the process exit
-//! code ([`crate::cli::exit`]). An input that is missing, not a report, or
-//! of another version is exit 2 with a message naming the file; a breached
-//! gate is exit 5. The clap definitions are in `crate::cli::report`.
+//! validated options and returns what it made ([`Merged`], [`Compared`],
+//! the page's path) or a [`CommandError`], as data. An input that is
+//! missing, not a report, or of another version names the file; the
+//! command line (the `cli` module) prints, and picks the exit code
+//! (2 for a bad input, 5 for a breached gate).
 
-use std::io::Write;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::exit;
+use crate::report::dir::{self, WriteError};
 use crate::report::gate::{self, Gate};
-use crate::report::model::Report;
-use crate::report::{compare as comparing, dir, html as page, json, merge as merging};
+use crate::report::json::ReportError;
+use crate::report::merge::MergeError;
+use crate::report::model::{GateResult, Report};
+use crate::report::{compare as comparing, html as page, json, merge as merging};
 
 /// `report merge`: combine reports of several generators or runs.
 #[derive(Debug, Clone)]
@@ -42,114 +45,107 @@ pub struct HtmlOptions {
     pub out: Option<PathBuf>,
 }
 
-fn read_all(paths: &[PathBuf], err: &mut dyn Write) -> Result<Vec<(String, Report)>, i32> {
+/// Why a report command made nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandError {
+    /// Nothing to work on (`report merge` with no input).
+    NoInput,
+    /// An input that is missing, not a report, or of another version.
+    InvalidReport(ReportError),
+    /// Reports that cannot be merged (different operations, versions…).
+    Unmergeable(MergeError),
+    /// The output could not be written.
+    Write(WriteError),
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::NoInput => f.write_str("report merge needs at least one report"),
+            CommandError::InvalidReport(e) => write!(f, "{e}"),
+            CommandError::Unmergeable(e) => write!(f, "{e}"),
+            CommandError::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// What `report merge` wrote.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// How many reports went in.
+    pub inputs: usize,
+    /// The merged report, its gates evaluated.
+    pub report: Report,
+    /// The merged run directory.
+    pub written: PathBuf,
+}
+
+/// What `report compare` found.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    /// The side-by-side table, as text.
+    pub table: String,
+    /// With a maximum regression: B gated against A.
+    pub gates: Option<Vec<GateResult>>,
+}
+
+fn read_all(paths: &[PathBuf]) -> Result<Vec<(String, Report)>, CommandError> {
     paths
         .iter()
-        .map(|path| match json::read(path) {
-            Ok(report) => Ok((json::report_file(path).display().to_string(), report)),
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                Err(exit::INVALID_FILE)
-            }
+        .map(|path| {
+            let report = json::read(path).map_err(CommandError::InvalidReport)?;
+            Ok((json::report_file(path).display().to_string(), report))
         })
         .collect()
 }
 
-/// Merges the inputs, writes the merged run directory, prints where, and
-/// evaluates the gates on the merged report.
-pub fn merge(options: &MergeOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Merges the inputs, evaluates the gates on the merged report and
+/// writes the merged run directory.
+pub fn merge(options: &MergeOptions) -> Result<Merged, CommandError> {
     if options.inputs.is_empty() {
-        let _ = writeln!(err, "error: report merge needs at least one report");
-        return exit::USAGE;
+        return Err(CommandError::NoInput);
     }
-    let inputs = match read_all(&options.inputs, err) {
-        Ok(inputs) => inputs,
-        Err(code) => return code,
-    };
-    let mut merged = match merging::merge(&inputs) {
-        Ok(merged) => merged,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return exit::INVALID_FILE;
-        }
-    };
+    let inputs = read_all(&options.inputs)?;
+    let mut merged = merging::merge(&inputs).map_err(CommandError::Unmergeable)?;
     merged.gates = gate::evaluate_all(&options.gates, &merged);
     let name = options
         .name
         .clone()
         .unwrap_or_else(|| format!("merged-{}", dir::run_name(&merged)));
-    let written = match dir::write(&merged, &options.out, Some(&name)) {
-        Ok(written) => written,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let _ = writeln!(
-        out,
-        "merged {} reports: {} requests in {:.1}s ({:.1}/s) -> {}",
-        inputs.len(),
-        merged.requests,
-        merged.duration_s,
-        merged.throughput_rps,
-        written.display()
-    );
-    report_gates(&merged.gates, out)
+    let written = dir::write(&merged, &options.out, Some(&name)).map_err(CommandError::Write)?;
+    Ok(Merged {
+        inputs: inputs.len(),
+        report: merged,
+        written,
+    })
 }
 
-/// Prints the comparison table; with `max_regression`, gates B against A.
-pub fn compare(options: &CompareOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let reports = match read_all(&[options.a.clone(), options.b.clone()], err) {
-        Ok(reports) => reports,
-        Err(code) => return code,
+/// The comparison table; with `max_regression`, B gated against A.
+pub fn compare(options: &CompareOptions) -> Result<Compared, CommandError> {
+    let mut reports = read_all(&[options.a.clone(), options.b.clone()])?.into_iter();
+    let (Some((a_name, a)), Some((b_name, b))) = (reports.next(), reports.next()) else {
+        unreachable!("two paths read into two reports")
     };
-    let [(a_name, a), (b_name, b)] =
-        <[(String, Report); 2]>::try_from(reports).expect("two paths read into two reports");
     let rows = comparing::compare(&a, &b);
-    let _ = write!(out, "{}", comparing::render(&rows, &a_name, &b_name));
-    match options.max_regression {
-        Some(max) => {
-            let _ = writeln!(out);
-            report_gates(&gate::baseline_gates(&b, &a, max), out)
-        }
-        None => exit::OK,
-    }
+    Ok(Compared {
+        table: comparing::render(&rows, &a_name, &b_name),
+        gates: options
+            .max_regression
+            .map(|max| gate::baseline_gates(&b, &a, max)),
+    })
 }
 
-/// Writes the HTML page of a report and prints where.
-pub fn html(options: &HtmlOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let report = match json::read(&options.input) {
-        Ok(report) => report,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return exit::INVALID_FILE;
-        }
-    };
+/// Writes the HTML page of a report; returns where.
+pub fn html(options: &HtmlOptions) -> Result<PathBuf, CommandError> {
+    let report = json::read(&options.input).map_err(CommandError::InvalidReport)?;
     let target = options.out.clone().unwrap_or_else(|| {
         json::report_file(&options.input)
             .parent()
             .unwrap_or(Path::new("."))
             .join(page::FILE_NAME)
     });
-    if let Err(e) = dir::write_file(&target, &page::render(&report)) {
-        let _ = writeln!(err, "error: {e}");
-        return exit::USAGE;
-    }
-    let _ = writeln!(out, "{}", target.display());
-    exit::OK
-}
-
-/// Prints each gate's verdict; [`exit::GATE`] if any broke.
-fn report_gates(results: &[gate::GateResult], out: &mut dyn Write) -> i32 {
-    for result in results {
-        let mark = if result.passed { "ok  " } else { "FAIL" };
-        let _ = writeln!(out, "{mark} {}", result.message);
-    }
-    if gate::breached(results) {
-        let broken = results.iter().filter(|r| !r.passed).count();
-        let _ = writeln!(out, "{broken} gate(s) breached");
-        exit::GATE
-    } else {
-        exit::OK
-    }
+    dir::write_file(&target, &page::render(&report)).map_err(CommandError::Write)?;
+    Ok(target)
 }

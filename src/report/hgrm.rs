@@ -14,7 +14,7 @@ const TICKS_PER_HALF_DISTANCE: u32 = 5;
 const SCALE: f64 = 1000.0;
 
 /// The percentile distribution of a µs histogram, in milliseconds.
-pub fn render(histogram: &Histogram<u64>) -> String {
+pub(crate) fn render(histogram: &Histogram<u64>) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -74,7 +74,7 @@ fn sub_buckets(sigfig: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::latency_histogram;
+    use crate::report::model::latency_histogram;
 
     #[test]
     fn renders_hdrhistograms_percentile_format() {

@@ -161,7 +161,8 @@ fn check_operations(
     operations: &std::collections::BTreeMap<String, OperationReport>,
 ) -> Result<(), String> {
     for (name, op) in operations {
-        crate::load::recorder::check_operation_name(name).map_err(|e| format!("{path}: {e}"))?;
+        crate::report::model::tally::check_operation_name(name)
+            .map_err(|e| format!("{path}: {e}"))?;
         let at = format!("{path}.{name}");
         if op.histogram.0.len() != op.count {
             return Err(format!(

@@ -1,11 +1,13 @@
 //! The Markdown summary (`summary.md`): a few tables fit for a CI job
 //! summary (`cat summary.md >> "$GITHUB_STEP_SUMMARY"`) or a pull-request
-//! comment. Figures only; the plots are in the HTML page.
+//! comment. Figures only; the plots are in the HTML page. The latency
+//! table is the one the terminal summary prints ([`crate::report::table`]).
 
 use std::fmt::Write as _;
 
-use crate::report::model::{ratio, Report};
-use crate::report::text::{latency, outcomes, percent, rate};
+use crate::report::model::Report;
+use crate::report::table;
+use crate::report::text::{latency, percent, rate};
 
 /// The summary of `report`.
 pub fn render(report: &Report) -> String {
@@ -51,31 +53,10 @@ pub fn render(report: &Report) -> String {
         out,
         "### Latency from the intended start (coordinated-omission corrected)\n"
     );
-    let _ = writeln!(
-        out,
-        "| operation | count | rate | p50 | p90 | p99 | p99.9 | max | errors | outcomes |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    for (name, op) in &report.operations {
-        let l = &op.latency_us;
-        let _ = writeln!(
-            out,
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            op.count,
-            rate(if report.duration_s > 0.0 {
-                op.count as f64 / report.duration_s
-            } else {
-                0.0
-            }),
-            latency(l.p50 as f64),
-            latency(l.p90 as f64),
-            latency(l.p99 as f64),
-            latency(l.p999 as f64),
-            latency(l.max as f64),
-            percent(ratio(op.errors, op.count)),
-            outcomes(&op.outcomes)
-        );
-    }
+    out.push_str(&table::markdown(
+        &table::operations(report),
+        &table::MARKDOWN,
+    ));
     let _ = writeln!(
         out,
         "\n### Where the time went: send to answer (what a closed-loop tool reports), and \

@@ -18,9 +18,8 @@ use std::fmt;
 
 use hdrhistogram::Histogram;
 
-use crate::load::latency_histogram;
-use crate::report::build::per_second;
 use crate::report::codec::EncodedHistogram;
+use crate::report::model::{latency_histogram, per_second};
 use crate::report::model::{
     GeneratorReport, OperationReport, Percentiles, Reference, Report, SeriesRow, VERSION,
 };

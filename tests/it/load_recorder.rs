@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use otpbench::load::build::build;
 use otpbench::load::schedule::OpenModel;
 use otpbench::load::shard::Slice;
 use otpbench::load::{Operations, Recorder, SeriesSink, Tally, Timing};
-use otpbench::report::build::build;
 use otpbench::report::{json, RunInfo};
 
 use crate::support::reports::assert_matches_schema;

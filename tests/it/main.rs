@@ -22,6 +22,7 @@ mod fuzz;
 mod half_close;
 mod independent;
 mod load_capacity;
+mod load_files;
 mod load_generator;
 mod load_recorder;
 mod load_runs;

@@ -1,6 +1,6 @@
 //! Gates: `--threshold` expressions, `--baseline` regressions and the SLO
-//! of a capacity search, evaluated against a [`Report`]. A breach is exit
-//! code 5 ([`crate::cli::exit::GATE`]).
+//! of a capacity search, evaluated against a [`Report`] into
+//! [`GateResult`]s. A breach is exit code 5 (the command line's choice).
 //!
 //! # Grammar
 //!
@@ -35,12 +35,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 mod parse;
 
-use crate::report::build::per_second;
-use crate::report::model::{ratio, OperationReport, Percentiles, Reference, Report};
+use crate::report::model::{
+    per_second, ratio, GateResult, OperationReport, Percentiles, Reference, Report,
+};
 
 /// A gate expression that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,25 +182,6 @@ pub struct Gate {
     /// In `unit`'s base (µs, share 0..=1, count, rps, ratio).
     limit: f64,
     unit: Unit,
-}
-
-/// One gate's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateResult {
-    /// The gate as written (or described, for baseline gates).
-    pub expression: String,
-    /// The measured value in `unit`; `null` when it could not be measured
-    /// (an operation missing from the report).
-    pub measured: Option<f64>,
-    pub limit: f64,
-    /// `us`, `share` (0..1), `count`, `rps` or `ratio`.
-    pub unit: String,
-    pub passed: bool,
-    /// How far past the limit the measured value is, in `unit` (0 when
-    /// the gate held).
-    pub excess: f64,
-    /// One line for people: measured, limit and by how much it broke.
-    pub message: String,
 }
 
 impl Gate {

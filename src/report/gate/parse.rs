@@ -2,7 +2,7 @@
 //! docs): a hand-written reader that tracks its position, so every error
 //! names the column where the expression went wrong.
 
-use crate::load::recorder::Tally;
+use crate::report::model::Tally;
 
 use super::{Comparator, Gate, GateError, Measure, Metric, Quantile, Unit};
 

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use otpbench::load::build::build;
 use otpbench::load::{Operations, Recorder, SeriesSink, Tally, Timing};
-use otpbench::report::build::build;
 use otpbench::report::{Report, RunInfo};
 
 /// `count` requests of `op` with one outcome, latency and service time.

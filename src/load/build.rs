@@ -1,37 +1,21 @@
 //! Building a [`Report`] from what the workers recorded: the merged
 //! [`Recorder`], the sink's per-second rows and the run's wall time.
-//! Percentiles are read off the histograms here, once.
+//! Percentiles are read off the histograms here, once. The generator's
+//! side of the seam: `crate::report` knows reports, not recorders.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::load::recorder::Recorder;
-use crate::load::series::SecondRow;
 use crate::report::codec::EncodedHistogram;
-use crate::report::model::{OperationReport, Percentiles, Reference, Report, RunInfo, VERSION};
-
-impl RunInfo {
-    /// Run information stamped now, with this otpbench's version and the
-    /// command line; the caller fills in the rest.
-    pub fn now(command_line: Vec<String>) -> RunInfo {
-        RunInfo {
-            otpbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            started_at: rfc3339(SystemTime::now()),
-            command_line,
-            ..RunInfo::default()
-        }
-    }
-}
-
-/// `2024-05-01T12:00:00.123Z`.
-pub fn rfc3339(time: SystemTime) -> String {
-    humantime::format_rfc3339_millis(time).to_string()
-}
+use crate::report::model::{
+    per_second, OperationReport, Percentiles, Reference, Report, RunInfo, SeriesRow, VERSION,
+};
 
 /// The report of a run that lasted `duration`.
 pub fn build(
     recorder: &Recorder,
-    series: &[SecondRow],
+    series: &[SeriesRow],
     duration: Duration,
     run: RunInfo,
 ) -> Report {
@@ -96,13 +80,4 @@ pub fn operations(recorder: &Recorder) -> BTreeMap<String, OperationReport> {
             (ops.name(id).to_string(), report)
         })
         .collect()
-}
-
-/// `count / seconds`, 0 for no time.
-pub(crate) fn per_second(count: u64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
-    }
 }

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use crate::load::recorder::Recorder;
 use crate::load::schedule::Model;
-use crate::load::series::{Progress, SecondRow, SeriesSink};
+use crate::load::series::{Progress, SeriesSink};
 use crate::load::shard::{split_count, Shard};
 use crate::load::worker::{self, Backlog, Dispenser, WorkerPlace, Workload, WorkloadSpec};
+use crate::report::model::SeriesRow;
 
 /// Where a worker's iterations come from.
 enum Source {
@@ -65,7 +66,7 @@ impl PhasePlan {
 #[derive(Debug)]
 pub(crate) struct PhaseResult {
     pub recorder: Recorder,
-    pub rows: Vec<SecondRow>,
+    pub rows: Vec<SeriesRow>,
     /// From the epoch to the last worker's end.
     pub duration: Duration,
     /// Iterations the workers took from the schedule.

@@ -4,17 +4,27 @@
 //!
 //! Latencies are whole microseconds. Every percentile here is computed
 //! from the histogram beside it, so a report can be merged with others
-//! losslessly and its figures recomputed. This module holds data only:
-//! reading and writing are in [`crate::report::json`], building from
-//! recorders in [`crate::report::build`].
+//! losslessly and its figures recomputed. This module holds data and the
+//! vocabulary every report is counted in — the tallies and operation names
+//! ([`tally`]), the latency histogram's shape ([`histogram`]), a gate's
+//! verdict ([`GateResult`]) — so the load generator builds reports from
+//! here and nothing here knows the generator. Reading and writing are in
+//! [`crate::report::json`]; building from recorders is the generator's
+//! (`crate::load::build`).
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::report::codec::EncodedHistogram;
-use crate::report::gate::GateResult;
+
+pub mod histogram;
+pub mod tally;
+
+pub use histogram::latency_histogram;
+pub use tally::{Tally, Transport};
 
 /// The `version` this otpbench writes and reads.
 pub const VERSION: u32 = 1;
@@ -31,7 +41,7 @@ pub struct Report {
     /// Requests of every operation that were sent (answered, failed or
     /// timed out); arrivals never sent are not among them (`dropped`).
     pub requests: u64,
-    /// Of which errors ([`crate::load::Tally::is_error`]).
+    /// Of which errors ([`Tally::is_error`]).
     pub errors: u64,
     /// Completed requests per second: those answered (any status or
     /// outcome), not the transport failures, not the dropped arrivals.
@@ -61,6 +71,25 @@ pub struct Report {
     /// Gates evaluated against this report, when any were given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateResult>,
+}
+
+/// One gate's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// The gate as written (or described, for baseline gates).
+    pub expression: String,
+    /// The measured value in `unit`; `null` when it could not be measured
+    /// (an operation missing from the report).
+    pub measured: Option<f64>,
+    pub limit: f64,
+    /// `us`, `share` (0..1), `count`, `rps` or `ratio`.
+    pub unit: String,
+    pub passed: bool,
+    /// How far past the limit the measured value is, in `unit` (0 when
+    /// the gate held).
+    pub excess: f64,
+    /// One line for people: measured, limit and by how much it broke.
+    pub message: String,
 }
 
 /// How a run was made; all optional but the version and start.
@@ -100,6 +129,24 @@ pub struct RunInfo {
     /// The reports a merged report was made of (their file names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+}
+
+impl RunInfo {
+    /// Run information stamped now, with this otpbench's version and the
+    /// command line; the caller fills in the rest.
+    pub fn now(command_line: Vec<String>) -> RunInfo {
+        RunInfo {
+            otpbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: rfc3339(SystemTime::now()),
+            command_line,
+            ..RunInfo::default()
+        }
+    }
+}
+
+/// `2024-05-01T12:00:00.123Z`.
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 /// What the generator could not do in an open-model run: the arrivals
@@ -199,7 +246,7 @@ impl OperationReport {
     /// Requests that got an answer: every outcome but the transport
     /// failures (connect_failed, timeout, io_error).
     pub fn answered(&self) -> u64 {
-        let failed: u64 = crate::load::Transport::ALL
+        let failed: u64 = Transport::ALL
             .iter()
             .filter_map(|t| self.outcomes.get(t.name()))
             .sum();
@@ -342,6 +389,15 @@ impl Report {
             .values()
             .map(OperationReport::answered)
             .sum()
+    }
+}
+
+/// `count / seconds`, 0 for no time.
+pub fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
     }
 }
 
