@@ -37,7 +37,6 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// `${wrong_code}` is the dialect's rule (`check` reads it from here).
-pub(crate) use crate::dialect::wrong_code;
 use crate::dialect::Dialect;
 use crate::engine::code::Alphabet;
 use crate::engine::policy::{Policy, SendLimit};
