@@ -22,9 +22,10 @@ use crate::dialect::Dialect;
 use crate::server::StoreSpec;
 use crate::source::xml::escape as xml;
 
-/// Flags of `otpbench check`.
-#[derive(Debug, Args)]
-pub struct CheckArgs {
+/// Which targets `check` and `fuzz` run against, and how embedded engines
+/// are served: one set of flags for both.
+#[derive(Debug, Clone, Args)]
+pub struct TargetChoice {
     /// A target file; without it, the embedded engine in each dialect
     /// `--dialect` names (every dialect without either), with the target
     /// files in `scenarios/targets/` where they exist.
@@ -34,6 +35,22 @@ pub struct CheckArgs {
     /// Dialects of the embedded engine (repeatable).
     #[arg(long, value_name = "NAME", value_parser = parse_dialect)]
     pub dialect: Vec<Dialect>,
+
+    /// Where embedded engines keep state: `memory` or a Redis URL.
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = super::parse_store)]
+    pub store: StoreSpec,
+
+    /// Serve the embedded engine with this defect around it (a mutant of
+    /// `otpbench mutants --list`), to watch the command find it.
+    #[arg(long, value_name = "NAME", value_parser = super::mutants::parse_mutant)]
+    pub mutant: Option<&'static crate::mutants::Mutant>,
+}
+
+/// Flags of `otpbench check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub choice: TargetChoice,
 
     /// Random programs to run per target.
     #[arg(long, value_name = "N", default_value_t = 256,
@@ -54,15 +71,6 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
 
-    /// Where embedded engines keep state: `memory` or a Redis URL.
-    #[arg(long, value_name = "URL", default_value = "memory", value_parser = super::parse_store)]
-    pub store: StoreSpec,
-
-    /// Serve the embedded engine with this defect around it (a mutant of
-    /// `otpbench mutants --list`), to watch check find it.
-    #[arg(long, value_name = "NAME", value_parser = super::mutants::parse_mutant)]
-    pub mutant: Option<&'static crate::mutants::Mutant>,
-
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -75,7 +83,7 @@ pub struct CheckArgs {
     pub vars: crate::cli::vars::VarsFlags,
 }
 
-impl CheckArgs {
+impl TargetChoice {
     /// The targets these flags name (reads the target files).
     pub fn targets(&self, vars: &Vars) -> Result<Vec<TargetSpec>, crate::source::FileError> {
         let targets = self.files(vars)?;
@@ -108,6 +116,33 @@ impl CheckArgs {
     }
 }
 
+/// A target file refused: the rendered error on stderr and, so CI shows
+/// why nothing ran, in the `--json` and `--junit` reports (`reports` in
+/// that order) too; returns the exit code.
+pub(crate) fn refuse(
+    error: &crate::source::FileError,
+    command: &str,
+    reports: [&Option<PathBuf>; 2],
+    vars: &Vars,
+    stderr: &mut impl Write,
+) -> i32 {
+    let _ = writeln!(stderr, "error: {}", error.render());
+    let errors = std::slice::from_ref(error);
+    let [json, junit] = reports;
+    for (path, text) in [
+        (json, crate::source::json(errors).to_string()),
+        (junit, crate::source::junit(command, errors)),
+    ] {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(path, vars.mask(&text).as_ref()) {
+                let _ = writeln!(stderr, "{command}: cannot write {}: {e}", path.display());
+                return exit::USAGE;
+            }
+        }
+    }
+    exit::INVALID_FILE
+}
+
 /// `otpbench check`: everything but the runtime (a multi-thread one);
 /// returns the exit code.
 /// Every value from outside the files is masked in all it writes.
@@ -121,29 +156,16 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
     };
     let stdout = &mut Masked::new(stdout, &vars);
     let stderr = &mut Masked::new(stderr, &vars);
-    let targets = match args.targets(&vars) {
+    let targets = match args.choice.targets(&vars) {
         Ok(targets) => targets,
         Err(error) => {
-            // Rendered like every file error, and in --json and --junit
-            // too, so CI shows why nothing was checked.
-            let _ = writeln!(stderr, "error: {}", error.render());
-            let errors = [error];
-            for (path, text) in [
-                (&args.json, crate::source::json(&errors).to_string()),
-                (&args.junit, crate::source::junit("otpbench check", &errors)),
-            ] {
-                if let Some(path) = path {
-                    if let Err(e) = std::fs::write(path, vars.mask(&text).as_ref()) {
-                        let _ = writeln!(
-                            stderr,
-                            "otpbench check: cannot write {}: {e}",
-                            path.display()
-                        );
-                        return exit::USAGE;
-                    }
-                }
-            }
-            return exit::INVALID_FILE;
+            return refuse(
+                &error,
+                "otpbench check",
+                [&args.json, &args.junit],
+                &vars,
+                stderr,
+            )
         }
     };
     let seed = args.seed.unwrap_or_else(rand::random);
@@ -159,7 +181,7 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
         let name = spec.name.clone();
         let options = CheckOptions {
             spec,
-            store: args.store.clone(),
+            store: args.choice.store.clone(),
             cases: args.cases,
             seed,
             max_steps: args.max_steps as usize,
@@ -201,7 +223,7 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
                 );
                 return exit::USAGE;
             }
-            let replay = match &args.target {
+            let replay = match &args.choice.target {
                 Some(target) => format!("--target {}", target.display()),
                 None => found
                     .iter()

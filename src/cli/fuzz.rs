@@ -3,7 +3,7 @@
 //! documented and the target kept serving, 4 when not (shrunk, or
 //! non-deterministic), 3 when a target does not answer, 2 for an invalid
 //! target file, 1 for usage. Targets are chosen as `check` chooses them
-//! ([`CheckArgs::targets`]).
+//! ([`TargetChoice::targets`]).
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -17,25 +17,16 @@ use serde_json::{json, Value};
 
 use crate::check::fuzz::{self, FuzzOptions, FuzzProgress, FuzzReport, BATCH};
 use crate::check::{CheckError, RERUNS};
-use crate::cli::check::CheckArgs;
+use crate::cli::check::{refuse, TargetChoice};
 use crate::cli::exit;
-use crate::cli::run::parse_dialect;
-use crate::dialect::Dialect;
-use crate::server::StoreSpec;
+use crate::source::xml::escape as xml;
 use crate::vars::{Masked, Vars};
 
 /// Flags of `otpbench fuzz`.
 #[derive(Debug, Args)]
 pub struct FuzzArgs {
-    /// A target file; without it, the embedded engine in each dialect
-    /// `--dialect` names (every dialect without either), with the target
-    /// files in `scenarios/targets/` where they exist.
-    #[arg(long, value_name = "FILE", conflicts_with = "dialect")]
-    pub target: Option<PathBuf>,
-
-    /// Dialects of the embedded engine (repeatable).
-    #[arg(long, value_name = "NAME", value_parser = parse_dialect)]
-    pub dialect: Vec<Dialect>,
+    #[command(flatten)]
+    pub choice: TargetChoice,
 
     /// Bad requests to send per target (in batches of 1 to 16, each
     /// followed by a correct flow).
@@ -52,15 +43,6 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
 
-    /// Where embedded engines keep state: `memory` or a Redis URL.
-    #[arg(long, value_name = "URL", default_value = "memory", value_parser = super::parse_store)]
-    pub store: StoreSpec,
-
-    /// Serve the embedded engine with this defect around it (a mutant of
-    /// `otpbench mutants --list`), to watch fuzz find it.
-    #[arg(long, value_name = "NAME", value_parser = super::mutants::parse_mutant)]
-    pub mutant: Option<&'static crate::mutants::Mutant>,
-
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -71,25 +53,6 @@ pub struct FuzzArgs {
 
     #[command(flatten)]
     pub vars: crate::cli::vars::VarsFlags,
-}
-
-impl FuzzArgs {
-    /// The same target choice as `check`'s.
-    fn as_check(&self) -> CheckArgs {
-        CheckArgs {
-            target: self.target.clone(),
-            dialect: self.dialect.clone(),
-            cases: self.cases,
-            seed: self.seed,
-            max_steps: 1,
-            save: None,
-            store: self.store.clone(),
-            mutant: self.mutant,
-            junit: None,
-            json: None,
-            vars: Default::default(),
-        }
-    }
 }
 
 /// `otpbench fuzz`: everything but the runtime (a multi-thread one);
@@ -105,11 +68,16 @@ pub async fn run(args: FuzzArgs, stdout: &mut impl Write, stderr: &mut impl Writ
     };
     let stdout = &mut Masked::new(stdout, &vars);
     let stderr = &mut Masked::new(stderr, &vars);
-    let targets = match args.as_check().targets(&vars) {
+    let targets = match args.choice.targets(&vars) {
         Ok(targets) => targets,
         Err(error) => {
-            let _ = writeln!(stderr, "{error}");
-            return exit::INVALID_FILE;
+            return refuse(
+                &error,
+                "otpbench fuzz",
+                [&args.json, &args.junit],
+                &vars,
+                stderr,
+            )
         }
     };
     let seed = args.seed.unwrap_or_else(rand::random);
@@ -125,7 +93,7 @@ pub async fn run(args: FuzzArgs, stdout: &mut impl Write, stderr: &mut impl Writ
         let name = spec.name.clone();
         let options = FuzzOptions {
             spec,
-            store: args.store.clone(),
+            store: args.choice.store.clone(),
             cases: args.cases,
             seed,
         };
@@ -157,7 +125,7 @@ pub async fn run(args: FuzzArgs, stdout: &mut impl Write, stderr: &mut impl Writ
         if let Err(code) = write(path, &text.join("---\n"), &vars, stderr) {
             return code;
         }
-        let replay = match &args.target {
+        let replay = match &args.choice.target {
             Some(target) => format!("--target {}", target.display()),
             None => found
                 .iter()
@@ -411,23 +379,5 @@ fn junit(reports: &[FuzzReport]) -> String {
         }
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-/// Text escaped for XML (a copy of `cli/check.rs`'s private one).
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
     out
 }

@@ -413,8 +413,7 @@ fn the_documented_counterexample_is_a_valid_scenario() {
     let rest = &docs[at..];
     let open = rest.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
     let close = rest[open..].find("```").expect("a closing fence");
-    let scenarios =
-        otpbench::scenario::load::parse(&rest[open..open + close], "docs/check.md").unwrap();
+    let scenarios = otpbench::scenario::parse(&rest[open..open + close], "docs/check.md").unwrap();
     assert_eq!(scenarios[0].steps.len(), 3);
 }
 
