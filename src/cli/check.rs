@@ -46,6 +46,8 @@ pub struct TargetChoice {
     pub mutant: Option<&'static crate::mutants::Mutant>,
 }
 
+const COMMAND: &str = "otpbench check";
+
 /// Flags of `otpbench check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -129,18 +131,98 @@ pub(crate) fn refuse(
     let _ = writeln!(stderr, "error: {}", error.render());
     let errors = std::slice::from_ref(error);
     let [json, junit] = reports;
-    for (path, text) in [
+    let texts = [
         (json, crate::source::json(errors).to_string()),
         (junit, crate::source::junit(command, errors)),
-    ] {
+    ];
+    match write_reports(command, texts, vars, stderr) {
+        Ok(()) => exit::INVALID_FILE,
+        Err(code) => code,
+    }
+}
+
+/// `text`, masked, to `path`; on failure says so and gives the exit code.
+pub(crate) fn write_masked(
+    command: &str,
+    path: &Path,
+    text: &str,
+    vars: &Vars,
+    stderr: &mut impl Write,
+) -> Result<(), i32> {
+    std::fs::write(path, vars.mask(text).as_ref()).map_err(|e| {
+        let _ = writeln!(stderr, "{command}: cannot write {}: {e}", path.display());
+        exit::USAGE
+    })
+}
+
+/// Each report whose path was given (`--json`, `--junit`), masked.
+pub(crate) fn write_reports(
+    command: &str,
+    reports: [(&Option<PathBuf>, String); 2],
+    vars: &Vars,
+    stderr: &mut impl Write,
+) -> Result<(), i32> {
+    for (path, text) in reports {
         if let Some(path) = path {
-            if let Err(e) = std::fs::write(path, vars.mask(&text).as_ref()) {
-                let _ = writeln!(stderr, "{command}: cannot write {}: {e}", path.display());
-                return exit::USAGE;
-            }
+            write_masked(command, path, &text, vars, stderr)?;
         }
     }
-    exit::INVALID_FILE
+    Ok(())
+}
+
+/// `--save`: the counterexamples (each a scenario, with its dialect) in
+/// one file, and the command that replays them.
+pub(crate) fn save_found(
+    command: &str,
+    path: &Path,
+    choice: &TargetChoice,
+    found: &[(String, Dialect)],
+    vars: &Vars,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> Result<(), i32> {
+    let text: Vec<&str> = found
+        .iter()
+        .map(|(scenario, _)| scenario.as_str())
+        .collect();
+    write_masked(command, path, &text.join("---\n"), vars, stderr)?;
+    let replay = match &choice.target {
+        Some(target) => format!("--target {}", target.display()),
+        None => found
+            .iter()
+            .map(|(_, dialect)| format!("--dialect {}", dialect.name()))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let _ = writeln!(
+        stdout,
+        "saved: {} (replay: otpbench run {} {replay})",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Updates a progress line on stderr at most five times a second, when
+/// stderr is a terminal; `line` writes it after the target's name.
+pub(crate) fn progress_line<P>(
+    name: String,
+    terminal: bool,
+    line: impl Fn(&P) -> String + Send + Sync + 'static,
+) -> impl Fn(P) + Send + Sync + 'static {
+    let started = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    move |p: P| {
+        if !terminal {
+            return;
+        }
+        let now = started.elapsed().as_millis() as u64;
+        let before = last.load(Ordering::Relaxed);
+        if now >= before + 200 || before == 0 {
+            last.store(now.max(1), Ordering::Relaxed);
+            eprint!("\r\x1b[2K{name}: {}", line(&p));
+        }
+    }
 }
 
 /// `otpbench check`: everything but the runtime (a multi-thread one);
@@ -186,7 +268,9 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
             seed,
             max_steps: args.max_steps as usize,
         };
-        let progress = progress_line(name.clone(), terminal);
+        let progress = progress_line(name.clone(), terminal, |p: &Progress| {
+            format!("{} programs run, {} diverged", p.runs, p.divergences)
+        });
         let report = check::check(options, progress).await;
         if terminal {
             eprint!("\r\x1b[2K");
@@ -209,76 +293,27 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
         .iter()
         .filter(|r| r.counterexample.is_some())
         .collect();
-    if let Some(path) = &args.save {
-        if !found.is_empty() {
-            let text: Vec<String> = found
-                .iter()
-                .filter_map(|r| r.counterexample.as_ref().map(|c| c.scenario.clone()))
-                .collect();
-            if let Err(e) = std::fs::write(path, vars.mask(&text.join("---\n")).as_ref()) {
-                let _ = writeln!(
-                    stderr,
-                    "otpbench check: cannot write {}: {e}",
-                    path.display()
-                );
-                return exit::USAGE;
-            }
-            let replay = match &args.choice.target {
-                Some(target) => format!("--target {}", target.display()),
-                None => found
-                    .iter()
-                    .map(|r| format!("--dialect {}", r.dialect.name()))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            };
-            let _ = writeln!(
-                stdout,
-                "saved: {} (replay: otpbench run {} {replay})",
-                path.display(),
-                path.display()
-            );
+    if let (Some(path), false) = (&args.save, found.is_empty()) {
+        let found: Vec<(String, Dialect)> = found
+            .iter()
+            .filter_map(|r| Some((r.counterexample.as_ref()?.scenario.clone(), r.dialect)))
+            .collect();
+        let saved = save_found(COMMAND, path, &args.choice, &found, &vars, stdout, stderr);
+        if let Err(code) = saved {
+            return code;
         }
     }
-    for (path, text) in [
+    let reports = [
         (&args.json, json_report(&reports).to_string()),
         (&args.junit, junit(&reports)),
-    ] {
-        if let Some(path) = path {
-            if let Err(e) = std::fs::write(path, vars.mask(&text).as_ref()) {
-                let _ = writeln!(
-                    stderr,
-                    "otpbench check: cannot write {}: {e}",
-                    path.display()
-                );
-                return exit::USAGE;
-            }
-        }
+    ];
+    if let Err(code) = write_reports(COMMAND, reports, &vars, stderr) {
+        return code;
     }
     if found.is_empty() {
         exit::OK
     } else {
         exit::FAILED
-    }
-}
-
-/// Updates a progress line on stderr at most five times a second, when
-/// stderr is a terminal.
-fn progress_line(name: String, terminal: bool) -> impl Fn(Progress) + Send + Sync + 'static {
-    let started = Instant::now();
-    let last = Arc::new(AtomicU64::new(0));
-    move |p: Progress| {
-        if !terminal {
-            return;
-        }
-        let now = started.elapsed().as_millis() as u64;
-        let before = last.load(Ordering::Relaxed);
-        if now >= before + 200 || before == 0 {
-            last.store(now.max(1), Ordering::Relaxed);
-            eprint!(
-                "\r\x1b[2K{name}: {} programs run, {} diverged",
-                p.runs, p.divergences
-            );
-        }
     }
 }
 

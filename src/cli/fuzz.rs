@@ -8,19 +8,19 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
 
 use clap::Args;
 use serde_json::{json, Value};
 
 use crate::check::fuzz::{self, FuzzOptions, FuzzProgress, FuzzReport, BATCH};
 use crate::check::{CheckError, RERUNS};
-use crate::cli::check::{refuse, TargetChoice};
+use crate::cli::check::{progress_line, refuse, save_found, write_reports, TargetChoice};
 use crate::cli::exit;
+use crate::dialect::Dialect;
 use crate::source::xml::escape as xml;
-use crate::vars::{Masked, Vars};
+use crate::vars::Masked;
+
+const COMMAND: &str = "otpbench fuzz";
 
 /// Flags of `otpbench fuzz`.
 #[derive(Debug, Args)]
@@ -97,7 +97,16 @@ pub async fn run(args: FuzzArgs, stdout: &mut impl Write, stderr: &mut impl Writ
             cases: args.cases,
             seed,
         };
-        let report = fuzz::fuzz(options, progress_line(name, terminal)).await;
+        let report = fuzz::fuzz(
+            options,
+            progress_line(name, terminal, |p: &FuzzProgress| {
+                format!(
+                    "{} bad requests sent, {} failing batches",
+                    p.requests, p.failures
+                )
+            }),
+        )
+        .await;
         if terminal {
             eprint!("\r\x1b[2K");
         }
@@ -118,74 +127,26 @@ pub async fn run(args: FuzzArgs, stdout: &mut impl Write, stderr: &mut impl Writ
     }
     let found: Vec<&FuzzReport> = reports.iter().filter(|r| r.failure.is_some()).collect();
     if let (Some(path), false) = (&args.save, found.is_empty()) {
-        let text: Vec<String> = found
+        let found: Vec<(String, Dialect)> = found
             .iter()
-            .filter_map(|r| r.failure.as_ref().map(|f| f.scenario.clone()))
+            .filter_map(|r| Some((r.failure.as_ref()?.scenario.clone(), r.dialect)))
             .collect();
-        if let Err(code) = write(path, &text.join("---\n"), &vars, stderr) {
+        let saved = save_found(COMMAND, path, &args.choice, &found, &vars, stdout, stderr);
+        if let Err(code) = saved {
             return code;
         }
-        let replay = match &args.choice.target {
-            Some(target) => format!("--target {}", target.display()),
-            None => found
-                .iter()
-                .map(|r| format!("--dialect {}", r.dialect.name()))
-                .collect::<Vec<_>>()
-                .join(" "),
-        };
-        let _ = writeln!(
-            stdout,
-            "saved: {} (replay: otpbench run {} {replay})",
-            path.display(),
-            path.display()
-        );
     }
-    for (path, text) in [
+    let reports = [
         (&args.json, json_report(&reports).to_string()),
         (&args.junit, junit(&reports)),
-    ] {
-        if let Some(path) = path {
-            if let Err(code) = write(path, &text, &vars, stderr) {
-                return code;
-            }
-        }
+    ];
+    if let Err(code) = write_reports(COMMAND, reports, &vars, stderr) {
+        return code;
     }
     if found.is_empty() {
         exit::OK
     } else {
         exit::FAILED
-    }
-}
-
-fn write(path: &PathBuf, text: &str, vars: &Vars, stderr: &mut impl Write) -> Result<(), i32> {
-    std::fs::write(path, vars.mask(text).as_ref()).map_err(|e| {
-        let _ = writeln!(
-            stderr,
-            "otpbench fuzz: cannot write {}: {e}",
-            path.display()
-        );
-        exit::USAGE
-    })
-}
-
-/// Updates a progress line on stderr at most five times a second, when
-/// stderr is a terminal.
-fn progress_line(name: String, terminal: bool) -> impl Fn(FuzzProgress) + Send + Sync + 'static {
-    let started = Instant::now();
-    let last = Arc::new(AtomicU64::new(0));
-    move |p: FuzzProgress| {
-        if !terminal {
-            return;
-        }
-        let now = started.elapsed().as_millis() as u64;
-        let before = last.load(Ordering::Relaxed);
-        if now >= before + 200 || before == 0 {
-            last.store(now.max(1), Ordering::Relaxed);
-            eprint!(
-                "\r\x1b[2K{name}: {} bad requests sent, {} failing batches",
-                p.requests, p.failures
-            );
-        }
     }
 }
 
