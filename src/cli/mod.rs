@@ -19,6 +19,7 @@ pub mod load;
 pub mod mutants;
 pub mod report;
 pub mod run;
+pub mod targets;
 pub mod vars;
 
 /// Process exit codes.

@@ -117,6 +117,28 @@ pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, String> {
     })
 }
 
+/// Per dialect (every one when `dialects` is empty) its target file under
+/// `scenarios/targets/` where there is one, else the dialect itself: the
+/// embedded engine with its defaults.
+pub(crate) fn dialect_sources(dialects: &[Dialect]) -> Vec<Result<PathBuf, Dialect>> {
+    let dialects = if dialects.is_empty() {
+        &Dialect::ALL[..]
+    } else {
+        dialects
+    };
+    dialects
+        .iter()
+        .map(|&dialect| {
+            let file = Path::new(TARGETS_DIR).join(format!("{}.yaml", dialect.name()));
+            if file.exists() {
+                Ok(file)
+            } else {
+                Err(dialect)
+            }
+        })
+        .collect()
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::duration::parse(text).map_err(|e| e.to_string())
 }
@@ -127,23 +149,8 @@ impl RunArgs {
     pub fn options(&self, vars: &Arc<Vars>) -> Result<RunOptions, RunError> {
         // A target file given; else per dialect its file under
         // scenarios/targets/, or the embedded engine's defaults.
-        let sources: Vec<Result<PathBuf, Dialect>> = if self.target.is_empty() {
-            let dialects = if self.dialect.is_empty() {
-                Dialect::ALL.to_vec()
-            } else {
-                self.dialect.clone()
-            };
-            dialects
-                .into_iter()
-                .map(|dialect| {
-                    let file = Path::new(TARGETS_DIR).join(format!("{}.yaml", dialect.name()));
-                    if file.exists() {
-                        Ok(file)
-                    } else {
-                        Err(dialect)
-                    }
-                })
-                .collect()
+        let sources = if self.target.is_empty() {
+            dialect_sources(&self.dialect)
         } else {
             self.target.iter().cloned().map(Ok).collect()
         };
