@@ -15,10 +15,11 @@ use async_trait::async_trait;
 
 use crate::engine::code::CodeDigest;
 use crate::engine::outcome::ChallengeId;
-use crate::mutants::decorate::{lock, Decorator, Ledger, ROUND_TRIP};
-use crate::store::{
-    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, StoreError, VerifyDecision,
+use crate::mutants::decorate::{
+    lock, note_send, Decorator, Ledger, RevokeCall, Revoked, SendCall, Sent, Verdict, VerifyCall,
+    ROUND_TRIP,
 };
+use crate::store::{ChallengeKey, Lookup, NewChallenge, SendDecision, VerifyDecision};
 
 /// How late [`LateExpiry`] judges expiry.
 const EXPIRY_SLACK_MS: u64 = 60_000;
@@ -34,13 +35,7 @@ pub(crate) struct LateExpiry;
 
 #[async_trait]
 impl Decorator for LateExpiry {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        mut challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, mut challenge, rules): SendCall<'_>) -> Sent {
         challenge.ttl_ms = challenge.ttl_ms.saturating_add(EXPIRY_SLACK_MS);
         challenge.purge_after_ms = challenge.purge_after_ms.saturating_add(EXPIRY_SLACK_MS);
         inner.send(key, challenge, rules).await
@@ -53,13 +48,7 @@ pub(crate) struct NoAttemptCap;
 
 #[async_trait]
 impl Decorator for NoAttemptCap {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        mut challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, mut challenge, rules): SendCall<'_>) -> Sent {
         challenge.max_attempts = u32::MAX;
         inner.send(key, challenge, rules).await
     }
@@ -79,22 +68,11 @@ fn one_purpose(key: &ChallengeKey) -> ChallengeKey {
 
 #[async_trait]
 impl Decorator for OnePurpose {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         inner.send(&one_purpose(key), challenge, rules).await
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         match lookup {
             Lookup::Key(key) => {
                 inner
@@ -105,12 +83,7 @@ impl Decorator for OnePurpose {
         }
     }
 
-    async fn revoke(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        id: ChallengeId,
-    ) -> Result<(), StoreError> {
+    async fn revoke(&self, RevokeCall(inner, key, id): RevokeCall<'_>) -> Revoked {
         inner.revoke(&one_purpose(key), id).await
     }
 }
@@ -136,13 +109,7 @@ struct Slot {
 
 #[async_trait]
 impl Decorator for OldCodesStayValid {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         // Each code under a key of its own; limits count per subject, so
         // the codes share them.
         let slot = ChallengeKey {
@@ -170,12 +137,7 @@ impl Decorator for OldCodesStayValid {
         Ok(decision)
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         let slot = match lookup {
             Lookup::Id { tenant, id } => {
                 self.slot(|slot| slot.id == id && slot.key.subject.tenant == tenant)
@@ -196,12 +158,7 @@ impl Decorator for OldCodesStayValid {
         Ok(decision)
     }
 
-    async fn revoke(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        id: ChallengeId,
-    ) -> Result<(), StoreError> {
+    async fn revoke(&self, RevokeCall(inner, key, id): RevokeCall<'_>) -> Revoked {
         match self.slot(|slot| slot.id == id) {
             Some(slot) => {
                 inner.revoke(&slot.key, id).await?;
@@ -241,22 +198,11 @@ pub(crate) struct CodeFindsChallenge {
 
 #[async_trait]
 impl Decorator for CodeFindsChallenge {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
-        note_send(&self.ledger, inner, key, challenge, rules).await
+    fn ledger(&self) -> Option<&Mutex<Ledger>> {
+        Some(&self.ledger)
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         let tenant = match lookup {
             Lookup::Id { tenant, .. } => tenant,
             Lookup::Key(key) => key.subject.tenant.as_str(),
@@ -287,10 +233,6 @@ impl Decorator for CodeFindsChallenge {
         }
         Ok(decision)
     }
-
-    async fn forget(&self) {
-        lock(&self.ledger).clear();
-    }
 }
 
 /// Marks a verified code used but never checks the mark: the code keeps
@@ -304,22 +246,11 @@ pub(crate) struct UsedCodesStayValid {
 
 #[async_trait]
 impl Decorator for UsedCodesStayValid {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
-        note_send(&self.ledger, inner, key, challenge, rules).await
+    fn ledger(&self) -> Option<&Mutex<Ledger>> {
+        Some(&self.ledger)
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         let decision = inner.verify(lookup, candidate).await?;
         let id = lock(&self.ledger).id_of(lookup);
         let Some(id) = id else {
@@ -357,22 +288,11 @@ pub(crate) struct CompareThenDelete {
 
 #[async_trait]
 impl Decorator for CompareThenDelete {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
-        note_send(&self.ledger, inner, key, challenge, rules).await
+    fn ledger(&self) -> Option<&Mutex<Ledger>> {
+        Some(&self.ledger)
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         let now = inner.now_ms().await?;
         let read = {
             let ledger = lock(&self.ledger);
@@ -394,10 +314,6 @@ impl Decorator for CompareThenDelete {
         lock(&self.ledger).take(id);
         Ok(VerifyDecision::Verified)
     }
-
-    async fn forget(&self) {
-        lock(&self.ledger).clear();
-    }
 }
 
 /// Reads the attempt counter, compares the code, then writes the counter
@@ -411,13 +327,11 @@ pub(crate) struct ReadThenCountAttempt {
 
 #[async_trait]
 impl Decorator for ReadThenCountAttempt {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    fn ledger(&self) -> Option<&Mutex<Ledger>> {
+        Some(&self.ledger)
+    }
+
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         let now = inner.now_ms().await?;
         // The store never locks: the counter is kept here.
         let counted_here = NewChallenge {
@@ -431,12 +345,7 @@ impl Decorator for ReadThenCountAttempt {
         Ok(decision)
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         let now = inner.now_ms().await?;
         let read = {
             let ledger = lock(&self.ledger);
@@ -474,10 +383,6 @@ impl Decorator for ReadThenCountAttempt {
             other => Ok(other),
         }
     }
-
-    async fn forget(&self) {
-        lock(&self.ledger).clear();
-    }
 }
 
 /// Counts wrong codes per recipient and purpose instead of per code, and
@@ -493,24 +398,13 @@ pub(crate) struct AttemptsOutliveCodes {
 
 #[async_trait]
 impl Decorator for AttemptsOutliveCodes {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        mut challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, mut challenge, rules): SendCall<'_>) -> Sent {
         let used = lock(&self.wrong).get(key).copied().unwrap_or(0);
         challenge.max_attempts = challenge.max_attempts.saturating_sub(used);
         note_send(&self.ledger, inner, key, challenge, rules).await
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         let decision = inner.verify(lookup, candidate).await?;
         let key = {
             let ledger = lock(&self.ledger);
@@ -536,23 +430,6 @@ impl Decorator for AttemptsOutliveCodes {
         lock(&self.wrong).clear();
         lock(&self.ledger).clear();
     }
-}
-
-/// A send passed to the store, and the challenge noted when it was
-/// stored.
-async fn note_send(
-    ledger: &Mutex<Ledger>,
-    inner: &dyn Store,
-    key: &ChallengeKey,
-    challenge: NewChallenge,
-    rules: SendRules<'_>,
-) -> Result<SendDecision, StoreError> {
-    let now = inner.now_ms().await?;
-    let decision = inner.send(key, challenge.clone(), rules).await?;
-    if let SendDecision::Stored { id, .. } = decision {
-        lock(ledger).note(id, key, &challenge, now);
-    }
-    Ok(decision)
 }
 
 /// What a verify the store decided changes in the notes.

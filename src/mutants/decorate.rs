@@ -31,40 +31,78 @@ use crate::store::{
 /// race show every time, not now and then.
 pub(crate) const ROUND_TRIP: Duration = Duration::from_millis(50);
 
+/// A send as the decorated store received it, with the store inside:
+/// `(inner, key, challenge, rules)`.
+pub(crate) struct SendCall<'a>(
+    pub &'a dyn Store,
+    pub &'a ChallengeKey,
+    pub NewChallenge,
+    pub SendRules<'a>,
+);
+
+/// A verify as the decorated store received it, with the store inside:
+/// `(inner, lookup, candidate)`.
+pub(crate) struct VerifyCall<'a>(pub &'a dyn Store, pub Lookup<'a>, pub &'a CodeDigest);
+
+/// A revoke as the decorated store received it, with the store inside:
+/// `(inner, key, id)`.
+pub(crate) struct RevokeCall<'a>(pub &'a dyn Store, pub &'a ChallengeKey, pub ChallengeId);
+
+/// What a send, a verify and a revoke answer.
+pub(crate) type Sent = Result<SendDecision, StoreError>;
+pub(crate) type Verdict = Result<VerifyDecision, StoreError>;
+pub(crate) type Revoked = Result<(), StoreError>;
+
 /// How a decorator changes the store's decisions. Every method defaults
-/// to passing the call through.
+/// to passing the call through; a decorator with a [`Ledger`] (see
+/// [`Decorator::ledger`]) has the challenges it saw stored noted there.
 #[async_trait]
 pub(crate) trait Decorator: Send + Sync + 'static {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
-        inner.send(key, challenge, rules).await
+    /// The notes this decorator keeps of stored challenges, if any: the
+    /// default `send` notes each challenge the store stored, and the
+    /// default `forget` clears them.
+    fn ledger(&self) -> Option<&Mutex<Ledger>> {
+        None
     }
 
-    async fn verify(
-        &self,
-        inner: &dyn Store,
-        lookup: Lookup<'_>,
-        candidate: &CodeDigest,
-    ) -> Result<VerifyDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
+        match self.ledger() {
+            Some(ledger) => note_send(ledger, inner, key, challenge, rules).await,
+            None => inner.send(key, challenge, rules).await,
+        }
+    }
+
+    async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
         inner.verify(lookup, candidate).await
     }
 
-    async fn revoke(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        id: ChallengeId,
-    ) -> Result<(), StoreError> {
+    async fn revoke(&self, RevokeCall(inner, key, id): RevokeCall<'_>) -> Revoked {
         inner.revoke(key, id).await
     }
 
     /// Forgets what the decorator noted (the store was reset).
-    async fn forget(&self) {}
+    async fn forget(&self) {
+        if let Some(ledger) = self.ledger() {
+            lock(ledger).clear();
+        }
+    }
+}
+
+/// A send passed to the store, and the challenge noted when it was
+/// stored.
+pub(crate) async fn note_send(
+    ledger: &Mutex<Ledger>,
+    inner: &dyn Store,
+    key: &ChallengeKey,
+    challenge: NewChallenge,
+    rules: SendRules<'_>,
+) -> Result<SendDecision, StoreError> {
+    let now = inner.now_ms().await?;
+    let decision = inner.send(key, challenge.clone(), rules).await?;
+    if let SendDecision::Stored { id, .. } = decision {
+        lock(ledger).note(id, key, &challenge, now);
+    }
+    Ok(decision)
 }
 
 /// A store whose decisions `decorator` changes.
@@ -87,9 +125,8 @@ impl<D: Decorator> Store for Decorated<D> {
         challenge: NewChallenge,
         rules: SendRules<'_>,
     ) -> Result<SendDecision, StoreError> {
-        self.decorator
-            .send(&*self.inner, key, challenge, rules)
-            .await
+        let call = SendCall(&*self.inner, key, challenge, rules);
+        self.decorator.send(call).await
     }
 
     async fn verify(
@@ -97,11 +134,13 @@ impl<D: Decorator> Store for Decorated<D> {
         lookup: Lookup<'_>,
         candidate: &CodeDigest,
     ) -> Result<VerifyDecision, StoreError> {
-        self.decorator.verify(&*self.inner, lookup, candidate).await
+        let call = VerifyCall(&*self.inner, lookup, candidate);
+        self.decorator.verify(call).await
     }
 
     async fn revoke(&self, key: &ChallengeKey, id: ChallengeId) -> Result<(), StoreError> {
-        self.decorator.revoke(&*self.inner, key, id).await
+        let call = RevokeCall(&*self.inner, key, id);
+        self.decorator.revoke(call).await
     }
 
     async fn purge(&self) -> Result<usize, StoreError> {

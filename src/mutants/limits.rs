@@ -15,10 +15,9 @@ use async_trait::async_trait;
 
 use crate::engine::outcome::ChallengeId;
 use crate::engine::policy::SendLimit;
-use crate::mutants::decorate::{lock, Decorator, ROUND_TRIP};
+use crate::mutants::decorate::{lock, Decorator, RevokeCall, Revoked, SendCall, Sent, ROUND_TRIP};
 use crate::store::{
-    retry_after_ms, sends_remaining, ChallengeKey, NewChallenge, SendDecision, SendRules, Store,
-    StoreError, Subject,
+    retry_after_ms, sends_remaining, ChallengeKey, SendDecision, SendRules, Subject,
 };
 
 /// No limit and no cooldown.
@@ -33,13 +32,7 @@ pub(crate) struct TightestWindowOnly;
 
 #[async_trait]
 impl Decorator for TightestWindowOnly {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         let tightest: Vec<SendLimit> = rules
             .limits
             .iter()
@@ -61,13 +54,7 @@ pub(crate) struct OneTooMany;
 
 #[async_trait]
 impl Decorator for OneTooMany {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         let loose: Vec<SendLimit> = rules
             .limits
             .iter()
@@ -96,13 +83,7 @@ pub(crate) struct CountThenRecord {
 
 #[async_trait]
 impl Decorator for CountThenRecord {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         let now = inner.now_ms().await?;
         let counted = lock(&self.log)
             .get(&key.subject)
@@ -148,13 +129,7 @@ pub(crate) struct RefusalBurnsCode {
 
 #[async_trait]
 impl Decorator for RefusalBurnsCode {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         let decision = inner.send(key, challenge, rules).await?;
         match decision {
             SendDecision::Stored { id, .. } => {
@@ -190,13 +165,7 @@ pub(crate) struct FailedSendsUncounted {
 
 #[async_trait]
 impl Decorator for FailedSendsUncounted {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         let mut log = self.log.lock().await;
         let now = inner.now_ms().await?;
         let sends = log.entry(key.subject.clone()).or_default();
@@ -218,12 +187,7 @@ impl Decorator for FailedSendsUncounted {
         })
     }
 
-    async fn revoke(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        id: ChallengeId,
-    ) -> Result<(), StoreError> {
+    async fn revoke(&self, RevokeCall(inner, key, id): RevokeCall<'_>) -> Revoked {
         if let Some(sends) = self.log.lock().await.get_mut(&key.subject) {
             sends.retain(|&(_, at)| at != id);
         }
@@ -241,13 +205,7 @@ pub(crate) struct LimitsElsewhere;
 
 #[async_trait]
 impl Decorator for LimitsElsewhere {
-    async fn send(
-        &self,
-        inner: &dyn Store,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        _rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, SendCall(inner, key, challenge, _): SendCall<'_>) -> Sent {
         inner.send(key, challenge, UNLIMITED).await
     }
 }

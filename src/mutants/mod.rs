@@ -349,7 +349,7 @@ pub static MUTANTS: [Mutant; 23] = [
         applies: |t| t.dialect != Dialect::Nomado && t.policy.length != 4,
         build: |p| {
             for dialect in Dialect::ALL {
-                policy_of_mut(&mut p.config.config, dialect).length = 4;
+                p.config.config.policy_mut(dialect).length = 4;
             }
         },
     },
@@ -372,16 +372,5 @@ fn policy_of(config: &Config, dialect: Dialect) -> &Policy {
         Dialect::Valify => &config.valify.policy,
         Dialect::Nomado => &config.nomado.policy,
         Dialect::Loyaltydog => &config.loyaltydog.policy,
-    }
-}
-
-fn policy_of_mut(config: &mut Config, dialect: Dialect) -> &mut Policy {
-    match dialect {
-        Dialect::Native => &mut config.native.policy,
-        Dialect::Rees46 => &mut config.rees46.policy,
-        Dialect::Sigmasms => &mut config.sigmasms.policy,
-        Dialect::Valify => &mut config.valify.policy,
-        Dialect::Nomado => &mut config.nomado.policy,
-        Dialect::Loyaltydog => &mut config.loyaltydog.policy,
     }
 }

@@ -100,6 +100,26 @@ where
     counts
 }
 
+/// Twelve verifies of `code` for `to` at once: how many decided what.
+async fn race_verify(
+    store: &Arc<dyn Store>,
+    to: &'static str,
+    code: &'static str,
+) -> BTreeMap<String, usize> {
+    let racing = store.clone();
+    race(12, move || {
+        let store = racing.clone();
+        async move {
+            let key = key(to);
+            store
+                .verify(Lookup::Key(&key), &digest(code))
+                .await
+                .unwrap()
+        }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn counting_then_recording_lets_parallel_sends_past_the_limit() {
     let store = store(CountThenRecord::default());
@@ -124,18 +144,7 @@ async fn counting_then_recording_lets_parallel_sends_past_the_limit() {
 async fn compare_then_delete_verifies_parallel_right_codes_more_than_once() {
     let store = store(CompareThenDelete::default());
     send(&store, "+1", "123456").await;
-    let racing = store.clone();
-    let counts = race(12, move || {
-        let store = racing.clone();
-        async move {
-            let key = key("+1");
-            store
-                .verify(Lookup::Key(&key), &digest("123456"))
-                .await
-                .unwrap()
-        }
-    })
-    .await;
+    let counts = race_verify(&store, "+1", "123456").await;
     assert!(
         counts.get("Verified").copied().unwrap_or(0) > 1,
         "{counts:?}"
@@ -156,18 +165,7 @@ async fn compare_then_delete_verifies_parallel_right_codes_more_than_once() {
 async fn reading_then_counting_lets_parallel_guesses_past_the_cap() {
     let store = store(ReadThenCountAttempt::default());
     send(&store, "+1", "123456").await;
-    let racing = store.clone();
-    let counts = race(12, move || {
-        let store = racing.clone();
-        async move {
-            let key = key("+1");
-            store
-                .verify(Lookup::Key(&key), &digest("000000"))
-                .await
-                .unwrap()
-        }
-    })
-    .await;
+    let counts = race_verify(&store, "+1", "000000").await;
     assert!(
         counts.get("WrongCode").copied().unwrap_or(0) > 3,
         "{counts:?}"
