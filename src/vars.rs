@@ -220,7 +220,7 @@ impl Vars {
         // Each line of a multi-line value, for output that breaks lines.
         forms.extend(value.lines().map(str::to_string));
         forms.push(json_escaped(value));
-        forms.push(xml_escaped(value));
+        forms.push(crate::source::xml::escape(value));
         forms.push(percent_encoded(value));
         let mut secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
         for form in forms {
@@ -588,47 +588,27 @@ fn scan(text: &str) -> Vec<Reference> {
         while i < bytes.len() {
             let c = bytes[i];
             match state {
-                State::Double => {
-                    if c == b'\\' {
+                State::Double | State::Single => {
+                    let double = state == State::Double;
+                    if double && c == b'\\' {
                         i += 2;
                         continue;
                     }
-                    if c == b'"' {
-                        state = State::Plain;
-                    } else if let Some((namespace, name, end)) = reference_at(line, i) {
-                        found.push(reference(
-                            text,
-                            line_start,
-                            index,
-                            i,
-                            end,
-                            namespace,
-                            name,
-                            Context::Double,
-                            indent,
-                        ));
-                        i = end;
-                        continue;
-                    }
-                }
-                State::Single => {
-                    if c == b'\'' {
-                        if bytes.get(i + 1) == Some(&b'\'') {
+                    if c == if double { b'"' } else { b'\'' } {
+                        // '' inside single quotes is a quote, not the end.
+                        if !double && bytes.get(i + 1) == Some(&b'\'') {
                             i += 2;
                             continue;
                         }
                         state = State::Plain;
                     } else if let Some((namespace, name, end)) = reference_at(line, i) {
+                        let context = if double {
+                            Context::Double
+                        } else {
+                            Context::Single
+                        };
                         found.push(reference(
-                            text,
-                            line_start,
-                            index,
-                            i,
-                            end,
-                            namespace,
-                            name,
-                            Context::Single,
-                            indent,
+                            text, line_start, index, i, end, namespace, name, context, indent,
                         ));
                         i = end;
                         continue;
@@ -896,16 +876,6 @@ fn json_escaped(value: &str) -> String {
         .and_then(|q| q.strip_suffix('"'))
         .unwrap_or(&quoted)
         .to_string()
-}
-
-/// As XML and HTML write text.
-fn xml_escaped(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// As a URL or a form body writes it.

@@ -112,40 +112,26 @@ fn apply(config: &mut Config, spec: &TargetSpec) {
         basic,
         api_key,
     } = spec.credentials.clone();
-    let policy = spec.policy.clone();
+    *config.policy_mut(spec.dialect) = spec.policy.clone();
     match spec.dialect {
-        Dialect::Native => {
-            config.native.bearer = bearer;
-            config.native.policy = policy;
-        }
+        Dialect::Native => config.native.bearer = bearer,
         Dialect::Rees46 => {
             config.rees46.shop_id = shop_id;
             config.rees46.shop_secret = shop_secret;
-            config.rees46.policy = policy;
         }
         Dialect::Sigmasms => {
             config.sigmasms.bearer = bearer;
             if let Ok(widget) = uuid::Uuid::parse_str(&widget_id) {
-                config.sigmasms.widgets.retain(|(id, _)| *id != widget);
-                config
-                    .sigmasms
-                    .widgets
-                    .push((widget, crate::config::WidgetState::Active));
+                let widgets = &mut config.sigmasms.widgets;
+                widgets.retain(|(id, _)| *id != widget);
+                widgets.push((widget, crate::config::WidgetState::Active));
             }
-            config.sigmasms.policy = policy;
         }
         Dialect::Valify => {
             config.valify.bearer = bearer;
             config.valify.bundle_key = bundle_key;
-            config.valify.policy = policy;
         }
-        Dialect::Nomado => {
-            config.nomado.basic = basic;
-            config.nomado.policy = policy;
-        }
-        Dialect::Loyaltydog => {
-            config.loyaltydog.api_key = api_key;
-            config.loyaltydog.policy = policy;
-        }
+        Dialect::Nomado => config.nomado.basic = basic,
+        Dialect::Loyaltydog => config.loyaltydog.api_key = api_key,
     }
 }

@@ -630,20 +630,24 @@ impl Echo {
 
 /// The outcomes every dialect's server side answers; each dialect lists
 /// the rest it can answer as [`Protocol::ALSO_PRODUCES`].
-pub const COMMON_OUTCOMES: [OutcomeKind; 12] = [
-    OutcomeKind::Sent,
-    OutcomeKind::Verified,
-    OutcomeKind::WrongCode,
-    OutcomeKind::Expired,
-    OutcomeKind::AttemptsExceeded,
-    OutcomeKind::NotFound,
-    OutcomeKind::RateLimited,
-    OutcomeKind::InvalidInput,
-    OutcomeKind::Unauthorized,
-    OutcomeKind::ProviderUnavailable,
-    OutcomeKind::StoreUnavailable,
-    OutcomeKind::InternalError,
-];
+pub const COMMON_OUTCOMES: [OutcomeKind; 12] = {
+    // Every kind but the three only some dialects answer.
+    let mut common = [OutcomeKind::Sent; 12];
+    let (mut i, mut n) = (0, 0);
+    while i < OutcomeKind::ALL.len() {
+        let kind = OutcomeKind::ALL[i];
+        if !matches!(
+            kind,
+            OutcomeKind::Forbidden | OutcomeKind::UnsupportedMediaType | OutcomeKind::Unrecognized
+        ) {
+            common[n] = kind;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == common.len());
+    common
+};
 
 /// What a request asks the engine to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,11 +8,14 @@ use crate::report::markdown::describe_run;
 use crate::report::model::{ratio, Report};
 use crate::report::plots;
 use crate::report::text::{latency, outcomes, percent, rate};
+use crate::source::xml::escape;
 
 /// The file name of the page inside a run directory.
 pub const FILE_NAME: &str = "report.html";
 
-const STYLE: &str = "
+/// What every page otpbench writes looks like: the body, headings, the
+/// run line and the headline figures (`run --html` adds its own rules).
+pub(crate) const PAGE_STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto;
        max-width: 820px; padding: 0 1rem; color: #1f2328; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
@@ -21,6 +24,9 @@ h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; padd
 .headline { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
 .headline div { background: #f6f8fa; border-radius: 6px; padding: .6rem 1rem; }
 .headline b { display: block; font-size: 1.3rem; }
+";
+
+const STYLE: &str = "
 table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
 th, td { border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: right; }
 th:first-child, td:first-child, td.text { text-align: left; }
@@ -31,14 +37,6 @@ figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 .note { color: #59636e; font-style: italic; }
 ";
 
-/// Escapes text for HTML.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The page for `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -47,7 +45,7 @@ pub fn render(report: &Report) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>otpbench report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         <title>otpbench report: {}</title>\n<style>{PAGE_STYLE}{STYLE}</style>\n</head>\n<body>\n",
         escape(target)
     );
     let _ = writeln!(out, "<h1>otpbench report: {}</h1>", escape(target));

@@ -82,24 +82,21 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
         }
     }
     let operations = operations.finish();
-    let requests = operations.values().map(|o| o.count).sum();
+    let (requests, errors, throughput_rps) = totals(&operations, duration_s);
     let reference = first.reference.as_ref().map(|first_reference| {
         let operations = references.finish();
-        let requests = operations.values().map(|o| o.count).sum();
         let duration_s = inputs
             .iter()
             .filter_map(|(_, r)| r.reference.as_ref())
             .map(|r| r.duration_s)
             .fold(0.0, f64::max);
+        let (requests, errors, throughput_rps) = totals(&operations, duration_s);
         Reference {
             label: first_reference.label.clone(),
             duration_s,
             requests,
-            errors: operations.values().map(|o| o.errors).sum(),
-            throughput_rps: per_second(
-                operations.values().map(OperationReport::answered).sum(),
-                duration_s,
-            ),
+            errors,
+            throughput_rps,
             operations,
         }
     });
@@ -108,11 +105,8 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
         run: run_info(inputs),
         duration_s,
         requests,
-        errors: operations.values().map(|o| o.errors).sum(),
-        throughput_rps: per_second(
-            operations.values().map(OperationReport::answered).sum(),
-            duration_s,
-        ),
+        errors,
+        throughput_rps,
         clamped: inputs.iter().map(|(_, r)| r.clamped).sum(),
         dropped: inputs.iter().map(|(_, r)| r.dropped).sum(),
         generator: generator(inputs),
@@ -126,6 +120,15 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
 
 /// The generators' figures added up (clamping kept when any input had
 /// it); `None` when no input had them.
+/// Requests, errors and answers per second over `duration_s`, summed
+/// over `operations`.
+fn totals(operations: &BTreeMap<String, OperationReport>, duration_s: f64) -> (u64, u64, f64) {
+    let requests = operations.values().map(|o| o.count).sum();
+    let errors = operations.values().map(|o| o.errors).sum();
+    let answered = operations.values().map(OperationReport::answered).sum();
+    (requests, errors, per_second(answered, duration_s))
+}
+
 fn generator(inputs: &[(String, Report)]) -> Option<GeneratorReport> {
     let mut all = inputs.iter().filter_map(|(_, r)| r.generator);
     let mut sum = all.next()?;

@@ -78,12 +78,7 @@ pub fn latency_curve(
     let uncorrected_points = percentile_points(uncorrected, x_max);
     let y_max = corrected.max().max(uncorrected.max()) as f64 / 1000.0 * 1.1;
     or_note(draw(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 18))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
+        let mut chart = frame(root, title)
             .build_cartesian_2d((1f64..x_max).log_scale(), 0f64..y_max.max(0.001))
             .map_err(|e| e.to_string())?;
         chart
@@ -110,14 +105,7 @@ pub fn latency_curve(
             .legend(|(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], UNCORRECTED.stroke_width(2))
             });
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart)
     }))
 }
 
@@ -129,12 +117,7 @@ pub fn per_second(title: &str, y_desc: &str, points: &[(f64, f64)]) -> String {
     let x_max = points.iter().map(|p| p.0).fold(1.0, f64::max) + 1.0;
     let y_max = points.iter().map(|p| p.1).fold(0.0, f64::max) * 1.1;
     or_note(draw(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 18))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
+        let mut chart = frame(root, title)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max.max(1.0))
             .map_err(|e| e.to_string())?;
         chart
@@ -197,12 +180,7 @@ pub fn capacity(steps: &[CapacityStep], unit: &str) -> String {
         .fold(0.0, f64::max)
         * 1.1;
     or_note(draw(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("p99 latency against offered rate", (FONT, 18))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
+        let mut chart = frame(root, "p99 latency against offered rate")
             .build_cartesian_2d(0f64..x_max.max(1.0), 0f64..y_max.max(0.001))
             .map_err(|e| e.to_string())?;
         chart
@@ -241,21 +219,41 @@ pub fn capacity(steps: &[CapacityStep], unit: &str) -> String {
                 }))
                 .map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart)
     }))
 }
 
+/// A chart on `root` with `title` and room for the axes' labels.
+fn frame<'a, 'b>(root: &'a Area<'b>, title: &str) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, (FONT, 18))
+        .margin(12)
+        .margin_right(36)
+        .x_label_area_size(40)
+        .y_label_area_size(64);
+    builder
+}
+
+/// The series' labels in the upper left corner, over the plot.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// Runs `paint` on a fresh SVG canvas and returns the SVG text.
-fn draw(
-    paint: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
-) -> Plot {
+/// An SVG canvas.
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+fn draw(paint: impl FnOnce(&Area<'_>) -> Result<(), String>) -> Plot {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();

@@ -75,8 +75,8 @@ impl Column {
     }
 }
 
-/// The columns of the terminal summary.
-pub(crate) const TERMINAL: [Column; 11] = [
+/// The columns every latency table opens with.
+const LATENCY: [Column; 8] = [
     Column::Operation,
     Column::Count,
     Column::Rate,
@@ -85,24 +85,31 @@ pub(crate) const TERMINAL: [Column; 11] = [
     Column::P99,
     Column::P999,
     Column::Max,
-    Column::ServiceP99,
-    Column::WaitP99,
-    Column::Outcomes,
 ];
 
+/// The columns of the terminal summary.
+pub(crate) const TERMINAL: [Column; 11] = then(
+    LATENCY,
+    [Column::ServiceP99, Column::WaitP99, Column::Outcomes],
+);
+
 /// The columns of `summary.md`'s latency table.
-pub(crate) const MARKDOWN: [Column; 10] = [
-    Column::Operation,
-    Column::Count,
-    Column::Rate,
-    Column::P50,
-    Column::P90,
-    Column::P99,
-    Column::P999,
-    Column::Max,
-    Column::Errors,
-    Column::Outcomes,
-];
+pub(crate) const MARKDOWN: [Column; 10] = then(LATENCY, [Column::Errors, Column::Outcomes]);
+
+/// `first`, then `rest` (`N` must be their lengths' sum).
+const fn then<const A: usize, const B: usize, const N: usize>(
+    first: [Column; A],
+    rest: [Column; B],
+) -> [Column; N] {
+    assert!(A + B == N);
+    let mut all = [Column::Operation; N];
+    let mut i = 0;
+    while i < N {
+        all[i] = if i < A { first[i] } else { rest[i - A] };
+        i += 1;
+    }
+    all
+}
 
 /// One operation's line: its name, figures, and the time they cover.
 #[derive(Debug, Clone, Copy)]

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::client::{Exchange, RequestLog};
+use crate::report::html::PAGE_STYLE;
 use crate::scenario::case::Failure;
 use crate::scenario::model::Step;
 use crate::scenario::runner::{CaseReport, CaseStatus, RunReport};
@@ -24,15 +25,10 @@ pub const FILE_NAME: &str = "index.html";
 /// Bodies longer than this are cut on the page.
 const MAX_BODY: usize = 16 * 1024;
 
+/// The rules beyond [`PAGE_STYLE`]'s.
 const STYLE: &str = "
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto;
-       max-width: 980px; padding: 0 1rem; color: #1f2328; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; }
-h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }
-.run { color: #59636e; font-size: .9rem; }
-.headline { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
-.headline div { background: #f6f8fa; border-radius: 6px; padding: .6rem 1rem; min-width: 6rem; }
-.headline b { display: block; font-size: 1.3rem; }
+body { max-width: 980px; }
+.headline div { min-width: 6rem; }
 .headline .bad { background: #ffebe9; color: #cf222e; }
 .headline .good { background: #dafbe1; color: #1a7f37; }
 .headline .warn { background: #fff8c5; color: #7d4e00; }
@@ -85,7 +81,7 @@ pub fn render(report: &RunReport) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         <title>{}</title>\n<style>{PAGE_STYLE}{STYLE}</style>\n</head>\n<body>\n",
         escape(&title)
     );
     let verdict = if report.failed() > 0 {
@@ -136,14 +132,7 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(out, "<nav>{}</nav>", links.join(""));
 
     let mut sources: HashMap<String, Option<String>> = HashMap::new();
-    let failures: Vec<(&CaseReport, &Failure)> = report
-        .cases
-        .iter()
-        .filter_map(|case| match &case.status {
-            CaseStatus::Failed(failure) => Some((case, failure.as_ref())),
-            _ => None,
-        })
-        .collect();
+    let failures = report.failures();
     if !failures.is_empty() {
         let _ = writeln!(
             out,
@@ -155,14 +144,7 @@ pub fn render(report: &RunReport) -> String {
         }
     }
 
-    let skips: Vec<(&CaseReport, &str)> = report
-        .cases
-        .iter()
-        .filter_map(|case| match &case.status {
-            CaseStatus::Skipped(reason) => Some((case, reason.as_str())),
-            _ => None,
-        })
-        .collect();
+    let skips = report.skips();
     if !skips.is_empty() {
         let _ = writeln!(out, "<h2 id=\"skipped\">Skipped ({})</h2>", skips.len());
         let _ = writeln!(out, "<table><tr><th>case</th><th>reason</th></tr>");

@@ -94,14 +94,7 @@ fn failure_text(case: &CaseReport, failure: &Failure, style: Style) -> String {
     if let Some(line) = scenario.source.line(failure.position.line) {
         let _ = writeln!(out, "{}", snippet::excerpt_block(line, failure.position));
     }
-    let mut step = format!("step {} ({}", failure.step + 1, failure.keyword);
-    if let Some(label) = &failure.label {
-        let _ = write!(step, ": {label}");
-    }
-    step.push(')');
-    if let Some((run, of)) = failure.run {
-        let _ = write!(step, ", run {run} of {of}");
-    }
+    let step = crate::scenario::summary::step_name(failure);
     let _ = writeln!(out, "{pad} = {step}");
     if let Some(error) = &failure.error {
         let _ = writeln!(out, "{pad} = error: {error}");

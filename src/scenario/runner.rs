@@ -99,6 +99,26 @@ impl RunReport {
     pub fn skipped(&self) -> usize {
         self.count(|s| matches!(s, CaseStatus::Skipped(_)))
     }
+    /// The failed cases, in order, each with its failure.
+    pub fn failures(&self) -> Vec<(&CaseReport, &Failure)> {
+        self.cases
+            .iter()
+            .filter_map(|case| match &case.status {
+                CaseStatus::Failed(failure) => Some((case, failure.as_ref())),
+                _ => None,
+            })
+            .collect()
+    }
+    /// The skipped cases, in order, each with why.
+    pub fn skips(&self) -> Vec<(&CaseReport, &str)> {
+        self.cases
+            .iter()
+            .filter_map(|case| match &case.status {
+                CaseStatus::Skipped(reason) => Some((case, reason.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
     fn count(&self, f: impl Fn(&CaseStatus) -> bool) -> usize {
         self.cases.iter().filter(|c| f(&c.status)).count()
     }

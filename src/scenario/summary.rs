@@ -74,14 +74,7 @@ pub fn render(report: &RunReport) -> String {
          so the run's wall time (last row) is shorter.</sub>\n"
     );
 
-    let failed: Vec<(&CaseReport, &Failure)> = report
-        .cases
-        .iter()
-        .filter_map(|case| match &case.status {
-            CaseStatus::Failed(failure) => Some((case, failure.as_ref())),
-            _ => None,
-        })
-        .collect();
+    let failed = report.failures();
     if !failed.is_empty() {
         let _ = writeln!(out, "### Failures\n");
         for (case, failure) in failed.iter().take(MAX_FAILURES) {
@@ -96,14 +89,7 @@ pub fn render(report: &RunReport) -> String {
         }
     }
 
-    let skipped: Vec<(&CaseReport, &str)> = report
-        .cases
-        .iter()
-        .filter_map(|case| match &case.status {
-            CaseStatus::Skipped(reason) => Some((case, reason.as_str())),
-            _ => None,
-        })
-        .collect();
+    let skipped = report.skips();
     if !skipped.is_empty() {
         let _ = writeln!(out, "### Skipped\n");
         let _ = writeln!(out, "| case | reason |\n|---|---|");
@@ -206,19 +192,9 @@ fn cut(value: &str) -> String {
     format!("{kept}… ({} characters in all)", value.chars().count())
 }
 
+/// `text` safe in HTML (the XML entities serve).
 pub(crate) fn html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::source::xml::escape(text)
 }
 
 #[cfg(test)]

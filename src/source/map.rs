@@ -390,24 +390,7 @@ impl Scanner<'_> {
         while self.stack.last().is_some_and(|f| f.indent > indent) {
             self.stack.pop();
         }
-        let reuse = self
-            .stack
-            .last()
-            .is_some_and(|f| f.indent == indent && f.items.is_some());
-        if !reuse {
-            let parent = self
-                .stack
-                .last()
-                .and_then(|f| f.last.clone())
-                .unwrap_or_default();
-            self.stack.push(Frame {
-                indent,
-                items: Some(0),
-                path: parent,
-                last: None,
-            });
-        }
-        let frame = self.stack.last_mut().expect("pushed");
+        let frame = self.frame(indent, true);
         let n = frame.items.unwrap_or(0);
         frame.items = Some(n + 1);
         let path = format!("{}[{n}]", frame.path);
@@ -424,10 +407,19 @@ impl Scanner<'_> {
         {
             self.stack.pop();
         }
+        let frame = self.frame(indent, false);
+        let path = join(&frame.path, key);
+        frame.last = Some(path.clone());
+        path
+    }
+
+    /// The innermost frame if it is a sequence (`items`) or a mapping at
+    /// `indent`, else a new one under the last path recorded.
+    fn frame(&mut self, indent: usize, items: bool) -> &mut Frame {
         let reuse = self
             .stack
             .last()
-            .is_some_and(|f| f.indent == indent && f.items.is_none());
+            .is_some_and(|f| f.indent == indent && f.items.is_some() == items);
         if !reuse {
             let parent = self
                 .stack
@@ -436,15 +428,12 @@ impl Scanner<'_> {
                 .unwrap_or_default();
             self.stack.push(Frame {
                 indent,
-                items: None,
+                items: items.then_some(0),
                 path: parent,
                 last: None,
             });
         }
-        let frame = self.stack.last_mut().expect("pushed");
-        let path = join(&frame.path, key);
-        frame.last = Some(path.clone());
-        path
+        self.stack.last_mut().expect("pushed")
     }
 
     /// A flow collection at the cursor (on its `{` or `[`), under `path`.

@@ -211,11 +211,8 @@ fn too_deep(text: &str) -> Option<Position> {
                             '[' | '{' => {
                                 flow += 1;
                                 let depth = indents.len() + entries + flow;
-                                if depth > MAX_DEPTH {
-                                    return Some(Position {
-                                        line: index + 1,
-                                        column: i + 1,
-                                    });
+                                if let Some(at) = beyond(depth, index, i) {
+                                    return Some(at);
                                 }
                             }
                             ']' | '}' => {
@@ -250,11 +247,9 @@ fn too_deep(text: &str) -> Option<Position> {
                                 node_start = true;
                                 if c != ',' {
                                     flow += 1;
-                                    if indents.len() + entries + flow > MAX_DEPTH {
-                                        return Some(Position {
-                                            line: index + 1,
-                                            column: i + 1,
-                                        });
+                                    let depth = indents.len() + entries + flow;
+                                    if let Some(at) = beyond(depth, index, i) {
+                                        return Some(at);
                                     }
                                 }
                             }
@@ -271,14 +266,20 @@ fn too_deep(text: &str) -> Option<Position> {
             i += 1;
         }
         let depth = indents.len() + entries + flow;
-        if depth > MAX_DEPTH {
-            return Some(Position {
-                line: index + 1,
-                column: indent + 1,
-            });
+        if let Some(at) = beyond(depth, index, indent) {
+            return Some(at);
         }
     }
     None
+}
+
+/// Line `index` (from 0) at byte `column` (from 0), if `depth` is past
+/// [`MAX_DEPTH`].
+fn beyond(depth: usize, index: usize, column: usize) -> Option<Position> {
+    (depth > MAX_DEPTH).then_some(Position {
+        line: index + 1,
+        column: column + 1,
+    })
 }
 
 #[cfg(test)]
