@@ -175,19 +175,6 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The policy `dialect` serves under.
-    pub fn policy_mut(&mut self, dialect: crate::dialect::Dialect) -> &mut Policy {
-        use crate::dialect::Dialect;
-        match dialect {
-            Dialect::Native => &mut self.native.policy,
-            Dialect::Rees46 => &mut self.rees46.policy,
-            Dialect::Sigmasms => &mut self.sigmasms.policy,
-            Dialect::Valify => &mut self.valify.policy,
-            Dialect::Nomado => &mut self.nomado.policy,
-            Dialect::Loyaltydog => &mut self.loyaltydog.policy,
-        }
-    }
-
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();

@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::check::exec::{Executor, Trace};
+use crate::check::exec::Executor;
 use crate::check::fuzz_case::{self, Case, Property};
+pub use crate::check::fuzz_case::{FuzzTrace, Sent};
 use crate::check::program::{CodeChoice, Op};
 use crate::check::{open, CheckError, RERUNS};
 use crate::client::{Target, TargetSpec};
@@ -59,56 +60,6 @@ pub struct FuzzProgress {
     pub requests: u64,
     /// Batches that failed so far.
     pub failures: u64,
-}
-
-/// One bad request as it ran.
-#[derive(Debug, Clone)]
-pub struct Sent {
-    pub case: Case,
-    /// What it was, in words.
-    pub what: String,
-    /// `METHOD path`.
-    pub line: String,
-    /// How the answer read (`invalid_input (HTTP 400)`, `no answer …`).
-    pub observed: String,
-    /// The property it broke.
-    pub broke: Option<Property>,
-}
-
-/// A batch as it ran.
-#[derive(Debug, Clone, Default)]
-pub struct FuzzTrace {
-    pub sent: Vec<Sent>,
-    /// The recipient the batch's valid bodies named.
-    pub to: String,
-    /// The correct flow afterwards, if it ran: its last try.
-    pub flow: Option<Trace>,
-    /// The flow failed both tries.
-    pub stopped: bool,
-}
-
-impl FuzzTrace {
-    /// The property broken, and where (`None`: the flow).
-    pub fn broken(&self) -> Option<(Option<usize>, Property)> {
-        if let Some(i) = self.sent.iter().position(|s| s.broke.is_some()) {
-            return self.sent[i].broke.map(|p| (Some(i), p));
-        }
-        self.stopped.then_some((None, Property::StillServing))
-    }
-
-    pub fn failed(&self) -> bool {
-        self.broken().is_some()
-    }
-
-    /// The flow's failing step, in words.
-    pub fn flow_failure(&self) -> Option<String> {
-        let flow = self.flow.as_ref()?;
-        let step = flow.steps.get(flow.failed?)?;
-        Some(format!(
-            "{}: expected {}, observed {}",
-            step.what, step.expected, step.observed
-        ))
-    }
 }
 
 /// A failure, shrunk.

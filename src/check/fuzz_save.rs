@@ -16,8 +16,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use crate::check::fuzz::FuzzTrace;
-use crate::check::fuzz_case::{self, Auth, Body, Case};
+use crate::check::fuzz_case::{self, Auth, Body, Case, FuzzTrace};
 use crate::client::TargetSpec;
 use crate::dialect::{Credentials, Dialect, Session};
 

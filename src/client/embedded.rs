@@ -112,7 +112,7 @@ fn apply(config: &mut Config, spec: &TargetSpec) {
         basic,
         api_key,
     } = spec.credentials.clone();
-    *config.policy_mut(spec.dialect) = spec.policy.clone();
+    *spec.dialect.policy_in(config) = spec.policy.clone();
     match spec.dialect {
         Dialect::Native => config.native.bearer = bearer,
         Dialect::Rees46 => {

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::executor::{Exchange, HttpOptions, TransportError, MAX_RESPONSE_BYTES};
+use super::exchange::{Exchange, HttpOptions, TransportError, MAX_RESPONSE_BYTES};
 
 /// Hyper's pooled client. Cheap to clone (shares the pool).
 #[derive(Clone)]

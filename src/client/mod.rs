@@ -25,6 +25,7 @@
 //! must not know about scenarios or load models.
 
 mod embedded;
+mod exchange;
 mod executor;
 mod http;
 mod inbox;
@@ -43,8 +44,9 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 pub(crate) use embedded::Embedded;
-pub(crate) use executor::{probe, Executor, Lane, MAX_RESPONSE_BYTES};
-pub use executor::{Exchange, HttpOptions, TransportError};
+pub(crate) use exchange::MAX_RESPONSE_BYTES;
+pub use exchange::{Exchange, HttpOptions, TransportError};
+pub(crate) use executor::{probe, Executor, Lane};
 pub(crate) use inbox::Message;
 pub(crate) use request::HttpRequest;
 pub use request::RequestLog;

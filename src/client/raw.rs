@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::executor::TransportError;
+use super::exchange::TransportError;
 use super::request::HttpRequest;
 
 /// Bytes of answer a connection can hold at once; a longer head is an

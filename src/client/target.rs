@@ -15,7 +15,7 @@ use hyper::Uri;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::client::executor::HttpOptions;
+use crate::client::exchange::HttpOptions;
 use crate::config::{Config, PolicySection};
 use crate::dialect::{Credentials, Dialect};
 use crate::engine::code::Alphabet;

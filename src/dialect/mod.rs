@@ -242,6 +242,18 @@ macro_rules! dialects {
         }
 
         impl Dialect {
+    /// The policy this dialect serves under in `config`.
+    pub fn policy_in(self, config: &mut Config) -> &mut crate::engine::policy::Policy {
+        match self {
+            Dialect::Native => &mut config.native.policy,
+            Dialect::Rees46 => &mut config.rees46.policy,
+            Dialect::Sigmasms => &mut config.sigmasms.policy,
+            Dialect::Valify => &mut config.valify.policy,
+            Dialect::Nomado => &mut config.nomado.policy,
+            Dialect::Loyaltydog => &mut config.loyaltydog.policy,
+        }
+    }
+
             /// How many dialects there are.
             pub const COUNT: usize = [$(Dialect::$variant),+].len();
 

@@ -349,7 +349,7 @@ pub static MUTANTS: [Mutant; 23] = [
         applies: |t| t.dialect != Dialect::Nomado && t.policy.length != 4,
         build: |p| {
             for dialect in Dialect::ALL {
-                p.config.config.policy_mut(dialect).length = 4;
+                dialect.policy_in(&mut p.config.config).length = 4;
             }
         },
     },

@@ -1,5 +1,5 @@
 //! One case — one scenario against one opened target — and its state,
-//! run step by step (each step kind is a file of [`super::step`]): rendering templates, doing the step's action (once, `repeat`
+//! run step by step by [`super::step`] (each step kind a file of it): rendering templates, doing the step's action (once, `repeat`
 //! times in a row — the clock moved `every` so much after each — or
 //! `parallel` times at once), judging the answers and
 //! capturing from them. The first step that fails ends the case with a
@@ -34,7 +34,6 @@ use crate::engine::code::Alphabet;
 use crate::engine::outcome::Receipt;
 use crate::scenario::expect::Problem;
 use crate::scenario::model::{Action, Scenario, SendArgs, Step};
-use crate::scenario::step;
 use crate::scenario::template::{Lookup, Template};
 use crate::scenario::variables::{self, FreshKind};
 use crate::source::Position;
@@ -280,42 +279,25 @@ impl Case<'_> {
     }
 }
 
-/// Runs `scenario` against `target`; `Ok` when every step held. Besides,
-/// how answers were read where the vendor document allowed more than one
-/// reading.
-pub async fn run_case(
-    scenario: &Scenario,
-    target: &Arc<Target>,
-    limits: Limits,
-) -> (Result<(), Box<Failure>>, Vec<String>) {
-    let mut case = Case {
-        target,
-        fresh: HashMap::new(),
-        captured: BTreeMap::new(),
-        challenges: HashMap::new(),
-        last: None,
-        marks: HashMap::new(),
-        named: HashMap::new(),
-        faults_set: false,
-        slept: Duration::ZERO,
-        limits,
-        readings: Vec::new(),
-        code_read_after: code_read_after(scenario),
-        step: 0,
-    };
-    let mut result = Ok(());
-    for (index, step) in scenario.steps.iter().enumerate() {
-        case.step = index;
-        if let Err(mut failure) = step::run(&mut case, step).await {
-            failure.step = index;
-            result = Err(failure);
-            break;
+impl<'a> Case<'a> {
+    /// A case of `scenario` against `target`, before its first step.
+    pub(super) fn new(scenario: &Scenario, target: &'a Arc<Target>, limits: Limits) -> Self {
+        Case {
+            target,
+            fresh: HashMap::new(),
+            captured: BTreeMap::new(),
+            challenges: HashMap::new(),
+            last: None,
+            marks: HashMap::new(),
+            named: HashMap::new(),
+            faults_set: false,
+            slept: Duration::ZERO,
+            limits,
+            readings: Vec::new(),
+            code_read_after: code_read_after(scenario),
+            step: 0,
         }
     }
-    if case.faults_set {
-        let _ = target.clear_faults().await;
-    }
-    (result, case.readings)
 }
 
 /// Whether a step reads the last accepted send's code.

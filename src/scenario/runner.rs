@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{RwLock, Semaphore};
 
 use crate::client::{Capability, ClockMode, Endpoint, Target, TargetSpec};
-use crate::scenario::case::{run_case, Failure, Limits};
+use crate::scenario::case::{Failure, Limits};
 use crate::scenario::model::{Action, Scenario};
+use crate::scenario::step::run_case;
 use crate::scenario::template::{Lookup, Template};
 use crate::scenario::{load, variables};
 use crate::server::StoreSpec;
