@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::load::recorder::Recorder;
 use crate::load::schedule::Model;
@@ -67,6 +67,8 @@ impl PhasePlan {
 pub(crate) struct PhaseResult {
     pub recorder: Recorder,
     pub rows: Vec<SeriesRow>,
+    /// The wall-clock time of the epoch: when the phase started.
+    pub started_at: SystemTime,
     /// From the epoch to the last worker's end.
     pub duration: Duration,
     /// Iterations the workers took from the schedule.
@@ -134,7 +136,8 @@ pub(crate) fn run_phase<S: WorkloadSpec>(
         return Err(errors[0].clone());
     }
     // A moment's lead, so no worker starts behind.
-    let epoch = Instant::now() + Duration::from_millis(5);
+    let lead = Duration::from_millis(5);
+    let (epoch, started_at) = (Instant::now() + lead, SystemTime::now() + lead);
     let sink = SeriesSink::new(epoch, workers as usize);
     let _ = gate.start.set(Some((epoch, sink.clone())));
     gate.go.wait();
@@ -166,6 +169,7 @@ pub(crate) fn run_phase<S: WorkloadSpec>(
     Ok(PhaseResult {
         recorder: merged.ok_or("no worker ran")?,
         rows: sink.into_rows(),
+        started_at,
         duration: ended.saturating_duration_since(epoch),
         iterations,
         first_error,

@@ -6,7 +6,7 @@
 //! Nothing here runs load or touches the network; everything works on
 //! [`Report`] values, so reports from several machines are handled the
 //! same as one run's. This is the bottom layer: the load generator
-//! (`crate::load`) writes reports and nothing here imports it.
+//! (`src/load/`) writes reports and nothing here imports it.
 
 pub(crate) mod codec;
 pub mod commands;

@@ -57,6 +57,7 @@ fn wait_for_connections(base: &str, count: usize, limit: Duration) {
 fn a_frozen_server_shows_in_the_corrected_p99_and_not_in_the_median() {
     let server = ServeProcess::start(&[]);
     let dir = TempDir::new("frozen");
+    let before = std::time::SystemTime::now();
     let out = dir.0.join("run");
     let load = otpbench()
         .args(["load", "--url", &server.url("/healthz"), "--rate", "200"])
@@ -86,6 +87,16 @@ fn a_frozen_server_shows_in_the_corrected_p99_and_not_in_the_median() {
     let output = crate::support::process::finish(load, LIMIT);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let report = report(&out);
+    // The run is stamped with when it started, not when it ended: 6 s of
+    // load after the moment the command was started.
+    let started = humantime::parse_rfc3339(&report.run.started_at).unwrap();
+    let ended = started + Duration::from_secs_f64(report.duration_s);
+    assert!(started >= before, "{}", report.run.started_at);
+    assert!(
+        ended <= std::time::SystemTime::now(),
+        "{}",
+        report.run.started_at
+    );
     let http = &report.operations["http"];
     // Every arrival of the schedule is measured, answered late or not.
     assert_eq!(http.count, 1200, "{:?}", http.outcomes);

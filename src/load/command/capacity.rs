@@ -146,7 +146,7 @@ impl CapacityOptions {
         let result = session.phase(model.clone(), &label, progress)?;
         let plan = session.plan(model.clone());
         let workers = plan.effective_workers();
-        let run = session.run_info(&model, &[], workers);
+        let run = session.run_info(&model, &[], workers, &result);
         let mut report = build::build(&result.recorder, &result.rows, result.duration, run);
         report.generator = generator_section(&plan, &result.recorder, clamped_from);
         let gates = gate::evaluate_all(&self.plan.slo, &report);

@@ -115,7 +115,7 @@ impl LoadOptions {
         };
         let plan = session.plan(model.clone());
         let workers = plan.effective_workers();
-        let run = session.run_info(&model, &self.stages, workers);
+        let run = session.run_info(&model, &self.stages, workers, &result);
         let mut report = build::build(&result.recorder, &result.rows, result.duration, run);
         report.generator = generator_section(&plan, &result.recorder, clamped_from);
         if let Some((label, reference)) = &reference {

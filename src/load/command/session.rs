@@ -270,8 +270,16 @@ impl<'a> LoadSession<'a> {
         Ok((template.label(), result))
     }
 
-    pub(super) fn run_info(&self, model: &Model, stages: &[String], workers: u32) -> RunInfo {
+    /// What the report says of the run whose main phase `result` is.
+    pub(super) fn run_info(
+        &self,
+        model: &Model,
+        stages: &[String],
+        workers: u32,
+        result: &PhaseResult,
+    ) -> RunInfo {
         let mut run = RunInfo::now(self.options.command_line.clone());
+        run.started_at = crate::report::model::rfc3339(result.started_at);
         run.target = Some(self.label.clone());
         run.dialect = self.dialect.clone();
         run.model = Some(model.name().to_string());

@@ -10,7 +10,7 @@
 //! verdict ([`GateResult`]) — so the load generator builds reports from
 //! here and nothing here knows the generator. Reading and writing are in
 //! [`crate::report::json`]; building from recorders is the generator's
-//! (`crate::load::build`).
+//! (`src/load/build.rs`).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
