@@ -7,48 +7,11 @@
 //! by the binary from the crate root. `OTPBENCH_BLESS=1` rewrites the
 //! `.out` files from what the binary printed (review the diff).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use otpbench::report::dir;
 
 use crate::report_files::part_a;
+use crate::support::pairs::{at_root as otpbench, expected, files, relative};
 use crate::support::reports::{report, TempDir};
-
-fn otpbench() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_otpbench"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    command
-}
-
-fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == extension))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no {extension} files in {}",
-        dir.display()
-    );
-    files
-}
-
-/// The path as the binary, run from the crate root, names it.
-fn relative(path: &Path) -> String {
-    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-        .unwrap()
-        .display()
-        .to_string()
-}
-
-fn expected(file: &Path, extension: &str) -> String {
-    let path = file.with_extension(extension);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 #[test]
 fn invalid_workload_files_are_refused_at_their_position() {

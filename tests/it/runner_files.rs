@@ -8,37 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn otpbench() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_otpbench"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    command
-}
-
-fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/scenarios")
-        .join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == extension))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no {extension} files in {}",
-        dir.display()
-    );
-    files
-}
-
-/// The path as the binary, run from the crate root, names it.
-fn relative(path: &Path) -> String {
-    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-        .unwrap()
-        .display()
-        .to_string()
-}
+use crate::support::pairs::{at_root as otpbench, expected, files, relative};
 
 fn normalise(text: &str) -> String {
     let ms = regex::Regex::new(r"\(\d+ ms\)").unwrap();
@@ -65,24 +35,22 @@ fn scenarios_that_must_pass_pass() {
 
 #[test]
 fn scenarios_that_must_fail_fail_with_their_report() {
-    for file in files("failed", "yaml") {
+    for file in files("tests/scenarios/failed", "yaml") {
         let out = otpbench().args(["run", &relative(&file)]).output().unwrap();
         let stdout = normalise(&String::from_utf8_lossy(&out.stdout));
         assert_eq!(out.status.code(), Some(4), "{}: {stdout}", file.display());
-        let expected = std::fs::read_to_string(file.with_extension("out")).unwrap();
-        assert_eq!(stdout, expected, "{}", file.display());
+        assert_eq!(stdout, expected(&file, "out"), "{}", file.display());
     }
 }
 
 #[test]
 fn invalid_scenarios_are_refused_at_their_position() {
-    for file in files("invalid", "yaml") {
+    for file in files("tests/scenarios/invalid", "yaml") {
         let out = otpbench().args(["run", &relative(&file)]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
         assert!(out.stdout.is_empty(), "{}: ran something", file.display());
-        let expected = std::fs::read_to_string(file.with_extension("err")).unwrap();
-        assert_eq!(stderr, expected, "{}", file.display());
+        assert_eq!(stderr, expected(&file, "err"), "{}", file.display());
     }
 }
 
@@ -93,13 +61,7 @@ fn invalid_scenarios_are_refused_at_their_position() {
 /// fix where there is an obvious one.
 #[test]
 fn invalid_target_files_are_refused_at_their_position() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/files/targets");
-    let mut targets: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    targets.sort();
+    let targets = files("tests/files/targets", "yaml");
     assert!(targets.len() >= 10, "{}", targets.len());
     for file in targets {
         let out = otpbench()
@@ -115,8 +77,7 @@ fn invalid_target_files_are_refused_at_their_position() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
         assert!(out.stdout.is_empty(), "{}", file.display());
-        let expected = std::fs::read_to_string(file.with_extension("err")).unwrap();
-        assert_eq!(stderr, expected, "{}", file.display());
+        assert_eq!(stderr, expected(&file, "err"), "{}", file.display());
     }
 }
 
@@ -314,7 +275,7 @@ fn check_reports_every_problem_in_every_file_and_sends_nothing() {
     );
     // The target's problem and every scenario file's, all at once.
     assert!(stderr.contains("bad-target.yaml:2:"), "{stderr}");
-    let files = files("invalid", "yaml");
+    let files = files("tests/scenarios/invalid", "yaml");
     for file in &files {
         assert!(
             stderr.contains(&relative(file)),

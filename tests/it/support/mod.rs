@@ -223,6 +223,7 @@ pub fn wrong(code: &str) -> String {
 pub mod dialect;
 pub mod fuzz;
 pub mod http;
+pub mod pairs;
 pub mod process;
 pub mod provider;
 pub mod redis;
