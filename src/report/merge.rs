@@ -118,8 +118,6 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
     })
 }
 
-/// The generators' figures added up (clamping kept when any input had
-/// it); `None` when no input had them.
 /// Requests, errors and answers per second over `duration_s`, summed
 /// over `operations`.
 fn totals(operations: &BTreeMap<String, OperationReport>, duration_s: f64) -> (u64, u64, f64) {
@@ -129,6 +127,8 @@ fn totals(operations: &BTreeMap<String, OperationReport>, duration_s: f64) -> (u
     (requests, errors, per_second(answered, duration_s))
 }
 
+/// The generators' figures added up (clamping kept when any input had
+/// it); `None` when no input had them.
 fn generator(inputs: &[(String, Report)]) -> Option<GeneratorReport> {
     let mut all = inputs.iter().filter_map(|(_, r)| r.generator);
     let mut sum = all.next()?;

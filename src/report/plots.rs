@@ -249,10 +249,10 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .map_err(|e| e.to_string())
 }
 
-/// Runs `paint` on a fresh SVG canvas and returns the SVG text.
 /// An SVG canvas.
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
+/// Runs `paint` on a fresh SVG canvas and returns the SVG text.
 fn draw(paint: impl FnOnce(&Area<'_>) -> Result<(), String>) -> Plot {
     let mut svg = String::new();
     {

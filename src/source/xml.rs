@@ -1,5 +1,7 @@
-//! Text escaped for XML (JUnit reports): the five entities, and the
-//! control characters XML 1.0 does not allow written as `\uXXXX`.
+//! Text escaped for XML and HTML (JUnit reports, the HTML pages and the
+//! Markdown summaries): the five entities, and the control characters XML
+//! 1.0 does not allow written as `\uXXXX` (on a page, a body's ESC reads
+//! `\u001b`; a backslash is left as it is).
 
 use std::fmt::Write as _;
 
