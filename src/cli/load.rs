@@ -237,6 +237,12 @@ pub struct CapacityArgs {
     /// Most rates measured (default 16).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_steps: Option<u32>,
+
+    /// How many times a rate that broke is measured again before it
+    /// counts as broken (default 1; 0: never). It holds if any
+    /// measurement does: one stall must not halve the figure.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub confirm: Option<u32>,
 }
 
 fn usage(message: impl Into<String>) -> LoadError {
@@ -448,6 +454,9 @@ impl CapacityArgs {
         }
         if let Some(steps) = self.max_steps {
             plan.max_steps = steps as usize;
+        }
+        if let Some(confirm) = self.confirm {
+            plan.confirm = confirm;
         }
         Ok(CapacityOptions {
             session,
@@ -661,6 +670,7 @@ fn print_capacity_event(event: &CapacityEvent, out: &mut dyn Write) {
             achieved,
             p99_us,
             held,
+            again,
         } => {
             let figures: Vec<String> = p99_us
                 .iter()
@@ -672,7 +682,12 @@ fn print_capacity_event(event: &CapacityEvent, out: &mut dyn Write) {
                 rate(*offered),
                 rate(*achieved),
                 figures.join(", "),
-                if *held { "held" } else { "BROKEN" }
+                match (*held, *again) {
+                    (true, false) => "held",
+                    (false, false) => "BROKEN",
+                    (true, true) => "held when measured again",
+                    (false, true) => "BROKEN again",
+                }
             );
         }
     }

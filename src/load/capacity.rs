@@ -8,7 +8,11 @@
 //! breaks, it divides by `growth` until one holds. It never measures more
 //! than `max_steps` rates. A step holds when every SLO gate holds *and*
 //! the target achieved at least `min_achieved` of the offered rate (a
-//! target that silently drops load has not sustained it).
+//! target that silently drops load has not sustained it). A rate that
+//! breaks is measured again (`confirm` times) and counts as broken only
+//! if it breaks every time: one stall — a cold start, a neighbour taking
+//! the CPU for a second — must not halve the figure, while a rate past
+//! the knee breaks again.
 //!
 //! The search is a pure async function over a `measure(rate)` callback, so
 //! it is tested with a fake target; it must not run load itself.
@@ -35,6 +39,10 @@ pub struct CapacityPlan {
     pub max_rate: Option<f64>,
     /// Share of the offered rate the target must achieve, 0..=1.
     pub min_achieved: f64,
+    /// How many times a rate that broke is measured again before it
+    /// counts as broken (each a step of the budget); it holds if any
+    /// measurement does.
+    pub confirm: u32,
     /// The operation each offered iteration makes exactly one of (`send`
     /// in an OTP flow, whose iterations are several requests); the
     /// achieved rate is its throughput. `None`: the whole run's.
@@ -42,8 +50,9 @@ pub struct CapacityPlan {
 }
 
 impl CapacityPlan {
-    /// Doubling from `start_rate`, bisecting to 5%, at most 16 steps, and
-    /// at least 90% of the offered rate achieved.
+    /// Doubling from `start_rate`, bisecting to 5%, at most 16 steps, at
+    /// least 90% of the offered rate achieved, and a rate that broke
+    /// measured once more.
     pub fn new(slo: Vec<Gate>, start_rate: f64) -> CapacityPlan {
         CapacityPlan {
             slo,
@@ -53,6 +62,7 @@ impl CapacityPlan {
             max_steps: 16,
             max_rate: None,
             min_achieved: 0.9,
+            confirm: 1,
             achieved_by: None,
         }
     }
@@ -110,8 +120,16 @@ where
         if steps.len() == plan.max_steps {
             break format!("the step budget ({}) was used up", plan.max_steps);
         }
-        let report = measure(rate).await;
-        let step = evaluate(plan, rate, &report);
+        let mut report = measure(rate).await;
+        let mut step = evaluate(plan, rate, &report);
+        let mut again = 0;
+        while !step.passed && again < plan.confirm && steps.len() + 1 < plan.max_steps {
+            steps.push(step);
+            report = measure(rate).await;
+            step = evaluate(plan, rate, &report);
+            step.again = true;
+            again += 1;
+        }
         if step.passed {
             pass = Some(pass.map_or(rate, |p: f64| p.max(rate)));
             if pass == Some(rate) {
@@ -183,6 +201,7 @@ fn evaluate(plan: &CapacityPlan, rate: f64, report: &Report) -> CapacityStep {
         requests: report.requests,
         errors: report.errors,
         passed: !gate::breached(&gates),
+        again: false,
         latency_us: report
             .operations
             .iter()

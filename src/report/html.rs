@@ -262,11 +262,8 @@ fn capacity(out: &mut String, report: &Report) {
                 .collect::<Vec<_>>()
                 .join("<br>")
         };
-        let (class, verdict) = if step.passed {
-            ("held", "held")
-        } else {
-            ("broken", "broke")
-        };
+        let class = if step.passed { "held" } else { "broken" };
+        let verdict = step.verdict();
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\

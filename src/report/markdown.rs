@@ -122,7 +122,7 @@ pub fn render(report: &Report) -> String {
                 rate(step.rate_rps),
                 rate(step.throughput_rps),
                 p99.join(", "),
-                if step.passed { "held" } else { "broke" }
+                step.verdict()
             );
         }
     }

@@ -107,9 +107,62 @@ async fn a_start_rate_that_breaks_the_slo_searches_downwards() {
     let plan = plan("send.p99<20ms", 8000.0);
     let result = search(&plan, |rate| async move { fake(rate, f64::INFINITY, knee) }).await;
     let rates: Vec<f64> = result.capacity.steps.iter().map(|s| s.rate_rps).collect();
-    assert_eq!(rates[..3], [8000.0, 4000.0, 2000.0]);
+    // Each rate that broke was measured again before the search went on.
+    assert_eq!(rates[..5], [8000.0, 8000.0, 4000.0, 4000.0, 2000.0]);
+    let again: Vec<bool> = result.capacity.steps.iter().map(|s| s.again).collect();
+    assert_eq!(again[..5], [false, true, false, true, false]);
     let best = result.capacity.max_sustainable_rps.unwrap();
     assert!((1587.0 * 0.95..1587.0).contains(&best), "{best}");
+}
+
+/// A target that stalls now and then: the first measurement of the run,
+/// and every fifth after it, sees a 200 ms p99 whatever the rate (a cold
+/// start, a neighbour taking the CPU). Measured once, a stall at the
+/// start rate sends the search down to a fraction of the knee; measured
+/// again, a stalled rate holds and the knee is found.
+#[tokio::test]
+async fn one_stall_does_not_halve_the_figure() {
+    let stalling = |plan: CapacityPlan| async move {
+        let calls = RefCell::new(0u32);
+        search(&plan, |rate| {
+            let call = {
+                let mut calls = calls.borrow_mut();
+                *calls += 1;
+                *calls
+            };
+            async move {
+                let stalled = call % 5 == 1;
+                fake(
+                    rate,
+                    f64::INFINITY,
+                    |r| {
+                        if stalled {
+                            200_000
+                        } else {
+                            knee(r)
+                        }
+                    },
+                )
+            }
+        })
+        .await
+    };
+    let mut once = plan("send.p99<20ms", 400.0);
+    once.confirm = 0;
+    let fooled = stalling(once).await.capacity;
+    assert!(
+        fooled.max_sustainable_rps.unwrap_or(0.0) < 400.0,
+        "{fooled:#?}"
+    );
+
+    let result = stalling(plan("send.p99<20ms", 400.0)).await.capacity;
+    let best = result.max_sustainable_rps.unwrap();
+    assert!((1587.0 * 0.9..1587.0).contains(&best), "{best} {result:#?}");
+    let (first, second) = (&result.steps[0], &result.steps[1]);
+    assert!(!first.passed && !first.again, "{first:?}");
+    assert!(second.passed && second.again && second.rate_rps == 400.0);
+    assert_eq!(second.verdict(), "held when measured again");
+    assert!(result.steps.len() <= 16);
 }
 
 #[tokio::test]

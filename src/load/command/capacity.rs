@@ -48,6 +48,8 @@ pub enum CapacityEvent {
         p99_us: Vec<(String, u64)>,
         /// Whether the SLO held and the rate was achieved.
         held: bool,
+        /// The rate of the step before, which broke, measured again.
+        again: bool,
     },
 }
 
@@ -96,12 +98,16 @@ impl CapacityOptions {
             .map_err(|_| LoadError::Setup("cannot start the runtime".into()))?;
         let mut failure: Option<LoadError> = None;
         let mut step = 0;
+        // The search offers a rate twice in a row only to confirm a break.
+        let mut previous: Option<f64> = None;
         let result = searcher.block_on(capacity::search(plan, |offered| {
             step += 1;
+            let again = previous == Some(offered);
+            previous = Some(offered);
             let report = match failure {
                 Some(_) => empty_report(),
                 None => self
-                    .step(&mut session, offered, step, progress, events)
+                    .step(&mut session, (offered, again), step, progress, events)
                     .unwrap_or_else(|e| {
                         failure = Some(e);
                         empty_report()
@@ -124,13 +130,13 @@ impl CapacityOptions {
         })
     }
 
-    /// One step: `offered` per second for the step duration. After a
-    /// failure (or Ctrl-C) nothing more is run: an empty report stops the
-    /// search.
+    /// One step: `offered` per second for the step duration (`again`: the
+    /// step before's rate, measured again). After a failure (or Ctrl-C)
+    /// nothing more is run: an empty report stops the search.
     fn step(
         &self,
         session: &mut LoadSession<'_>,
-        offered: f64,
+        (offered, again): (f64, bool),
         step: usize,
         progress: &mut dyn Write,
         events: &mut dyn FnMut(CapacityEvent),
@@ -162,6 +168,7 @@ impl CapacityOptions {
                 .map(|(name, op)| (name.clone(), op.latency_us.p99))
                 .collect(),
             held,
+            again,
         });
         Ok(report)
     }

@@ -353,10 +353,27 @@ pub struct CapacityStep {
     pub requests: u64,
     pub errors: u64,
     pub passed: bool,
+    /// A second measurement of the rate the step before it measured,
+    /// which broke (the search measures a broken rate again before it
+    /// counts as broken).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub again: bool,
     /// Corrected latency per operation at this rate.
     pub latency_us: BTreeMap<String, Percentiles>,
     /// The SLO's gates at this rate.
     pub gates: Vec<GateResult>,
+}
+
+impl CapacityStep {
+    /// `held` or `broke`, and whether it was the second measurement.
+    pub fn verdict(&self) -> &'static str {
+        match (self.passed, self.again) {
+            (true, false) => "held",
+            (false, false) => "broke",
+            (true, true) => "held when measured again",
+            (false, true) => "broke again",
+        }
+    }
 }
 
 impl Report {
