@@ -222,7 +222,12 @@ async fn handle(
     if let Some(sid) = twilio::account_of(&path) {
         if parts.method == Method::POST {
             if let Some(refused) = twilio::refuse_credentials(sid, &parts.headers) {
-                return Ok(refused);
+                // Answered before the body: the connection cannot be
+                // reused, and the answer says so (RFC 9112 §9.6).
+                if hyper::body::Body::is_end_stream(&body) {
+                    return Ok(refused);
+                }
+                return Ok(closing(refused));
             }
         }
     }

@@ -291,11 +291,11 @@ struct Served {
 async fn respond(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
     if !tracing::enabled!(target: "otpbench::access", tracing::Level::DEBUG) {
-        return handle(state, request, started).await.0;
+        return answer(state, request, started).await.0;
     }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let (response, served) = handle(state, request, started).await;
+    let (response, served) = answer(state, request, started).await;
     let (dialect, operation, outcome) = match &served {
         Some(served) => (
             served.dialect.name(),
@@ -318,10 +318,33 @@ async fn respond(state: &State, request: Request<Incoming>) -> Response<Full<Byt
     response
 }
 
+/// [`handle`], closing the connection after an answer given without
+/// reading the body the request declared (RFC 9112 §9.6). Hyper would
+/// close it anyway when the rest of the body is not in its buffer yet,
+/// but without saying so, and a client that reuses the connection in
+/// that moment loses its next request.
+async fn answer(
+    state: &State,
+    request: Request<Incoming>,
+    started: Instant,
+) -> (Response<Full<Bytes>>, Option<Served>) {
+    let carries_body = !hyper::body::Body::is_end_stream(request.body());
+    let mut body_read = false;
+    let (mut response, served) = handle(state, request, started, &mut body_read).await;
+    if carries_body && !body_read {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    (response, served)
+}
+
+/// Answers one request; `body_read` is set once its body was read whole.
 async fn handle(
     state: &State,
     request: Request<Incoming>,
     started: Instant,
+    body_read: &mut bool,
 ) -> (Response<Full<Bytes>>, Option<Served>) {
     let path = request.uri().path();
     match path {
@@ -342,6 +365,7 @@ async fn handle(
         let (parts, body) = request.into_parts();
         let response = match read_body(state, &parts.headers, body).await {
             Ok(body) => {
+                *body_read = true;
                 admin::handle(
                     state,
                     &parts.method,
@@ -387,7 +411,10 @@ async fn handle(
     }
     let (parts, body) = request.into_parts();
     let body = match read_body(state, &parts.headers, body).await {
-        Ok(body) => body,
+        Ok(body) => {
+            *body_read = true;
+            body
+        }
         Err(rejection) => {
             let reply = refuse_body(dialect, rejection);
             return finish(state, dialect, operation, started, reply);
