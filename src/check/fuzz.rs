@@ -29,9 +29,8 @@ use crate::check::exec::Executor;
 use crate::check::fuzz_case::{self, Case, Property};
 pub use crate::check::fuzz_case::{FuzzTrace, Sent};
 use crate::check::program::{CodeChoice, Op};
-use crate::check::{open, CheckError, RERUNS};
+use crate::check::{open, CheckError, RunHead, RERUNS};
 use crate::client::{Target, TargetSpec};
-use crate::dialect::Dialect;
 use crate::scenario::variables::{fresh, FreshKind};
 use crate::server::StoreSpec;
 
@@ -88,17 +87,13 @@ impl FuzzFailure {
 /// What a `fuzz` run found.
 #[derive(Debug, Clone)]
 pub struct FuzzReport {
-    pub target: String,
-    pub dialect: Dialect,
-    pub seed: u64,
-    /// Bad requests sent before the verdict (the failing batch's
-    /// included), shrinking and re-runs not counted.
-    pub cases: u64,
+    /// Its cases are the bad requests sent before the verdict (the
+    /// failing batch's included), shrinking and re-runs not counted.
+    pub head: RunHead,
     /// Every bad request sent, shrink candidates and re-runs included.
     pub requests: u64,
     /// Correct flows run (retries included).
     pub flows: u64,
-    pub elapsed: Duration,
     /// How many answers read as each outcome (or `5xx`, `no answer`, …),
     /// before the first failure: what the run exercised.
     pub seen: std::collections::BTreeMap<String, u64>,
@@ -251,13 +246,9 @@ pub async fn run_on(
         .map_err(CheckError::Setup)?
     };
     let mut report = FuzzReport {
-        target: target.spec.name.clone(),
-        dialect: target.dialect(),
-        seed,
-        cases: shared.cases.load(Ordering::Relaxed),
+        head: RunHead::of(&target, seed, shared.cases.load(Ordering::Relaxed)),
         requests: shared.requests.load(Ordering::Relaxed),
         flows: 0,
-        elapsed: Duration::ZERO,
         seen: Default::default(),
         failure: None,
     };
@@ -298,7 +289,7 @@ pub async fn run_on(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    report.elapsed = started.elapsed();
+    report.head.elapsed = started.elapsed();
     Ok(report)
 }
 

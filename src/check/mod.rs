@@ -92,17 +92,44 @@ impl Counterexample {
     }
 }
 
-/// What a `check` run found.
+/// What every `check` and `fuzz` report says first: the target, its
+/// dialect, the seed, how many cases ran before the verdict and how long
+/// the whole run took.
 #[derive(Debug, Clone)]
-pub struct CheckReport {
+pub struct RunHead {
     pub target: String,
     pub dialect: crate::dialect::Dialect,
     pub seed: u64,
-    /// Programs run before the verdict (the first divergence's included).
+    /// Programs (`check`) or bad requests (`fuzz`) run before the
+    /// verdict, the failing one's included.
     pub cases: u64,
+    pub elapsed: Duration,
+}
+
+impl RunHead {
+    /// The head of a run on `target`, its time not taken yet.
+    pub(crate) fn of(target: &Target, seed: u64, cases: u64) -> RunHead {
+        RunHead {
+            target: target.spec.name.clone(),
+            dialect: target.dialect(),
+            seed,
+            cases,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Cases per second over the run.
+    pub fn per_second(&self) -> f64 {
+        self.cases as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// What a `check` run found.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub head: RunHead,
     /// Every program run, shrink candidates and re-runs included.
     pub runs: u64,
-    pub elapsed: Duration,
     /// `None`: no divergence in `cases` programs.
     pub counterexample: Option<Counterexample>,
     /// Why programs hold no clock moves, if they do not.
@@ -197,12 +224,8 @@ pub async fn run_on(
         .map_err(CheckError::Setup)?
     };
     let mut report = CheckReport {
-        target: target.spec.name.clone(),
-        dialect: target.dialect(),
-        seed,
-        cases: shared.cases.load(Ordering::Relaxed),
+        head: RunHead::of(&target, seed, shared.cases.load(Ordering::Relaxed)),
         runs: shared.runs.load(Ordering::Relaxed),
-        elapsed: Duration::ZERO,
         counterexample: None,
         no_clock,
     };
@@ -237,7 +260,7 @@ pub async fn run_on(
             scenario,
         });
     }
-    report.elapsed = started.elapsed();
+    report.head.elapsed = started.elapsed();
     Ok(report)
 }
 

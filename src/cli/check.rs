@@ -6,14 +6,12 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::{json, Map, Value};
 
-use crate::check::{self, CheckOptions, CheckReport, Progress};
-use crate::cli::targets::{drive, per_second, progress_line, Outputs, TargetChoice, TargetReport};
-use crate::dialect::Dialect;
+use crate::check::{self, CheckOptions, CheckReport, Progress, RunHead};
+use crate::cli::targets::{drive, progress_line, Outputs, TargetChoice, TargetReport};
 
 /// Flags of `otpbench check`.
 #[derive(Debug, Args)]
@@ -69,14 +67,8 @@ pub async fn run(args: CheckArgs, stdout: &mut impl Write, stderr: &mut impl Wri
 impl TargetReport for CheckReport {
     const COMMAND: &'static str = "check";
 
-    fn head(&self) -> (&str, Dialect, u64, u64, Duration) {
-        (
-            &self.target,
-            self.dialect,
-            self.seed,
-            self.cases,
-            self.elapsed,
-        )
+    fn head(&self) -> &RunHead {
+        &self.head
     }
 
     fn found(&self) -> Option<&str> {
@@ -90,7 +82,7 @@ impl TargetReport for CheckReport {
     fn case_name(&self) -> String {
         format!(
             "DESIGN.md §2 holds in {} programs (seed {})",
-            self.cases, self.seed
+            self.head.cases, self.head.seed
         )
     }
 
@@ -143,16 +135,16 @@ impl TargetReport for CheckReport {
 /// The report of one target as text.
 pub fn render(report: &CheckReport) -> String {
     let mut out = String::new();
-    let rate = per_second(report.cases, report.elapsed);
+    let rate = report.head.per_second();
     let Some(found) = &report.counterexample else {
         let _ = writeln!(
             out,
             "ok     {} ({}): {} programs, no divergence ({:.1} s, {rate:.0} programs/s, seed {})",
-            report.target,
-            report.dialect,
-            report.cases,
-            report.elapsed.as_secs_f64(),
-            report.seed
+            report.head.target,
+            report.head.dialect,
+            report.head.cases,
+            report.head.elapsed.as_secs_f64(),
+            report.head.seed
         );
         if let Some(why) = &report.no_clock {
             let _ = writeln!(out, "       no clock moves: {why}");
@@ -163,7 +155,7 @@ pub fn render(report: &CheckReport) -> String {
     let _ = writeln!(
         out,
         "{verdict} {} ({}): program {} diverged from DESIGN.md §2 (seed {})",
-        report.target, report.dialect, report.cases, report.seed
+        report.head.target, report.head.dialect, report.head.cases, report.head.seed
     );
     let _ = writeln!(
         out,

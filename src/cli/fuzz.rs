@@ -7,15 +7,13 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::{json, Map, Value};
 
 use crate::check::fuzz::{self, FuzzOptions, FuzzProgress, FuzzReport, BATCH};
-use crate::check::RERUNS;
-use crate::cli::targets::{drive, per_second, progress_line, Outputs, TargetChoice, TargetReport};
-use crate::dialect::Dialect;
+use crate::check::{RunHead, RERUNS};
+use crate::cli::targets::{drive, progress_line, Outputs, TargetChoice, TargetReport};
 
 /// Flags of `otpbench fuzz`.
 #[derive(Debug, Args)]
@@ -69,14 +67,8 @@ pub async fn run(args: FuzzArgs, stdout: &mut impl Write, stderr: &mut impl Writ
 impl TargetReport for FuzzReport {
     const COMMAND: &'static str = "fuzz";
 
-    fn head(&self) -> (&str, Dialect, u64, u64, Duration) {
-        (
-            &self.target,
-            self.dialect,
-            self.seed,
-            self.cases,
-            self.elapsed,
-        )
+    fn head(&self) -> &RunHead {
+        &self.head
     }
 
     fn found(&self) -> Option<&str> {
@@ -90,7 +82,7 @@ impl TargetReport for FuzzReport {
     fn case_name(&self) -> String {
         format!(
             "{} bad requests answered as documented (seed {})",
-            self.cases, self.seed
+            self.head.cases, self.head.seed
         )
     }
 
@@ -154,7 +146,7 @@ impl TargetReport for FuzzReport {
 /// The report of one target as text.
 pub fn render(report: &FuzzReport) -> String {
     let mut out = String::new();
-    let rate = per_second(report.cases, report.elapsed);
+    let rate = report.head.per_second();
     let seen: Vec<String> = report
         .seen
         .iter()
@@ -164,12 +156,12 @@ pub fn render(report: &FuzzReport) -> String {
         let _ = writeln!(
             out,
             "ok     {} ({}): {} bad requests, every answer documented, {} correct flows after them ({:.1} s, {rate:.0} requests/s, seed {})",
-            report.target,
-            report.dialect,
-            report.cases,
+            report.head.target,
+            report.head.dialect,
+            report.head.cases,
             report.flows,
-            report.elapsed.as_secs_f64(),
-            report.seed
+            report.head.elapsed.as_secs_f64(),
+            report.head.seed
         );
         let _ = writeln!(out, "       answered: {}", seen.join(", "));
         return out;
@@ -183,13 +175,13 @@ pub fn render(report: &FuzzReport) -> String {
         let _ = writeln!(
             out,
             "{verdict} {} ({}): a correct flow failed before any bad input, so nothing was fuzzed (seed {})",
-            report.target, report.dialect, report.seed
+            report.head.target, report.head.dialect, report.head.seed
         );
     } else {
         let _ = writeln!(
             out,
             "{verdict} {} ({}): bad input broke \"{property}\" after {} requests (seed {})",
-            report.target, report.dialect, report.cases, report.seed
+            report.head.target, report.head.dialect, report.head.cases, report.head.seed
         );
     }
     let _ = writeln!(

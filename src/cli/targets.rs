@@ -10,12 +10,12 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 use serde_json::{json, Map, Value};
 
-use crate::check::CheckError;
+use crate::check::{CheckError, RunHead};
 use crate::cli::exit;
 use crate::cli::run::{dialect_sources, parse_dialect};
 use crate::client::TargetSpec;
@@ -96,10 +96,8 @@ pub struct Outputs {
 pub(crate) trait TargetReport {
     /// The command's word in the reports: `check` or `fuzz`.
     const COMMAND: &'static str;
-    /// What every report has: the target's name, its dialect, the seed,
-    /// the programs or bad requests run before the verdict, and how long
-    /// it all took.
-    fn head(&self) -> (&str, Dialect, u64, u64, Duration);
+    /// What every report has.
+    fn head(&self) -> &RunHead;
     /// The shrunk counterexample as a scenario, if the target failed.
     fn found(&self) -> Option<&str>;
     /// The report as text.
@@ -167,7 +165,7 @@ pub(crate) async fn drive<R: TargetReport>(
     }
     let found: Vec<(&str, Dialect)> = reports
         .iter()
-        .filter_map(|r| Some((r.found()?, r.head().1)))
+        .filter_map(|r| Some((r.found()?, r.head().dialect)))
         .collect();
     if let (Some(path), false) = (&outputs.save, found.is_empty()) {
         if let Err(code) = save_found(&command, path, choice, &found, &vars, stdout, stderr) {
@@ -291,24 +289,19 @@ pub(crate) fn progress_line<P>(
     }
 }
 
-/// Programs or requests per second over a run.
-pub(crate) fn per_second(cases: u64, elapsed: Duration) -> f64 {
-    cases as f64 / elapsed.as_secs_f64().max(1e-9)
-}
-
 fn json_report<R: TargetReport>(reports: &[R]) -> Value {
     let targets: Vec<Value> = reports
         .iter()
         .map(|r| {
             let mut fields = r.json_fields();
-            let (target, dialect, seed, cases, elapsed) = r.head();
+            let head = r.head();
             let common = json!({
-                "target": target,
-                "dialect": dialect.name(),
-                "seed": seed,
-                "cases": cases,
-                "elapsed_s": elapsed.as_secs_f64(),
-                "cases_per_s": per_second(cases, elapsed),
+                "target": head.target,
+                "dialect": head.dialect.name(),
+                "seed": head.seed,
+                "cases": head.cases,
+                "elapsed_s": head.elapsed.as_secs_f64(),
+                "cases_per_s": head.per_second(),
                 "passed": r.found().is_none(),
             });
             if let Value::Object(common) = common {
@@ -323,7 +316,7 @@ fn json_report<R: TargetReport>(reports: &[R]) -> Value {
 fn junit<R: TargetReport>(reports: &[R]) -> String {
     let suite = format!("otpbench {}", R::COMMAND);
     let failures = reports.iter().filter(|r| r.found().is_some()).count();
-    let time: f64 = reports.iter().map(|r| r.head().4.as_secs_f64()).sum();
+    let time: f64 = reports.iter().map(|r| r.head().elapsed.as_secs_f64()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     for indent in ["", "  "] {
         let tag = if indent.is_empty() {
@@ -338,13 +331,13 @@ fn junit<R: TargetReport>(reports: &[R]) -> String {
         );
     }
     for r in reports {
-        let (target, _, _, _, elapsed) = r.head();
+        let head = r.head();
         let _ = write!(
             out,
             "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(target),
+            xml(&head.target),
             xml(&r.case_name()),
-            elapsed.as_secs_f64()
+            head.elapsed.as_secs_f64()
         );
         match r.failure_message() {
             None => out.push_str("/>\n"),

@@ -51,7 +51,7 @@ async fn the_embedded_engine_never_diverges_in_any_dialect() {
             "{dialect}: {}",
             divergence(&report)
         );
-        assert_eq!(report.cases, 60);
+        assert_eq!(report.head.cases, 60);
     }
 }
 

@@ -62,7 +62,7 @@ async fn the_embedded_engine_answers_every_bad_request_as_documented() {
     for dialect in Dialect::ALL {
         let report = fuzz_on(embedded(dialect), 200, 20_261_203).await;
         assert!(report.failure.is_none(), "{dialect}: {}", failure(&report));
-        assert_eq!(report.cases, 200, "{dialect}");
+        assert_eq!(report.head.cases, 200, "{dialect}");
         // Bad input got past the first checks too: some were sent.
         assert!(
             report.seen.keys().any(|k| k == "invalid_input"),
@@ -241,7 +241,7 @@ async fn a_500_on_unicode_is_caught_shrunk_saved_and_replayed() {
     let twin = again.failure.as_ref().expect("found again");
     assert_eq!(twin.trace.sent[0].case, found.trace.sent[0].case);
     assert_eq!(twin.original_requests, found.original_requests);
-    assert_eq!(again.cases, report.cases);
+    assert_eq!(again.head.cases, report.head.cases);
 
     let saved = dir.join("found.yaml");
     std::fs::write(&saved, &found.scenario).unwrap();
@@ -431,7 +431,7 @@ async fn a_target_that_fails_the_flow_before_any_bad_input_is_reported_so() {
         found.trace.sent.is_empty() && found.trace.stopped,
         "{shown}"
     );
-    assert_eq!(report.cases, 0, "{shown}");
+    assert_eq!(report.head.cases, 0, "{shown}");
     assert!(
         shown.contains("before any bad request a correct flow failed twice"),
         "{shown}"
