@@ -27,8 +27,8 @@ use crate::engine::invalid::{Fault, Invalid};
 use crate::engine::outcome::{ChallengeId, Outcome, Sent};
 use crate::engine::policy::Policy;
 use crate::store::{
-    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, StoreError, Subject,
-    VerifyDecision,
+    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Sending, Store, StoreError,
+    Subject, VerifyDecision,
 };
 
 /// How long clients are told to wait when the store is unavailable.
@@ -141,7 +141,7 @@ impl Engine {
             limits: &policy.send_limits,
             cooldown_ms: policy.cooldown.map(|c| c.as_millis() as u64),
         };
-        let (id, sends_remaining) = match self.store.send(&key, challenge, rules).await {
+        let (id, sends_remaining) = match self.store.send(Sending(&key, challenge, rules)).await {
             Ok(SendDecision::Stored {
                 id,
                 sends_remaining,

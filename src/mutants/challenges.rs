@@ -19,7 +19,7 @@ use crate::mutants::decorate::{
     lock, note_send, Decorator, Ledger, RevokeCall, Revoked, SendCall, Sent, Verdict, VerifyCall,
     ROUND_TRIP,
 };
-use crate::store::{ChallengeKey, Lookup, NewChallenge, SendDecision, VerifyDecision};
+use crate::store::{ChallengeKey, Lookup, NewChallenge, SendDecision, Sending, VerifyDecision};
 
 /// How late [`LateExpiry`] judges expiry.
 const EXPIRY_SLACK_MS: u64 = 60_000;
@@ -38,7 +38,7 @@ impl Decorator for LateExpiry {
     async fn send(&self, SendCall(inner, key, mut challenge, rules): SendCall<'_>) -> Sent {
         challenge.ttl_ms = challenge.ttl_ms.saturating_add(EXPIRY_SLACK_MS);
         challenge.purge_after_ms = challenge.purge_after_ms.saturating_add(EXPIRY_SLACK_MS);
-        inner.send(key, challenge, rules).await
+        inner.send(Sending(key, challenge, rules)).await
     }
 }
 
@@ -50,7 +50,7 @@ pub(crate) struct NoAttemptCap;
 impl Decorator for NoAttemptCap {
     async fn send(&self, SendCall(inner, key, mut challenge, rules): SendCall<'_>) -> Sent {
         challenge.max_attempts = u32::MAX;
-        inner.send(key, challenge, rules).await
+        inner.send(Sending(key, challenge, rules)).await
     }
 }
 
@@ -69,7 +69,9 @@ fn one_purpose(key: &ChallengeKey) -> ChallengeKey {
 #[async_trait]
 impl Decorator for OnePurpose {
     async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
-        inner.send(&one_purpose(key), challenge, rules).await
+        inner
+            .send(Sending(&one_purpose(key), challenge, rules))
+            .await
     }
 
     async fn verify(&self, VerifyCall(inner, lookup, candidate): VerifyCall<'_>) -> Verdict {
@@ -121,7 +123,7 @@ impl Decorator for OldCodesStayValid {
             ),
         };
         let digest = challenge.digest;
-        let decision = inner.send(&slot, challenge, rules).await?;
+        let decision = inner.send(Sending(&slot, challenge, rules)).await?;
         if let SendDecision::Stored { id, .. } = decision {
             let mut slots = lock(&self.slots);
             let codes = slots.entry(key.clone()).or_default();
@@ -338,7 +340,7 @@ impl Decorator for ReadThenCountAttempt {
             max_attempts: u32::MAX,
             ..challenge.clone()
         };
-        let decision = inner.send(key, counted_here, rules).await?;
+        let decision = inner.send(Sending(key, counted_here, rules)).await?;
         if let SendDecision::Stored { id, .. } = decision {
             lock(&self.ledger).note(id, key, &challenge, now);
         }

@@ -19,7 +19,8 @@ use crate::engine::clock::Clock;
 use crate::engine::code::CodeDigest;
 use crate::engine::outcome::ChallengeId;
 use crate::store::{
-    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, StoreError, VerifyDecision,
+    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Sending, Store, StoreError,
+    VerifyDecision,
 };
 
 /// The pause a check-then-act decorator leaves between reading state and
@@ -68,7 +69,7 @@ pub(crate) trait Decorator: Send + Sync + 'static {
     async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
         match self.ledger() {
             Some(ledger) => note_send(ledger, inner, key, challenge, rules).await,
-            None => inner.send(key, challenge, rules).await,
+            None => inner.send(Sending(key, challenge, rules)).await,
         }
     }
 
@@ -98,7 +99,7 @@ pub(crate) async fn note_send(
     rules: SendRules<'_>,
 ) -> Result<SendDecision, StoreError> {
     let now = inner.now_ms().await?;
-    let decision = inner.send(key, challenge.clone(), rules).await?;
+    let decision = inner.send(Sending(key, challenge.clone(), rules)).await?;
     if let SendDecision::Stored { id, .. } = decision {
         lock(ledger).note(id, key, &challenge, now);
     }
@@ -119,12 +120,8 @@ impl<D: Decorator> Decorated<D> {
 
 #[async_trait]
 impl<D: Decorator> Store for Decorated<D> {
-    async fn send(
-        &self,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, sending: Sending<'_>) -> Result<SendDecision, StoreError> {
+        let Sending(key, challenge, rules) = sending;
         let call = SendCall(&*self.inner, key, challenge, rules);
         self.decorator.send(call).await
     }

@@ -17,7 +17,7 @@ use crate::engine::outcome::ChallengeId;
 use crate::engine::policy::SendLimit;
 use crate::mutants::decorate::{lock, Decorator, RevokeCall, Revoked, SendCall, Sent, ROUND_TRIP};
 use crate::store::{
-    retry_after_ms, sends_remaining, ChallengeKey, SendDecision, SendRules, Subject,
+    retry_after_ms, sends_remaining, ChallengeKey, SendDecision, SendRules, Sending, Subject,
 };
 
 /// No limit and no cooldown.
@@ -44,7 +44,7 @@ impl Decorator for TightestWindowOnly {
             limits: &tightest,
             ..rules
         };
-        inner.send(key, challenge, rules).await
+        inner.send(Sending(key, challenge, rules)).await
     }
 }
 
@@ -67,7 +67,7 @@ impl Decorator for OneTooMany {
             limits: &loose,
             ..rules
         };
-        inner.send(key, challenge, rules).await
+        inner.send(Sending(key, challenge, rules)).await
     }
 }
 
@@ -95,7 +95,7 @@ impl Decorator for CountThenRecord {
             });
         }
         tokio::time::sleep(ROUND_TRIP).await;
-        let decision = inner.send(key, challenge, UNLIMITED).await?;
+        let decision = inner.send(Sending(key, challenge, UNLIMITED)).await?;
         let SendDecision::Stored { id, .. } = decision else {
             return Ok(decision);
         };
@@ -130,7 +130,7 @@ pub(crate) struct RefusalBurnsCode {
 #[async_trait]
 impl Decorator for RefusalBurnsCode {
     async fn send(&self, SendCall(inner, key, challenge, rules): SendCall<'_>) -> Sent {
-        let decision = inner.send(key, challenge, rules).await?;
+        let decision = inner.send(Sending(key, challenge, rules)).await?;
         match decision {
             SendDecision::Stored { id, .. } => {
                 lock(&self.last).insert(key.clone(), id);
@@ -175,7 +175,7 @@ impl Decorator for FailedSendsUncounted {
                 retry_after_ms: wait,
             });
         }
-        let decision = inner.send(key, challenge, UNLIMITED).await?;
+        let decision = inner.send(Sending(key, challenge, UNLIMITED)).await?;
         let SendDecision::Stored { id, .. } = decision else {
             return Ok(decision);
         };
@@ -206,6 +206,6 @@ pub(crate) struct LimitsElsewhere;
 #[async_trait]
 impl Decorator for LimitsElsewhere {
     async fn send(&self, SendCall(inner, key, challenge, _): SendCall<'_>) -> Sent {
-        inner.send(key, challenge, UNLIMITED).await
+        inner.send(Sending(key, challenge, UNLIMITED)).await
     }
 }

@@ -21,7 +21,8 @@ use crate::mutants::limits::{CountThenRecord, FailedSendsUncounted, RefusalBurns
 use crate::mutants::{Mutant, MUTANTS};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, Subject, VerifyDecision,
+    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Sending, Store, Subject,
+    VerifyDecision,
 };
 
 const TENANT: &str = "native";
@@ -64,7 +65,10 @@ fn challenge(code: &str) -> NewChallenge {
 }
 
 async fn send(store: &Arc<dyn Store>, to: &str, code: &str) -> SendDecision {
-    store.send(&key(to), challenge(code), RULES).await.unwrap()
+    store
+        .send(Sending(&key(to), challenge(code), RULES))
+        .await
+        .unwrap()
 }
 
 fn stored(decision: SendDecision) -> ChallengeId {
@@ -126,7 +130,12 @@ async fn counting_then_recording_lets_parallel_sends_past_the_limit() {
     let racing = store.clone();
     let counts = race(20, move || {
         let store = racing.clone();
-        async move { store.send(&key("+1"), challenge("1"), RULES).await.unwrap() }
+        async move {
+            store
+                .send(Sending(&key("+1"), challenge("1"), RULES))
+                .await
+                .unwrap()
+        }
     })
     .await;
     assert!(counts.get("Stored").copied().unwrap_or(0) > 5, "{counts:?}");

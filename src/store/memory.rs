@@ -44,8 +44,8 @@ use crate::engine::clock::{Clock, SystemClock};
 use crate::engine::code::CodeDigest;
 use crate::engine::outcome::ChallengeId;
 use crate::store::{
-    retry_after_ms, sends_remaining, ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules,
-    Store, StoreError, Subject, VerifyDecision,
+    retry_after_ms, sends_remaining, ChallengeKey, Lookup, SendDecision, Sending, Store,
+    StoreError, Subject, VerifyDecision,
 };
 
 /// Bits of a challenge id that name its shard.
@@ -403,12 +403,8 @@ impl Footprint {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn send(
-        &self,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, sending: Sending<'_>) -> Result<SendDecision, StoreError> {
+        let Sending(key, challenge, rules) = sending;
         Ok(with_key(&key.subject, |subject_key| {
             let (at, mut guard) = self.locate(subject_key);
             let now_ms = self.clock.now_ms();
@@ -561,6 +557,7 @@ mod tests {
     use crate::engine::clock::ManualClock;
     use crate::engine::code::CodeHasher;
     use crate::engine::policy::SendLimit;
+    use crate::store::{NewChallenge, SendRules};
     use std::time::Duration;
 
     #[test]
@@ -646,7 +643,7 @@ mod tests {
                 for n in 0..PER_SECOND {
                     let identifier = format!("+1{round}{second:06}{n}");
                     let key = key(identifier);
-                    let decision = store.send(&key, challenge(), rules).await;
+                    let decision = store.send(Sending(&key, challenge(), rules)).await;
                     assert!(matches!(decision, Ok(SendDecision::Stored { .. })));
                 }
                 clock.advance_ms(1_000);
@@ -688,9 +685,15 @@ mod tests {
             Ok(SendDecision::Stored { id, .. }) => id,
             other => panic!("{other:?}"),
         };
-        let first_id = stored_id(store.send(&key("+1".into()), challenge(), rules).await);
+        let first_id = stored_id(
+            store
+                .send(Sending(&key("+1".into()), challenge(), rules))
+                .await,
+        );
         // Replacing unindexes the old id; revoking unindexes the new one.
-        let second = store.send(&key("+1".into()), challenge(), rules).await;
+        let second = store
+            .send(Sending(&key("+1".into()), challenge(), rules))
+            .await;
         let second_id = stored_id(second);
         assert_eq!(store.footprint().indexed_ids, 1);
         store.revoke(&key("+1".into()), first_id).await.unwrap();

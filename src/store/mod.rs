@@ -100,6 +100,12 @@ pub enum SendDecision {
     Limited { retry_after_ms: u64 },
 }
 
+/// A send as the engine asks the store to record it: `(key, challenge,
+/// rules)` — where the challenge goes, the challenge, and the limits the
+/// send must pass.
+#[derive(Debug, Clone)]
+pub struct Sending<'a>(pub &'a ChallengeKey, pub NewChallenge, pub SendRules<'a>);
+
 /// How a verify names its challenge.
 #[derive(Debug, Clone, Copy)]
 pub enum Lookup<'a> {
@@ -157,12 +163,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// An `Err` means nothing changed, then or later: a call the store
     /// could not answer in time must never take effect afterwards.
-    async fn send(
-        &self,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError>;
+    async fn send(&self, sending: Sending<'_>) -> Result<SendDecision, StoreError>;
 
     /// Checks `candidate` against the challenge `lookup` names, in this
     /// order: none → `NotFound`; expired → `Expired`; attempts used up →

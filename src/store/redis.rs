@@ -59,7 +59,7 @@ use crate::engine::clock::Clock;
 use crate::engine::code::CodeDigest;
 use crate::engine::outcome::ChallengeId;
 use crate::store::{
-    ChallengeKey, Lookup, NewChallenge, SendDecision, SendRules, Store, StoreError, VerifyDecision,
+    ChallengeKey, Lookup, SendDecision, Sending, Store, StoreError, VerifyDecision,
 };
 use connection::{ClusterState, Connection, Handle};
 use time::{Anchor, StoreTime};
@@ -514,12 +514,8 @@ fn int_at(reply: &[Value], at: usize) -> Result<i64, StoreError> {
 
 #[async_trait]
 impl Store for RedisStore {
-    async fn send(
-        &self,
-        key: &ChallengeKey,
-        challenge: NewChallenge,
-        rules: SendRules<'_>,
-    ) -> Result<SendDecision, StoreError> {
+    async fn send(&self, sending: Sending<'_>) -> Result<SendDecision, StoreError> {
+        let Sending(key, challenge, rules) = sending;
         let s = &*self.shared;
         let started = Instant::now();
         let subject_key = keys::subject_key(&s.namespace, &key.subject);
