@@ -319,10 +319,13 @@ async fn respond(state: &State, request: Request<Incoming>) -> Response<Full<Byt
 }
 
 /// [`handle`], closing the connection after an answer given without
-/// reading the body the request declared (RFC 9112 §9.6). Hyper would
-/// close it anyway when the rest of the body is not in its buffer yet,
-/// but without saying so, and a client that reuses the connection in
-/// that moment loses its next request.
+/// reading the whole body the request declared (RFC 9112 §9.6): a body
+/// refused (too large, too slow, unreadable) or not wanted (a 405, a 404,
+/// credentials refused from the headers). Hyper would close it anyway
+/// when the rest of the body is not in its buffer yet, but without saying
+/// so, and a client that reuses the connection in that moment loses its
+/// next request. The rest of the body is drained for a while, not read
+/// (`http::linger`).
 async fn answer(
     state: &State,
     request: Request<Incoming>,
@@ -375,7 +378,7 @@ async fn handle(
                 )
                 .await
             }
-            Err(rejection) => refuse_body(Dialect::Native, rejection).into_response(),
+            Err(rejection) => Dialect::Native.reject(rejection).into_response(),
         };
         return (response, None);
     }
@@ -416,7 +419,7 @@ async fn handle(
             body
         }
         Err(rejection) => {
-            let reply = refuse_body(dialect, rejection);
+            let reply = dialect.reject(rejection);
             return finish(state, dialect, operation, started, reply);
         }
     };
@@ -491,15 +494,6 @@ async fn read_body(
             BodyError::TimedOut => Rejection::RequestTimeout,
             BodyError::Unreadable => Rejection::UnreadableBody,
         })
-}
-
-/// The answer to a body that was not read, in the dialect's shape; the
-/// connection closes after it (the rest of the body is not read, only
-/// drained for a while: see `http::linger`).
-fn refuse_body(dialect: Dialect, rejection: Rejection) -> Reply {
-    dialect
-        .reject(rejection)
-        .with_header(hyper::header::CONNECTION, HeaderValue::from_static("close"))
 }
 
 #[derive(Serialize)]
