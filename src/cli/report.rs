@@ -82,13 +82,8 @@ fn parse_gate(text: &str) -> Result<Gate, String> {
 }
 
 impl ReportArgs {
-    /// Runs the subcommand on stdout/stderr; returns the exit code.
-    pub fn run(&self) -> i32 {
-        self.run_with(&mut std::io::stdout(), &mut std::io::stderr())
-    }
-
     /// Runs the subcommand on the given streams; returns the exit code.
-    pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    pub fn run(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         let done = match &self.command {
             ReportCommand::Merge(args) => commands::merge(&MergeOptions {
                 inputs: args.inputs.clone(),

@@ -24,7 +24,7 @@ fn report_cli(args: &[&str]) -> (i32, String, String) {
         panic!("not report")
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = report.run_with(&mut out, &mut err);
+    let code = report.run(&mut out, &mut err);
     let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
     (code, text(out), text(err))
 }

@@ -63,24 +63,32 @@ fn refuse(error: &LoadError, err: &mut dyn Write) -> i32 {
     exit_code(error)
 }
 
-impl LoadArgs {
-    /// Runs `otpbench load` on stdout/stderr; returns the exit code.
-    pub fn run(&self) -> i32 {
-        self.run_with(&mut std::io::stdout(), &mut std::io::stderr())
-    }
+/// Reads `--var` and `--vars-file`, then runs `command` with the values
+/// and with both streams masking them; refuses what cannot be read.
+fn with_vars(
+    workload: &WorkloadFlags,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    command: impl FnOnce(Arc<Vars>, &mut dyn Write, &mut dyn Write) -> i32,
+) -> i32 {
+    let vars = match workload.vars() {
+        Ok(vars) => vars,
+        Err(error) => return refuse(&error, err),
+    };
+    let (out, err) = (&mut Masked::new(out, &vars), &mut Masked::new(err, &vars));
+    command(vars.clone(), out, err)
+}
 
+impl LoadArgs {
     /// Runs `otpbench load` on the given streams; returns the exit code.
     /// Every value from outside the files is masked in all it writes.
-    pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-        let vars = match self.workload.vars() {
-            Ok(vars) => vars,
-            Err(error) => return refuse(&error, err),
-        };
-        let (out, err) = (&mut Masked::new(out, &vars), &mut Masked::new(err, &vars));
-        match self.options_with(vars.clone()).and_then(|o| o.run(err)) {
-            Ok(outcome) => print_load(&outcome, out, err),
-            Err(error) => refuse(&error, err),
-        }
+    pub fn run(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+        with_vars(&self.workload, out, err, |vars, out, err| {
+            match self.options_with(vars).and_then(|o| o.run(err)) {
+                Ok(outcome) => print_load(&outcome, out, err),
+                Err(error) => refuse(&error, err),
+            }
+        })
     }
 
     /// The validated options these flags (and the workload file) say.
@@ -191,28 +199,20 @@ impl LoadArgs {
 }
 
 impl CapacityArgs {
-    /// Runs `otpbench capacity` on stdout/stderr; returns the exit code.
-    pub fn run(&self) -> i32 {
-        self.run_with(&mut std::io::stdout(), &mut std::io::stderr())
-    }
-
-    /// Runs `otpbench capacity` on the given streams.
-    /// Every value from outside the files is masked in all it writes.
-    pub fn run_with(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-        let vars = match self.workload.vars() {
-            Ok(vars) => vars,
-            Err(error) => return refuse(&error, err),
-        };
-        let (out, err) = (&mut Masked::new(out, &vars), &mut Masked::new(err, &vars));
-        let options = match self.options_with(vars.clone()) {
-            Ok(options) => options,
-            Err(error) => return refuse(&error, err),
-        };
-        let mut tell = |event: CapacityEvent| print_capacity_event(&event, out);
-        match options.run(err, &mut tell) {
-            Ok(outcome) => print_capacity(&outcome, out),
-            Err(error) => refuse(&error, err),
-        }
+    /// Runs `otpbench capacity` on the given streams; returns the exit
+    /// code. Every value from outside the files is masked in all it writes.
+    pub fn run(&self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+        with_vars(&self.workload, out, err, |vars, out, err| {
+            let options = match self.options_with(vars) {
+                Ok(options) => options,
+                Err(error) => return refuse(&error, err),
+            };
+            let mut tell = |event: CapacityEvent| print_capacity_event(&event, out);
+            match options.run(err, &mut tell) {
+                Ok(outcome) => print_capacity(&outcome, out),
+                Err(error) => refuse(&error, err),
+            }
+        })
     }
 
     /// The validated options.
